@@ -1,0 +1,440 @@
+"""Checking commits against the board's rules: pre-commit, pre-receive, `mc verify`, the daemon.
+
+One engine for every layer. Given the files a commit changes and who is proven to
+have made it (from the signature, checked against the parent's allowed signers),
+it checks the files (valid, in the right place, one file per id) and asks
+``rules.check`` about every project the commit touches.
+
+Stdlib + PyYAML only, and lazy about what it reads: the pre-commit hook runs this
+on every commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from . import rules
+from .errors import ConfigError, InvalidProjectFile
+from .git import CatFile, Repo
+from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, artifacts_prefix, classify
+from .rules import Actor, Change, Role, State
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+SIGNERS_PATH = ".mc/allowed_signers"
+SERVICE_KEY_PATH = ".mc/service_key"
+_SHA = re.compile(r"[0-9a-f]{40}")
+_TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    old: str | None  # blob before (None: added)
+    new: str | None  # blob after (None: deleted)
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: str | None
+    message: str
+    hint: str = ""
+    commit: str | None = None
+    project_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.commit[:12]}: " if self.commit else ""
+        where += f"{self.path}: " if self.path else ""
+        return where + self.message + (f" ({self.hint})" if self.hint else "")
+
+
+@dataclass
+class CommitInfo:
+    sha: str
+    parents: list[str]
+    message: str
+    trailers: dict[str, str] = field(default_factory=dict)
+
+
+def parse_commit(sha: str, data: bytes) -> CommitInfo:
+    header, _, body = data.partition(b"\n\n")
+    parents = [
+        line.split()[1].decode() for line in header.splitlines() if line.startswith(b"parent ")
+    ]
+    message = body.decode("utf-8", "replace")
+    return CommitInfo(sha, parents, message, trailers(message))
+
+
+def trailers(message: str) -> dict[str, str]:
+    """Git-style trailers: the key: value lines of the message's last paragraph."""
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return {}
+    out = {}
+    for line in paragraphs[-1].splitlines():
+        m = _TRAILER.match(line.strip())
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+class Auditor:
+    def __init__(self, repo: Repo, cat: CatFile | None = None) -> None:
+        self.repo = repo
+        self.cat = cat or CatFile(repo)
+        self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
+
+    def close(self) -> None:
+        self.cat.close()
+
+    # ------------------------------------------------------------------ one change set
+
+    def check_changes(
+        self,
+        actor: Actor | None,
+        changes: Sequence[FileChange],
+        lanes_of: Callable[[str], list[Lane]],
+        *,
+        commit: str | None = None,
+        parent: str | None = None,
+        info: CommitInfo | None = None,
+        signers_before: str | None = None,
+    ) -> list[Violation]:
+        """Violations in one change set. ``actor`` None: a person, signature unknown yet.
+
+        ``lanes_of(id)`` says which lanes hold a file for that id after the change.
+        """
+        found: list[Violation] = []
+        person = actor or rules.HUMAN
+        projects: dict[str, list[tuple[Lane, str | None, str | None]]] = {}
+        artifacts: set[str] = set()
+
+        def add(path: str | None, message: str, hint: str = "", pid: str | None = None) -> None:
+            found.append(Violation(path, message, hint, commit, pid))
+
+        for ch in changes:
+            kind, lane, pid = classify(ch.path)
+            if kind is PathKind.PROJECT:
+                assert lane is not None and pid is not None
+                projects.setdefault(pid, []).append((lane, ch.old, ch.new))
+            elif kind is PathKind.MISPLACED and ch.new is not None:
+                add(
+                    ch.path,
+                    "lane folders hold only project files named <id>.yaml, where the id is "
+                    "lowercase letters, digits and - (at most 64)",
+                )
+            elif kind is PathKind.STRAY_PROJECT and ch.new is not None:
+                add(ch.path, "project files belong in a lane folder", "mc project new TITLE")
+            elif ch.path.startswith("artifacts/"):
+                parts = ch.path.split("/")
+                if len(parts) >= 3:
+                    artifacts.add(parts[1])
+                else:
+                    add(ch.path, "artifacts live in artifacts/<project-id>/")
+            elif ch.path == SERVICE_KEY_PATH and ch.new is not None:
+                add(ch.path, "the service's private key must never be committed")
+            elif ch.path == "mc.yaml":
+                if ch.new is None:
+                    add(ch.path, "a board needs its mc.yaml")
+                else:
+                    from .config import load as load_config
+
+                    try:
+                        load_config(self._read(ch.new), ch.path)
+                    except ConfigError as exc:
+                        add(None, exc.message)
+            elif ch.path == SIGNERS_PATH and actor is not None and parent is not None:
+                decision = rules.check_signers_change(actor, self._approver_count(signers_before))
+                if not decision:
+                    add(ch.path, decision.reason, decision.hint)
+
+        for pid in sorted(projects.keys() | artifacts):
+            before: State | None = None
+            after: State | None = None
+            before_lane = after_lane = None
+            after_error = None
+            for lane, old, new in projects.get(pid, []):
+                if old is not None:
+                    before_lane = lane
+                    data, _ = self._parse(old, f"{lane.value}/{pid}.yaml")
+                    before = State(lane, data if data is not None else {})
+                if new is not None:
+                    after_lane = lane
+                    data, error = self._parse(new, f"{lane.value}/{pid}.yaml")
+                    if data is None:
+                        after_error = error
+                    else:
+                        after = State(lane, data)
+            if after_error:
+                add(None, after_error, pid=pid)  # the message starts with file:line:col
+                continue
+            if after_lane is not None:
+                others = [lane for lane in lanes_of(pid) if lane is not after_lane]
+                if others:
+                    add(
+                        f"{after_lane.value}/{pid}.yaml",
+                        f"a second file with the id {pid} (also in {others[0].value}/): "
+                        "ids are unique across lanes",
+                        pid=pid,
+                    )
+                    continue
+            if before is not None and before_lane is not None and not before.data:
+                # The old file was invalid (already reported where it was made): judge the
+                # lane move, not the fields we cannot read.
+                before = State(before_lane, _pipeline_only(after.data) if after else {})
+            reviewed, since = None, False
+            if (
+                before is not None
+                and after is not None
+                and before.lane is Lane.REVIEW
+                and after.lane is Lane.DONE
+                and person.role is Role.APPROVER
+                and info is not None
+                and parent is not None
+            ):
+                reviewed, since = self.approval_evidence(
+                    pid, info.trailers.get("Mc-Reviewed-Commit"), parent
+                )
+            change = Change(
+                pid,
+                before,
+                after,
+                artifacts_changed=pid in artifacts,
+                reviewed=reviewed,
+                artifacts_changed_since_review=since,
+            )
+            decision = rules.check(person, change)
+            if not decision:
+                path = None
+                if after is not None:
+                    path = f"{after.lane.value}/{pid}.yaml"
+                elif before is not None:
+                    path = f"{before.lane.value}/{pid}.yaml"
+                elif pid in artifacts:
+                    path = artifacts_prefix(pid)
+                add(path, decision.reason, decision.hint, pid=pid)
+        return found
+
+    def approval_evidence(
+        self, pid: str, reviewed_commit: str | None, parent: str
+    ) -> tuple[State | None, bool]:
+        """The project as the named review commit left it, and whether artifacts changed since."""
+        if not reviewed_commit or not _SHA.fullmatch(reviewed_commit):
+            return None, False
+        if not self.is_ancestor(reviewed_commit, parent):
+            return None, False
+        path = f"review/{pid}.yaml"
+        obj = self.cat.read(f"{reviewed_commit}:{path}")
+        if obj is None:
+            return None, False
+        data, _ = self._parse(obj[0], path)
+        if data is None:
+            return None, False
+        then = self._sha_of(f"{reviewed_commit}:{artifacts_prefix(pid)}")
+        now = self._sha_of(f"{parent}:{artifacts_prefix(pid)}")
+        return State(Lane.REVIEW, data), then != now
+
+    def is_ancestor(self, maybe: str, of: str) -> bool:
+        proc = self.repo.run("merge-base", "--is-ancestor", maybe, of, check=False)
+        return proc.returncode == 0
+
+    # ------------------------------------------------------------------ commits
+
+    def check_commits(
+        self, commits: Sequence[str], *, allow_merges: bool = False
+    ) -> list[Violation]:
+        """Check commits (oldest first) one by one, each against its first parent."""
+        from . import signing
+
+        if not commits:
+            return []
+        infos = {}
+        for sha, obj in self.cat.read_many(list(commits)):
+            if obj is None or obj[1] != "commit":
+                raise ValueError(f"{sha} is not a commit")
+            infos[sha] = parse_commit(sha, obj[2])
+
+        # Signatures: each commit is judged by the allowed signers of its parent.
+        signer_texts: dict[str, str] = {}
+        by_signers: dict[str, list[str]] = {}
+        for sha in commits:
+            info = infos[sha]
+            base = info.parents[0] if info.parents else sha
+            text = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
+            signer_texts[sha] = text
+            by_signers.setdefault(text, []).append(sha)
+        sigs: dict[str, signing.Signature] = {}
+        for text, group in by_signers.items():
+            sigs.update(signing.verify(self.repo, group, text))
+
+        diffs = self._diff_tree(commits, infos)
+        ids = self._lane_ids(infos[commits[0]].parents[0] if infos[commits[0]].parents else None)
+        found: list[Violation] = []
+        for sha in commits:
+            info = infos[sha]
+            if len(info.parents) > 1 and not allow_merges:
+                found.append(
+                    Violation(None, "merge commit: the board branch keeps a linear history", "", sha)
+                )
+            changes = diffs.get(sha, [])
+            _apply(ids, changes)
+            lines = signing.parse_allowed_signers(signer_texts[sha])
+            actor = actor_for(info, sigs.get(sha), lines)
+            found += self.check_changes(
+                actor,
+                changes,
+                lambda pid: sorted(ids.get(pid, ()), key=LANE_NAMES_ORDERED.index),
+                commit=sha,
+                parent=info.parents[0] if info.parents else None,
+                info=info,
+                signers_before=signer_texts[sha],
+            )
+        return found
+
+    def _diff_tree(
+        self, commits: Sequence[str], infos: dict[str, CommitInfo]
+    ) -> dict[str, list[FileChange]]:
+        lines = []
+        for sha in commits:
+            parents = infos[sha].parents
+            lines.append(f"{sha} {parents[0]}" if parents else sha)
+        out = self.repo.run(
+            "diff-tree", "-r", "-z", "--raw", "--no-renames", "--root", "--stdin",
+            input=("\n".join(lines) + "\n").encode(),
+        ).stdout
+        return _parse_raw(out, with_commits=True)
+
+    def _lane_ids(self, commit: str | None) -> dict[str, set[Lane]]:
+        ids: dict[str, set[Lane]] = {}
+        if commit is None:
+            return ids
+        for entry in self.repo.ls_tree(commit, LANE_NAMES_ORDERED):
+            kind, lane, pid = classify(entry.path)
+            if kind is PathKind.PROJECT and lane is not None and pid is not None:
+                ids.setdefault(pid, set()).add(lane)
+        return ids
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self, blob: str) -> bytes:
+        obj = self.cat.read(blob)
+        return obj[2] if obj else b""
+
+    def _read_spec(self, spec: str) -> bytes | None:
+        obj = self.cat.read(spec)
+        return obj[2] if obj else None
+
+    def _sha_of(self, spec: str) -> str | None:
+        obj = self.cat.read(spec)
+        return obj[0] if obj else None
+
+    def _parse(self, blob: str, name: str) -> tuple[dict[str, object] | None, str | None]:
+        from .projectfile import load
+
+        if blob not in self._parsed:
+            try:
+                self._parsed[blob] = (dict(load(self._read(blob), name).data), None)
+            except InvalidProjectFile as exc:
+                self._parsed[blob] = (None, exc.message)
+        data, error = self._parsed[blob]
+        return data, error
+
+    def _approver_count(self, signers_text: str | None) -> int:
+        from .signing import approvers, parse_allowed_signers
+
+        return len(approvers(parse_allowed_signers(signers_text or "")))
+
+
+def _pipeline_only(data: object) -> dict[str, object]:
+    from .projectfile import PIPELINE_KEYS
+
+    assert isinstance(data, dict)
+    return {k: v for k, v in data.items() if k in PIPELINE_KEYS}
+
+
+def _apply(ids: dict[str, set[Lane]], changes: Iterable[FileChange]) -> None:
+    for ch in changes:
+        kind, lane, pid = classify(ch.path)
+        if kind is not PathKind.PROJECT or lane is None or pid is None:
+            continue
+        if ch.old is not None and ch.new is None:
+            ids.get(pid, set()).discard(lane)
+        elif ch.new is not None:
+            ids.setdefault(pid, set()).add(lane)
+
+
+def _parse_raw(out: bytes, with_commits: bool = False) -> dict[str, list[FileChange]]:
+    """Parse `--raw -z` output; keyed by commit (or "" when there are no commit headers)."""
+    result: dict[str, list[FileChange]] = {}
+    current = ""
+    tokens = out.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok:
+            i += 1
+            continue
+        if tok.startswith(b":"):
+            meta = tok[1:].split()
+            old, new, status = meta[2].decode(), meta[3].decode(), meta[4].decode()
+            path = tokens[i + 1].decode("utf-8", "surrogateescape")
+            i += 2
+            result.setdefault(current, []).append(
+                FileChange(
+                    path,
+                    None if status.startswith("A") or set(old) == {"0"} else old,
+                    None if status.startswith("D") or set(new) == {"0"} else new,
+                )
+            )
+            continue
+        if with_commits:
+            current = tok.decode().strip()
+        i += 1
+    return result
+
+
+def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> Actor:
+    """Who a commit is proven to be from: its signature decides, trailers only name the role."""
+    from .signing import SERVICE_PRINCIPAL, Signature
+
+    if isinstance(sig, Signature) and sig.good:
+        if sig.signer == SERVICE_PRINCIPAL:
+            role = info.trailers.get("Mc-Actor", "")
+            if role in (Role.DISPATCHER.value, Role.EXECUTOR.value, Role.REVIEWER.value):
+                return Actor(Role(role), SERVICE_PRINCIPAL)
+            return Actor(Role.HUMAN, SERVICE_PRINCIPAL)
+        return Actor(Role.APPROVER, sig.signer)
+    return rules.HUMAN
+
+
+# ---------------------------------------------------------------------- the staged commit
+
+
+def check_staged(repo: Repo) -> list[Violation]:
+    """What the pre-commit hook checks: the index against HEAD, as a person's commit."""
+    head = repo.rev_parse("HEAD")
+    out = repo.run(
+        "diff-index", "--cached", "-z", "--raw", "--no-renames", head or EMPTY_TREE
+    ).stdout
+    changes = _parse_raw(out).get("", [])
+    if not changes:
+        return []
+    auditor = Auditor(repo)
+    try:
+        listing: dict[str, list[Lane]] | None = None
+
+        def lanes_of(pid: str) -> list[Lane]:
+            nonlocal listing
+            if listing is None:
+                listing = {}
+                files = repo.run("ls-files", "-z", "--", *LANE_NAMES_ORDERED).stdout
+                for raw in files.split(b"\0"):
+                    kind, lane, file_id = classify(raw.decode("utf-8", "surrogateescape"))
+                    if kind is PathKind.PROJECT and lane is not None and file_id is not None:
+                        listing.setdefault(file_id, []).append(lane)
+            return listing.get(pid, [])
+
+        return auditor.check_changes(None, changes, lanes_of)
+    finally:
+        auditor.close()

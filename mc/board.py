@@ -1,0 +1,226 @@
+"""Reading the board: which projects are in which lane at a commit.
+
+The board state is the commit at the tip of the board branch; uncommitted edits
+are not board state. Files are read through one long-lived ``git cat-file --batch``
+and parsed once per blob.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from . import config as config_mod
+from .config import CONFIG_FILE, Config
+from .errors import BoardNotFound, InvalidProjectFile, ProjectNotFound
+from .git import CatFile, Repo, find_repo
+from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
+from .projectfile import Project, load
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One project file as a commit has it; ``project`` is None when the file is invalid."""
+
+    id: str
+    lane: Lane
+    blob: str
+    project: Project | None
+    error: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"{self.lane.value}/{self.id}.yaml"
+
+    @property
+    def valid(self) -> bool:
+        return self.project is not None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The lanes at one commit: project id -> (lane, blob) for every project file."""
+
+    commit: str | None
+    files: dict[str, list[tuple[Lane, str]]] = field(default_factory=dict)
+    misplaced: tuple[str, ...] = ()
+
+    def locate(self, project_id: str) -> list[tuple[Lane, str]]:
+        return self.files.get(project_id, [])
+
+    def duplicates(self) -> dict[str, list[Lane]]:
+        return {pid: [lane for lane, _ in locs] for pid, locs in self.files.items() if len(locs) > 1}
+
+
+class Board:
+    """A board repository: reads its state and hands writes to the store."""
+
+    def __init__(self, repo: Repo, config: Config | None = None) -> None:
+        self.repo = repo
+        self._config = config
+        self._parsed: dict[str, Entry | Project | str] = {}
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Board:
+        """The board at ``path``, else $MC_BOARD, else the repository around the current folder."""
+        start = Path(path or os.environ.get("MC_BOARD") or ".").expanduser()
+        if not start.exists():
+            raise BoardNotFound(f"{start}: no such folder")
+        repo = find_repo(start.resolve())
+        board = cls(repo)
+        in_tree = repo.work_tree is not None and (repo.work_tree / CONFIG_FILE).exists()
+        if not in_tree and board.read_blob(f"HEAD:{CONFIG_FILE}") is None:
+            board.close()
+            raise BoardNotFound(
+                f"{repo.root} is not a board (no {CONFIG_FILE}): run mc init {repo.root}"
+            )
+        return board
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root
+
+    @cached_property
+    def cat(self) -> CatFile:
+        return CatFile(self.repo)
+
+    def close(self) -> None:
+        if "cat" in self.__dict__:
+            self.cat.close()
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def config(self) -> Config:
+        """mc.yaml as the tip of the board branch has it (the branch is named in mc.yaml)."""
+        if self._config is None:
+            head_config = self.read_config("HEAD")
+            tip = self.repo.rev_parse(head_config.ref)
+            if tip is None or tip == self.repo.rev_parse("HEAD"):
+                self._config = head_config
+            else:
+                self._config = self.read_config(tip)
+        return self._config
+
+    def read_config(self, rev: str) -> Config:
+        return config_mod.load(self.read_blob(f"{rev}:{CONFIG_FILE}"), CONFIG_FILE)
+
+    @property
+    def ref(self) -> str:
+        return self.config.ref
+
+    @property
+    def tip(self) -> str | None:
+        """The commit at the tip of the board branch (None before the first commit)."""
+        return self.repo.rev_parse(self.ref)
+
+    # ------------------------------------------------------------------ reading
+
+    def snapshot(self, commit: str | None = None, ids: Iterable[str] | None = None) -> Snapshot:
+        """Project files at ``commit`` (default: the tip); only ``ids`` when given."""
+        commit = commit or self.tip
+        if commit is None:
+            return Snapshot(None)
+        if ids is None:
+            paths: list[str] = list(LANE_NAMES_ORDERED)
+        else:
+            paths = [f"{lane}/{pid}.yaml" for pid in ids for lane in LANE_NAMES_ORDERED]
+        files: dict[str, list[tuple[Lane, str]]] = {}
+        misplaced = []
+        for entry in self.repo.ls_tree(commit, paths):
+            kind, lane, pid = classify(entry.path)
+            if kind is PathKind.PROJECT and entry.type == "blob":
+                assert lane is not None and pid is not None
+                files.setdefault(pid, []).append((lane, entry.sha))
+            elif kind is PathKind.MISPLACED:
+                misplaced.append(entry.path)
+        return Snapshot(commit, files, tuple(misplaced))
+
+    def parse_blob(self, blob: str, name: str) -> Project:
+        """Parse a project blob (cached by content); raise InvalidProjectFile."""
+        cached = self._parsed.get(blob)
+        if isinstance(cached, Project):
+            return cached
+        if isinstance(cached, str):
+            raise InvalidProjectFile(cached.replace("\0", name, 1))
+        obj = self.cat.read(blob)
+        if obj is None:
+            raise InvalidProjectFile(f"{name}: blob {blob} is missing")
+        return self._remember(blob, obj[2], name)
+
+    def _remember(self, blob: str, data: bytes, name: str) -> Project:
+        try:
+            project = load(data, name)
+        except InvalidProjectFile as exc:
+            # Keep the message without the file name: the same blob may sit in another lane.
+            self._parsed[blob] = exc.message.replace(name, "\0", 1)
+            raise
+        self._parsed[blob] = project
+        return project
+
+    def entry(self, project_id: str, lane: Lane, blob: str) -> Entry:
+        name = f"{lane.value}/{project_id}.yaml"
+        try:
+            return Entry(project_id, lane, blob, self.parse_blob(blob, name))
+        except InvalidProjectFile as exc:
+            return Entry(project_id, lane, blob, None, exc.message)
+
+    def entries(self, snapshot: Snapshot) -> Iterator[Entry]:
+        """Every project file of a snapshot, parsed (blobs read in one pipelined batch)."""
+        wanted = [
+            blob
+            for locs in snapshot.files.values()
+            for _, blob in locs
+            if blob not in self._parsed
+        ]
+        blobs = {}
+        for spec, obj in self.cat.read_many(list(dict.fromkeys(wanted))):
+            if obj is not None:
+                blobs[spec] = obj[2]
+        for pid, locs in snapshot.files.items():
+            for lane, blob in locs:
+                name = f"{lane.value}/{pid}.yaml"
+                if blob in blobs and blob not in self._parsed:
+                    try:
+                        self._remember(blob, blobs[blob], name)
+                    except InvalidProjectFile:
+                        pass
+                yield self.entry(pid, lane, blob)
+
+    def get(self, project_id: str, commit: str | None = None) -> Entry:
+        if not is_valid_id(project_id):
+            raise ProjectNotFound(
+                f"{project_id!r} is not a project id (lowercase letters, digits and -, "
+                "at most 64)"
+            )
+        snap = self.snapshot(commit, ids=[project_id])
+        locs = snap.locate(project_id)
+        if not locs:
+            raise ProjectNotFound(f"no project {project_id!r} on the board")
+        lane, blob = locs[-1]
+        return self.entry(project_id, lane, blob)
+
+    def projects(self, lane: Lane | None = None) -> list[Entry]:
+        entries = list(self.entries(self.snapshot()))
+        if lane is not None:
+            entries = [e for e in entries if e.lane is lane]
+        return sorted(entries, key=_order)
+
+    def read_blob(self, spec: str) -> bytes | None:
+        obj = self.cat.read(spec)
+        return obj[2] if obj else None
+
+
+def _order(entry: Entry) -> tuple[int, int, str]:
+    lane_index = LANE_NAMES_ORDERED.index(entry.lane.value)
+    priority = entry.project.get("priority", 3) if entry.project else 9
+    return (lane_index, priority, entry.id)

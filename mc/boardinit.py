@@ -1,0 +1,122 @@
+"""`mc init DIR`: a new board from the skeleton, with its service key and first commit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import signing
+from .board import Board
+from .config import CONFIG_FILE
+from .errors import BoardNotFound, McError, SigningError
+from .git import Repo, find_repo
+from .projectfile import set_keys
+from .resources import data_dir
+from .rules import Role
+from .store import Store, Transition, service_identity
+
+
+@dataclass(frozen=True)
+class Initialised:
+    root: Path
+    commit: str
+    service_key: str
+    approver: str | None  # the person's principal, when their signing key was added
+    note: str  # what to do next, when something could not be set up
+
+
+def _skeleton_files() -> dict[str, bytes]:
+    root = data_dir("board")
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def init(target: Path, *, install_hooks: bool = True) -> Initialised:
+    target = target.expanduser().resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    repo = _repository_at(target)
+    if repo.work_tree is None:
+        raise McError(f"{target} is a bare repository: make the board in a clone")
+    if (target / CONFIG_FILE).exists():
+        raise McError(f"{target} already has a board ({CONFIG_FILE} exists)")
+
+    files = _skeleton_files()
+    head = repo.symbolic_head() or "refs/heads/main"
+    branch = head.removeprefix("refs/heads/")
+    if branch != "main":
+        text = set_keys(files[CONFIG_FILE].decode(), {"branch": branch})
+        files[CONFIG_FILE] = text.encode()
+
+    service_key = signing.make_service_key(target)
+    signers = files[signing.ALLOWED_SIGNERS].decode()
+    signers += signing.signer_line(signing.SERVICE_PRINCIPAL, service_key) + "\n"
+    approver, note = None, ""
+    try:
+        key = signing.person_key(repo)
+        if key.format == "ssh" and key.public_key:
+            approver = _principal_name(repo)
+            signers += signing.signer_line(approver, key.public_key) + "\n"
+        else:
+            note = "your git signs with OpenPGP; approvals need an SSH signing key"
+    except SigningError:
+        note = f"no signing key, so no approver yet: {signing.HOW_TO_SIGN}"
+    files[signing.ALLOWED_SIGNERS] = signers.encode()
+
+    # Let `git log --show-signature` on this clone know the board's signers.
+    repo.run("config", "gpg.ssh.allowedSignersFile", str(target / signing.ALLOWED_SIGNERS))
+
+    board = Board(repo)
+    try:
+        for path in files:
+            existing = target / path
+            if existing.exists() and existing.read_bytes() != files[path]:
+                raise McError(f"{existing} already exists; move it away first")
+        committed = Store(board).apply(
+            lambda tip: Transition(None, "init", "Start a Mission Control board", files),
+            service_identity(board, Role.HUMAN),
+        )
+    finally:
+        board.close()
+    if install_hooks:
+        from .hooks import install_client
+
+        install_client(repo)
+    return Initialised(target, committed.commit, service_key, approver, note)
+
+
+def _repository_at(target: Path) -> Repo:
+    try:
+        repo = find_repo(target)
+    except BoardNotFound:
+        repo = None
+    if repo is not None and repo.work_tree is not None and repo.work_tree.resolve() != target:
+        raise McError(
+            f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
+            "its own repository (run mc init on that folder, or on a new one)"
+        )
+    if repo is None:
+        import subprocess
+
+        from .git import GIT
+
+        proc = subprocess.run(
+            [GIT, "init", "-q", "-b", "main", str(target)], capture_output=True
+        )
+        if proc.returncode != 0:
+            raise McError(f"git init {target} failed: {proc.stderr.decode().strip()}")
+        repo = find_repo(target)
+    return repo
+
+
+def _principal_name(repo: Repo) -> str:
+    for key in ("user.email", "user.name"):
+        value = repo.config_get(key)
+        if value:
+            cleaned = "".join(ch for ch in value if ch.isalnum() or ch in "._@+-")
+            if cleaned:
+                return cleaned
+    return os.environ.get("USER") or "me"

@@ -1,0 +1,401 @@
+"""The `mc` / `missionctl` command line: thin commands over the library.
+
+Each command parses its arguments, makes one library call and prints the result.
+Library modules are imported inside the commands, so `mc --help` and the fast
+commands do not pay for what they do not use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from mc.board import Board, Entry
+
+app = typer.Typer(
+    name="mc",
+    help="Mission Control: a git-backed project board for work you delegate to AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+project_app = typer.Typer(help="Add, list, edit and move projects.", no_args_is_help=True)
+approvers_app = typer.Typer(help="Who may approve projects into done.", no_args_is_help=True)
+template_app = typer.Typer(help="Project templates.", no_args_is_help=True)
+hooks_app = typer.Typer(help="Git hooks that enforce the board's rules.", no_args_is_help=True)
+app.add_typer(project_app, name="project")
+app.add_typer(approvers_app, name="approvers")
+app.add_typer(template_app, name="template")
+app.add_typer(hooks_app, name="hooks")
+
+_state: dict[str, Any] = {"board": None}
+
+BoardOpt = typer.Option(
+    None, "--board", "-b", help="The board's folder (default: $MC_BOARD, else the current repo)."
+)
+JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.callback()
+def _main(board: Optional[str] = BoardOpt) -> None:  # noqa: UP045 (typer reads the annotation)
+    _state["board"] = board
+
+
+def _board() -> Board:
+    from mc.board import Board
+
+    return Board.open(_state["board"])
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    sys.stderr.write(f"mc: {message}\n")
+    raise typer.Exit(code)
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    from mc.projectfile import to_json
+
+    out: dict[str, Any] = {"id": entry.id, "lane": entry.lane.value, "path": entry.path}
+    if entry.project is not None:
+        out.update(to_json(dict(entry.project.data)))
+        out["valid"] = True
+    else:
+        out["valid"] = False
+        out["error"] = entry.error
+    return out
+
+
+def _committed(result: Any, what: str) -> None:
+    sys.stdout.write(f"{what} ({result.commit[:12]})\n")
+
+
+# ---------------------------------------------------------------------- init, board, verify
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder for the board (created if missing)."),
+    no_hooks: bool = typer.Option(False, "--no-hooks", help="Do not install the git hooks."),
+) -> None:
+    """Make a new board (or add one to an existing repository) and its first commit."""
+    from mc.boardinit import init as do_init
+
+    result = do_init(directory, install_hooks=not no_hooks)
+    sys.stdout.write(f"Board ready at {result.root} ({result.commit[:12]})\n")
+    if result.approver:
+        sys.stdout.write(f"Your signing key approves as {result.approver}.\n")
+    if result.note:
+        sys.stdout.write(f"Note: {result.note}\n")
+
+
+@app.command("board")
+def board_cmd(as_json: bool = JsonOpt) -> None:
+    """Show the five lanes in the terminal."""
+    from mc.lanes import LANES
+
+    with _board() as board:
+        entries = board.projects()
+        if as_json:
+            _print_json(
+                {lane.value: [_entry_json(e) for e in entries if e.lane is lane] for lane in LANES}
+            )
+            return
+        limits = board.config.wip_limits
+    from mc.cli.render import board_columns
+
+    sys.stdout.write(board_columns(entries, limits, _width()))
+
+
+def _width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+@app.command()
+def verify(
+    rev_range: Optional[str] = typer.Argument(  # noqa: UP045
+        None, metavar="REV-RANGE", help="Commits to check (default: the whole board branch)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Audit history against the board's rules; exit 1 on any violation."""
+    from mc.audit import Auditor
+
+    with _board() as board:
+        spec = rev_range or board.ref
+        commits = board.repo.out("rev-list", "--reverse", "--topo-order", spec).split()
+        auditor = Auditor(board.repo, board.cat)
+        violations = auditor.check_commits(commits)
+    if as_json:
+        _print_json(
+            [
+                {"commit": v.commit, "path": v.path, "project": v.project_id, "message": v.message}
+                for v in violations
+            ]
+        )
+    else:
+        for v in violations:
+            sys.stdout.write(f"{v}\n")
+        sys.stdout.write(
+            f"{len(commits)} commits checked, {len(violations)} violation"
+            f"{'' if len(violations) == 1 else 's'}\n"
+        )
+    if violations:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- projects
+
+
+@project_app.command("new")
+def project_new(
+    title: str = typer.Argument(..., help="The project's title."),
+    archetype: str = typer.Option(..., "--archetype", "-a", help="coder, researcher, writer, ops…"),
+    project_id: Optional[str] = typer.Option(None, "--id", help="Id (default: from the title)."),  # noqa: UP045
+    template: Optional[str] = typer.Option(None, "--template", "-t", help="Template name."),  # noqa: UP045
+    description: Optional[str] = typer.Option(None, "--description", "-d"),  # noqa: UP045
+    due: Optional[str] = typer.Option(None, "--due", help="Due date, e.g. 2026-12-01."),  # noqa: UP045
+    priority: Optional[int] = typer.Option(None, "--priority", "-p", help="1 (highest) to 4."),  # noqa: UP045
+    queue: bool = typer.Option(False, "--queue", help="Put it in up-next right away."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add a project to the backlog (or up-next with --queue)."""
+    from mc.actions import new_project
+    from mc.lanes import Lane
+
+    with _board() as board:
+        result = new_project(
+            board,
+            title,
+            archetype,
+            project_id=project_id,
+            template=template,
+            fields={"description": description, "due": due, "priority": priority},
+            lane=Lane.UP_NEXT if queue else Lane.BACKLOG,
+        )
+        pid = result.transition.project_id
+        if as_json:
+            _print_json(_entry_json(board.get(pid)))
+            return
+    _committed(result, f"Created {pid}")
+
+
+@project_app.command("list")
+def project_list(
+    lane: Optional[str] = typer.Option(None, "--lane", "-l", help="Only this lane."),  # noqa: UP045
+    as_json: bool = JsonOpt,
+) -> None:
+    """List projects, lane by lane."""
+    from mc.lanes import parse_lane
+
+    try:
+        wanted = parse_lane(lane) if lane else None
+    except ValueError as exc:
+        _fail(f"--lane: {exc}")
+    with _board() as board:
+        entries = board.projects(wanted)
+    if as_json:
+        _print_json([_entry_json(e) for e in entries])
+        return
+    from mc.cli.render import project_table
+
+    sys.stdout.write(project_table(entries))
+
+
+@project_app.command("show")
+def project_show(project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt) -> None:
+    """Show one project."""
+    with _board() as board:
+        entry = board.get(project_id)
+    if as_json:
+        _print_json(_entry_json(entry))
+        return
+    from mc.cli.render import project_detail
+
+    sys.stdout.write(project_detail(entry))
+
+
+@project_app.command("edit")
+def project_edit(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    sets: list[str] = typer.Option([], "--set", "-s", help="key=value (repeatable); key= unsets."),  # noqa: B008
+) -> None:
+    """Change the fields a person owns (title, description, priority, due, labels…)."""
+    from mc.actions import edit
+    from mc.projectfile import parse_cli_value
+
+    updates: dict[str, Any] = {}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {item!r}: expected key=value")
+        updates[key.strip()] = parse_cli_value(key.strip(), raw)
+    with _board() as board:
+        result = edit(board, project_id, updates)
+    _committed(result, f"Edited {project_id}")
+
+
+@project_app.command("queue")
+def project_queue(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """backlog → up-next: the dispatcher picks it up from there."""
+    from mc.actions import queue
+
+    with _board() as board:
+        result = queue(board, project_id)
+    _committed(result, f"Queued {project_id}")
+
+
+@project_app.command("move")
+def project_move(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    lane: str = typer.Argument(..., metavar="LANE"),
+) -> None:
+    """Move a project where a person may: up-next (queue, or rework from review) or backlog."""
+    from mc.actions import move
+    from mc.lanes import parse_lane
+
+    try:
+        target = parse_lane(lane)
+    except ValueError as exc:
+        _fail(f"LANE: {exc}")
+    with _board() as board:
+        result = move(board, project_id, target)
+    _committed(result, f"Moved {project_id} to {target.value}")
+
+
+@project_app.command("cancel")
+def project_cancel(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Park a project in the backlog (a running job is cancelled)."""
+    from mc.actions import cancel
+
+    with _board() as board:
+        result = cancel(board, project_id)
+    _committed(result, f"Cancelled {project_id}")
+
+
+@project_app.command("delete")
+def project_delete(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Delete a project that is in backlog or up-next."""
+    from mc.actions import delete
+
+    with _board() as board:
+        result = delete(board, project_id)
+    _committed(result, f"Deleted {project_id}")
+
+
+@project_app.command("approve")
+def project_approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Same as mc approve ID."""
+    approve(project_id)
+
+
+@app.command()
+def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """review → done, in a commit signed with your git signing key (approvers only)."""
+    from mc.actions import approve as do_approve
+
+    with _board() as board:
+        result = do_approve(board, project_id)
+    _committed(result, f"Approved {project_id}")
+
+
+# ---------------------------------------------------------------------- approvers, templates, hooks
+
+
+@approvers_app.command("add")
+def approvers_add(
+    name: str = typer.Argument(..., help="The approver's name (shown in approved.by)."),
+    key: str = typer.Argument(..., help="Their SSH public key, or a file holding it."),
+) -> None:
+    """Let a person's SSH key approve projects (signed by an approver once there is one)."""
+    from mc.actions import add_approver
+
+    candidate = Path(key).expanduser()
+    text = candidate.read_text() if candidate.is_file() else key
+    with _board() as board:
+        result = add_approver(board, name, text)
+    _committed(result, f"Added approver {name}")
+
+
+@approvers_app.command("list")
+def approvers_list(as_json: bool = JsonOpt) -> None:
+    """Who may approve (from .mc/allowed_signers at the tip)."""
+    from mc.signing import approvers, parse_allowed_signers
+
+    with _board() as board:
+        text = (board.read_blob(f"{board.tip}:.mc/allowed_signers") or b"").decode()
+    found = approvers(parse_allowed_signers(text))
+    rows = [{"name": name, "key": key} for key, name in found.items()]
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        sys.stdout.write(f"{row['name']}\t{row['key'][:60]}\n")
+    if not rows:
+        sys.stdout.write("No approvers yet: mc approvers add NAME ~/.ssh/id_ed25519.pub\n")
+
+
+@template_app.command("list")
+def template_list(as_json: bool = JsonOpt) -> None:
+    """The board's project templates."""
+    from mc.actions import templates
+
+    with _board() as board:
+        found = templates(board)
+    if as_json:
+        _print_json([{"name": name, "text": text} for name, text in sorted(found.items())])
+        return
+    for name, text in sorted(found.items()):
+        first = next((ln.lstrip("# ") for ln in text.splitlines() if ln.startswith("#")), "")
+        sys.stdout.write(f"{name:<14} {first}\n")
+
+
+@hooks_app.command("install")
+def hooks_install(
+    server: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--server", help="Install pre-receive into this bare repository instead."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace hooks that are not ours."),
+) -> None:
+    """Install the client hooks into this clone (or pre-receive with --server)."""
+    from mc.git import find_repo
+    from mc.hooks import install_client, install_server
+
+    if server is not None:
+        if not server.is_dir():
+            _fail(f"--server {server}: no such folder")
+        written = install_server(find_repo(server.resolve()), force)
+    else:
+        with _board() as board:
+            written = install_client(board.repo, force)
+    for path in written:
+        sys.stdout.write(f"Installed {path}\n")
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    from mc.errors import McError
+
+    try:
+        app()
+    except McError as exc:
+        sys.stderr.write(f"mc: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,115 @@
+"""Plain-text views of the board for the terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from mc.board import Entry
+from mc.lanes import LANES, Lane
+
+
+def _state(entry: Entry) -> str:
+    """The one-word status a card shows."""
+    if entry.project is None:
+        return "INVALID"
+    p = entry.project
+    if p.get("needs_human"):
+        return "needs-human"
+    if p.get("approved"):
+        return "approved"
+    if p.ready_for_human:
+        return "ready"
+    review = p.get("review") or {}
+    if entry.lane is Lane.IN_PROGRESS and review.get("verdict") == "fail":
+        return "rework"
+    run = p.get("run") or {}
+    return str(run.get("outcome") or "")
+
+
+def _due(entry: Entry) -> str:
+    if entry.project is None or entry.project.get("due") is None:
+        return ""
+    due = entry.project.get("due")
+    day = due.date() if isinstance(due, dt.datetime) else due
+    text = day.isoformat()
+    return text + " !" if day < dt.date.today() and entry.lane is not Lane.DONE else text
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def project_table(entries: Sequence[Entry]) -> str:
+    if not entries:
+        return "No projects. Add one: mc project new TITLE --archetype coder\n"
+    rows = [("ID", "LANE", "P", "ARCHETYPE", "DUE", "STATE", "TITLE")]
+    for e in entries:
+        p = e.project
+        rows.append(
+            (
+                e.id,
+                e.lane.value,
+                str(p.get("priority", "")) if p else "",
+                p.archetype if p else "?",
+                _due(e),
+                _state(e),
+                p.title if p else (e.error or ""),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, r[-1]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def project_detail(entry: Entry) -> str:
+    lines = [f"{entry.id}  [{entry.lane.value}]"]
+    if entry.project is None:
+        lines.append(f"INVALID: {entry.error}")
+        return "\n".join(lines) + "\n"
+    data = entry.project.data
+    lines.append(entry.project.title)
+    for key in ("archetype", "model", "priority", "owner", "due", "labels", "workspace"):
+        if key in data:
+            value = data[key]
+            lines.append(f"  {key}: {', '.join(value) if isinstance(value, list) else value}")
+    if data.get("description"):
+        lines += ["", "Description:", *("  " + ln for ln in str(data["description"]).splitlines())]
+    if data.get("acceptance"):
+        lines += ["", "Acceptance:", *(f"  - {a}" for a in data["acceptance"])]
+    for key in ("run", "review", "needs_human", "approved"):
+        if key in data:
+            block = data[key]
+            lines += ["", f"{key.replace('_', ' ').capitalize()}:"]
+            lines += [f"  {k}: {v}" for k, v in block.items()]
+    if data.get("ready_for_human"):
+        lines += ["", "Ready for you: mc approve " + entry.id]
+    return "\n".join(lines) + "\n"
+
+
+def board_columns(entries: Sequence[Entry], limits: Mapping[Lane, int], width: int) -> str:
+    col = max(14, (width - 4 * 2) // len(LANES))
+    by_lane = {lane: [e for e in entries if e.lane is lane] for lane in LANES}
+    heads = []
+    for lane in LANES:
+        count = len(by_lane[lane])
+        limit = f"/{limits[lane]}" if lane in limits else ""
+        heads.append(_cut(f"{lane.title} ({count}{limit})", col).ljust(col))
+    lines = ["  ".join(heads).rstrip(), "  ".join("─" * col for _ in LANES)]
+    depth = max((len(v) for v in by_lane.values()), default=0)
+    for i in range(depth):
+        cells = []
+        for lane in LANES:
+            items = by_lane[lane]
+            if i < len(items):
+                e = items[i]
+                mark = {"ready": " ✓", "needs-human": " !", "INVALID": " ✗"}.get(_state(e), "")
+                title = e.project.title if e.project else e.id
+                cells.append(_cut(f"{title}{mark}", col).ljust(col))
+            else:
+                cells.append(" " * col)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,140 @@
+"""The board's settings: ``mc.yaml`` plus ``MC_*`` environment variables, read once.
+
+Every setting is listed in the README. The file is read with the same strict loader
+as project files, so a typo is a clear ``mc.yaml:line:col: key: reason``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import schema as s
+from .errors import ConfigError
+from .lanes import LANE_NAMES_ORDERED, Lane
+from .projectfile import ARCHETYPE_PATTERN
+from .yamlsafe import parse
+
+CONFIG_FILE = "mc.yaml"
+DEFAULT_BRANCH = "main"
+REVIEWER = "reviewer"
+
+_ARGV = s.list_of(s.text(4_000), 200)
+
+_ARCHETYPE_FIELDS: dict[str, s.Check] = {
+    "runner": s.text(64, pattern=r"[a-z][a-z0-9_-]{0,63}"),
+    "model": s.text(200),
+    "timeout": s.integer(1, 7 * 24 * 3600),
+    "max_attempts": s.integer(1, 100),
+    "concurrency": s.integer(1, 1000),
+    "command": _ARGV,
+    "args": _ARGV,
+    "template": s.text(64),
+}
+
+_FIELDS: dict[str, s.Check] = {
+    "branch": s.text(200, pattern=r"[A-Za-z0-9._/-]+"),
+    "archetypes": s.Block(
+        {},
+        extra=s.Block(_ARCHETYPE_FIELDS, frozenset({"runner"})),
+    ),
+    "runners": s.Block(
+        {},
+        extra=s.Block(
+            {"preset": s.text(64), "command": _ARGV, "args": _ARGV, "env": s.Block({}, extra=s.text(4000))}
+        ),
+    ),
+    "lanes": s.Block(
+        {lane: s.Block({"wip_limit": s.integer(1, 100_000)}) for lane in LANE_NAMES_ORDERED}
+    ),
+    "review": s.Block({"rounds": s.integer(0, 100)}),
+    "database_url": s.text(2_000),
+    "on_escalation": _ARGV,
+}
+
+
+@dataclass(frozen=True)
+class Archetype:
+    name: str
+    runner: str
+    model: str | None = None
+    timeout: int = 3600
+    max_attempts: int = 3
+    concurrency: int | None = None
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    branch: str = DEFAULT_BRANCH
+    archetypes: Mapping[str, Archetype] = field(default_factory=lambda: MappingProxyType({}))
+    runners: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    wip_limits: Mapping[Lane, int] = field(default_factory=lambda: MappingProxyType({}))
+    review_rounds: int = 2
+    database_url: str | None = None
+    on_escalation: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"refs/heads/{self.branch}"
+
+    def archetype(self, name: str) -> Archetype:
+        try:
+            return self.archetypes[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown archetype {name!r}: {CONFIG_FILE} defines "
+                f"{', '.join(sorted(self.archetypes)) or 'none'}"
+            ) from None
+
+    def work_archetypes(self) -> list[str]:
+        """Archetypes a project may have (the reviewer is the pipeline's own)."""
+        return sorted(a for a in self.archetypes if a != REVIEWER)
+
+
+def load(data: bytes | str | None, name: str = CONFIG_FILE) -> Config:
+    """Read mc.yaml (None: defaults), then apply MC_* environment overrides."""
+    values: dict[str, Any] = {}
+    if data is not None:
+        parsed = parse(data, name, what="board config", error=ConfigError)
+        values = s.validate(parsed, _FIELDS, (), name, ConfigError)
+    archetypes = {}
+    for aname, spec in (values.get("archetypes") or {}).items():
+        if not _valid_archetype_name(aname):
+            raise ConfigError(f"{name}: archetypes.{aname}: must match {ARCHETYPE_PATTERN}")
+        archetypes[aname] = Archetype(
+            name=aname,
+            runner=spec["runner"],
+            model=spec.get("model"),
+            timeout=spec.get("timeout", 3600),
+            max_attempts=spec.get("max_attempts", 3),
+            concurrency=spec.get("concurrency"),
+            command=tuple(spec.get("command", ())),
+            args=tuple(spec.get("args", ())),
+            template=spec.get("template"),
+        )
+    wip = {
+        Lane(lane): spec["wip_limit"]
+        for lane, spec in (values.get("lanes") or {}).items()
+        if "wip_limit" in spec
+    }
+    return Config(
+        branch=values.get("branch", DEFAULT_BRANCH),
+        archetypes=MappingProxyType(archetypes),
+        runners=MappingProxyType(dict(values.get("runners") or {})),
+        wip_limits=MappingProxyType(wip),
+        review_rounds=(values.get("review") or {}).get("rounds", 2),
+        database_url=os.environ.get("MC_DATABASE_URL") or values.get("database_url"),
+        on_escalation=tuple(values.get("on_escalation") or ()),
+    )
+
+
+def _valid_archetype_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(ARCHETYPE_PATTERN, name) is not None

@@ -1,0 +1,90 @@
+"""The git hooks' entry points. Kept light: they run on every commit and push."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import McError
+from .git import ZERO, Repo, find_repo
+
+
+def _say(lines: list[str]) -> None:
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def pre_commit() -> int:
+    from .audit import check_staged
+
+    try:
+        repo = find_repo(Path.cwd())
+        violations = check_staged(repo)
+    except McError as exc:
+        _say([f"mc: pre-commit: {exc}"])
+        return 1
+    if not violations:
+        return 0
+    _say(["mc: this commit is refused by the board's rules:"] + [f"  {v}" for v in violations])
+    return 1
+
+
+def commit_msg(path: str) -> int:
+    from .audit import trailers
+
+    message = Path(path).read_text(encoding="utf-8", errors="replace")
+    found = trailers("\n".join(line for line in message.splitlines() if not line.startswith("#")))
+    actor = found.get("Mc-Actor")
+    if actor is not None and actor != "human":
+        _say([f"mc: a person's commit cannot claim Mc-Actor: {actor}; remove that trailer"])
+        return 1
+    if found.get("Mc-Action") == "approve":
+        _say(["mc: approvals are made with mc approve ID, not by hand"])
+        return 1
+    return 0
+
+
+def pre_receive(stdin: str, repo: Repo | None = None) -> int:
+    from .audit import Auditor
+    from .board import Board
+
+    repo = repo or find_repo(Path.cwd())
+    board = Board(repo)
+    auditor = Auditor(repo, board.cat)
+    refused: list[str] = []
+    try:
+        board_ref = board.config.ref
+        for line in stdin.splitlines():
+            parts = line.split()
+            if len(parts) != 3:
+                continue
+            old, new, ref = parts
+            if ref == board_ref:
+                refused += _check_board_update(repo, auditor, old, new, ref)
+            elif ref.startswith("refs/heads/") and new != ZERO:
+                commits = repo.out("rev-list", "--reverse", "--topo-order", new, "--not", "--all")
+                found = auditor.check_commits(commits.split(), allow_merges=True)
+                refused += [f"{ref}: {v}" for v in found]
+    except McError as exc:
+        refused.append(str(exc))
+    finally:
+        board.close()
+    if refused:
+        _say(["mc: push refused by the board's rules:"] + [f"  {r}" for r in refused])
+        return 1
+    return 0
+
+
+def _check_board_update(repo: Repo, auditor: object, old: str, new: str, ref: str) -> list[str]:
+    from .audit import Auditor
+
+    assert isinstance(auditor, Auditor)
+    if new == ZERO:
+        return [f"{ref}: the board branch cannot be deleted"]
+    if old != ZERO and not auditor.is_ancestor(old, new):
+        return [f"{ref}: force pushes to the board branch are refused (its history is linear)"]
+    span = new if old == ZERO else f"{old}..{new}"
+    merges = repo.out("rev-list", "--min-parents=2", span).split()
+    if merges:
+        return [f"{ref}: {m[:12]}: merge commit: the board branch keeps a linear history" for m in merges]
+    commits = repo.out("rev-list", "--reverse", "--topo-order", span).split()
+    return [f"{ref}: {v}" for v in auditor.check_commits(commits)]

@@ -1,0 +1,82 @@
+"""Lanes, project ids and where project files live in the board repository.
+
+Stdlib only: the git hooks import this on every commit.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Lane(StrEnum):
+    BACKLOG = "backlog"
+    UP_NEXT = "up-next"
+    IN_PROGRESS = "in-progress"
+    REVIEW = "review"
+    DONE = "done"
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return self.value.replace("-", " ").capitalize()
+
+
+LANES: tuple[Lane, ...] = tuple(Lane)
+LANE_NAMES = frozenset(lane.value for lane in Lane)
+
+ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,63}"
+_ID_RE = re.compile(ID_PATTERN)
+PROJECT_SUFFIX = ".yaml"
+# A lane folder may hold project files and this placeholder, nothing else.
+PLACEHOLDER = ".gitkeep"
+
+
+def is_valid_id(project_id: str) -> bool:
+    return _ID_RE.fullmatch(project_id) is not None
+
+
+def parse_lane(name: str) -> Lane:
+    try:
+        return Lane(name)
+    except ValueError:
+        raise ValueError(
+            f"unknown lane {name!r}: expected one of {', '.join(LANE_NAMES_ORDERED)}"
+        ) from None
+
+
+LANE_NAMES_ORDERED = tuple(lane.value for lane in Lane)
+
+
+def project_path(lane: Lane, project_id: str) -> str:
+    return f"{lane.value}/{project_id}{PROJECT_SUFFIX}"
+
+
+def artifacts_prefix(project_id: str) -> str:
+    return f"artifacts/{project_id}/"
+
+
+class PathKind(StrEnum):
+    PROJECT = "project"  # <lane>/<id>.yaml
+    PLACEHOLDER = "placeholder"  # <lane>/.gitkeep
+    MISPLACED = "misplaced"  # something in a lane folder that is not a project file
+    STRAY_PROJECT = "stray"  # a YAML file at the top of the board other than mc.yaml
+    OTHER = "other"  # anything else (mc.yaml, templates, artifacts, README, ...)
+
+
+def classify(path: str) -> tuple[PathKind, Lane | None, str | None]:
+    """Say what a repository path is on a board: (kind, lane, project id)."""
+    head, sep, rest = path.partition("/")
+    if sep and head in LANE_NAMES:
+        lane = Lane(head)
+        if rest == PLACEHOLDER:
+            return PathKind.PLACEHOLDER, lane, None
+        if "/" not in rest and rest.endswith(PROJECT_SUFFIX):
+            project_id = rest[: -len(PROJECT_SUFFIX)]
+            if is_valid_id(project_id):
+                return PathKind.PROJECT, lane, project_id
+        return PathKind.MISPLACED, lane, None
+    # A YAML file at the top of the board (other than mc.yaml) is a project file
+    # put where the board cannot see it; deeper folders are the person's own.
+    if not sep and path.endswith((".yaml", ".yml")) and path != "mc.yaml":
+        return PathKind.STRAY_PROJECT, None, None
+    return PathKind.OTHER, None, None
