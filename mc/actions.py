@@ -314,10 +314,10 @@ def add_approver(board: Board, name: str, public_key: str) -> Committed:
         return Transition(None, "approvers", f"Add approver {name}", {path: text.encode()})
 
     # Once the board has an approver, adding another is signed by one (rules.check_signers_change).
-    from .signing import approvers, parse_allowed_signers
+    from .signing import approver_count
 
     current = (board.read_blob(f"{board.tip}:.mc/allowed_signers") or b"").decode()
-    if approvers(parse_allowed_signers(current)):
+    if approver_count(current):
         principal = approver_principal(board)
         identity = person_identity(board, approve=True, name=principal)
     else:

@@ -84,6 +84,7 @@ class Auditor:
         self.repo = repo
         self.cat = cat or CatFile(repo)
         self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
+        self._configs: dict[str, list[str] | None] = {}
 
     def close(self) -> None:
         self.cat.close()
@@ -100,10 +101,13 @@ class Auditor:
         parent: str | None = None,
         info: CommitInfo | None = None,
         signers_before: str | None = None,
+        config_spec: str | None = None,
     ) -> list[Violation]:
         """Violations in one change set. ``actor`` None: a person, signature unknown yet.
 
-        ``lanes_of(id)`` says which lanes hold a file for that id after the change.
+        ``lanes_of(id)`` says which lanes hold a file for that id after the change;
+        ``config_spec`` names the mc.yaml the change is judged with (e.g. ``:mc.yaml``
+        for the index, ``<commit>:mc.yaml``).
         """
         found: list[Violation] = []
         person = actor or rules.HUMAN
@@ -169,6 +173,17 @@ class Auditor:
             if after_error:
                 add(None, after_error, pid=pid)  # the message starts with file:line:col
                 continue
+            if after is not None and person.role.is_person and config_spec is not None:
+                names = self._archetypes(config_spec)
+                archetype = after.data.get("archetype")
+                if names is not None and archetype not in names:
+                    add(
+                        f"{after.lane.value}/{pid}.yaml",
+                        f"archetype: {archetype!r} is not one of mc.yaml's archetypes "
+                        f"({', '.join(names)})",
+                        pid=pid,
+                    )
+                    continue
             if after_lane is not None:
                 others = [lane for lane in lanes_of(pid) if lane is not after_lane]
                 if others:
@@ -194,7 +209,10 @@ class Auditor:
                 and parent is not None
             ):
                 reviewed, since = self.approval_evidence(
-                    pid, info.trailers.get("Mc-Reviewed-Commit"), parent
+                    pid,
+                    info.trailers.get("Mc-Reviewed-Commit"),
+                    parent,
+                    info.trailers.get("Mc-Review-Job", ""),
                 )
             change = Change(
                 pid,
@@ -217,19 +235,49 @@ class Auditor:
         return found
 
     def approval_evidence(
-        self, pid: str, reviewed_commit: str | None, parent: str
+        self, pid: str, reviewed_commit: str | None, parent: str, review_job: str | None = None
     ) -> tuple[State | None, bool]:
-        """The project as the named review commit left it, and whether artifacts changed since."""
+        """The project as a genuine passing review left it, and whether artifacts changed since.
+
+        Genuine: the named commit is an ancestor, made by the reviewer (trailers) and
+        signed by the service key (as its own parent's allowed signers have it), it
+        wrote review/<id>.yaml, and left it passing and ready for a human. Anything
+        else gives (None, False), which the rules refuse.
+        """
+        from . import signing
+
         if not reviewed_commit or not _SHA.fullmatch(reviewed_commit):
             return None, False
         if not self.is_ancestor(reviewed_commit, parent):
             return None, False
-        path = f"review/{pid}.yaml"
-        obj = self.cat.read(f"{reviewed_commit}:{path}")
-        if obj is None:
+        obj = self.cat.read(reviewed_commit)
+        if obj is None or obj[1] != "commit":
             return None, False
-        data, _ = self._parse(obj[0], path)
+        info = parse_commit(reviewed_commit, obj[2])
+        if info.trailers.get("Mc-Action") != "review" or info.trailers.get("Mc-Actor") != (
+            Role.REVIEWER.value
+        ):
+            return None, False
+        path = f"review/{pid}.yaml"
+        blob = self._sha_of(f"{reviewed_commit}:{path}")
+        if blob is None:
+            return None, False
+        if info.parents and self._sha_of(f"{info.parents[0]}:{path}") == blob:
+            return None, False  # it did not write the project's review
+        base = info.parents[0] if info.parents else reviewed_commit
+        signers = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
+        sig = signing.verify(self.repo, [reviewed_commit], signers).get(reviewed_commit)
+        if sig is None or not sig.good or sig.signer != signing.SERVICE_PRINCIPAL:
+            return None, False
+        data, _ = self._parse(blob, path)
         if data is None:
+            return None, False
+        review = data.get("review")
+        if not isinstance(review, dict) or review.get("verdict") != "pass":
+            return None, False
+        if not data.get("ready_for_human"):
+            return None, False
+        if review_job is not None and str(review.get("job")) != review_job:
             return None, False
         then = self._sha_of(f"{reviewed_commit}:{artifacts_prefix(pid)}")
         now = self._sha_of(f"{parent}:{artifacts_prefix(pid)}")
@@ -289,6 +337,7 @@ class Auditor:
                 parent=info.parents[0] if info.parents else None,
                 info=info,
                 signers_before=signer_texts[sha],
+                config_spec=f"{sha}:mc.yaml",
             )
         return found
 
@@ -340,10 +389,24 @@ class Auditor:
         data, error = self._parsed[blob]
         return data, error
 
-    def _approver_count(self, signers_text: str | None) -> int:
-        from .signing import approvers, parse_allowed_signers
+    def _archetypes(self, spec: str) -> list[str] | None:
+        """The archetypes a project may name under that mc.yaml (None: it is unreadable)."""
+        from .config import load as load_config
 
-        return len(approvers(parse_allowed_signers(signers_text or "")))
+        blob = self._sha_of(spec)
+        key = f"config:{blob}"
+        if key not in self._configs:
+            try:
+                data = self._read(blob) if blob else None
+                self._configs[key] = load_config(data).work_archetypes()
+            except ConfigError:
+                self._configs[key] = None
+        return self._configs[key]
+
+    def _approver_count(self, signers_text: str | None) -> int:
+        from .signing import approver_count
+
+        return approver_count(signers_text or "")
 
 
 def _pipeline_only(data: object) -> dict[str, object]:
@@ -435,6 +498,6 @@ def check_staged(repo: Repo) -> list[Violation]:
                         listing.setdefault(file_id, []).append(lane)
             return listing.get(pid, [])
 
-        return auditor.check_changes(None, changes, lanes_of)
+        return auditor.check_changes(None, changes, lanes_of, config_spec=":mc.yaml")
     finally:
         auditor.close()

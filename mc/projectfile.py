@@ -10,6 +10,7 @@ would re-emit the whole document and costs ~50 ms to import on every write.)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,20 +129,17 @@ def to_json(value: Any) -> Any:
 def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
     """Character ranges [start, end) of each top-level entry, whole lines where possible.
 
-    The second value says whether targeted edits are possible (block mapping at column 0).
+    Offsets come from libyaml's character index (its line numbers also count U+2028
+    and friends as breaks). The second value says whether targeted edits are possible
+    (a block mapping whose keys start their lines).
     """
-    line_starts = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            line_starts.append(i + 1)
 
-    def offset(mark: Any) -> int:
-        return line_starts[mark.line] + mark.column if mark.line < len(line_starts) else len(text)
+    def at_line_start(index: int) -> bool:
+        return index == 0 or text[index - 1] == "\n"
 
-    def line_end(mark: Any) -> int:
-        if mark.line + 1 < len(line_starts):
-            return line_starts[mark.line + 1]
-        return len(text)
+    def line_end(index: int) -> int:
+        found = text.find("\n", index)
+        return len(text) if found < 0 else found + 1
 
     spans: dict[str, tuple[int, int]] = {}
     loader = yaml.CSafeLoader(text)
@@ -154,41 +152,84 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
         if not isinstance(start, yaml.MappingStartEvent) or start.flow_style:
             return spans, False
         while not isinstance(key := loader.get_event(), yaml.MappingEndEvent):
-            if key.start_mark.column != 0:
+            if not at_line_start(key.start_mark.index):
                 return spans, False
             depth = 0
-            last_end = key.end_mark
+            last = key
             while True:
                 ev = loader.get_event()
                 if isinstance(ev, yaml.SequenceStartEvent | yaml.MappingStartEvent):
                     depth += 1
                     if ev.flow_style:
-                        last_end = ev.end_mark
+                        last = ev
                 elif isinstance(ev, yaml.SequenceEndEvent | yaml.MappingEndEvent):
                     depth -= 1
                     # A flow collection ends at its bracket; a block one at the next
                     # token, which may be past the person's comments: keep the last item.
-                    if _is_flow_end(text, offset(ev.start_mark)):
-                        last_end = ev.end_mark
+                    if _is_flow_end(text, ev.start_mark.index):
+                        last = ev
                 else:
-                    last_end = ev.end_mark
+                    last = ev
                 if depth == 0:
                     break
-            begin = line_starts[key.start_mark.line]
-            end = offset(last_end) if last_end.column == 0 else line_end(last_end)
+            begin = key.start_mark.index
+            end = last.end_mark.index
+            if not at_line_start(end):
+                end = line_end(end)
+            elif isinstance(last, yaml.ScalarEvent) and last.style in ("|", ">"):
+                end = _drop_trailing_blank_lines(text, last.start_mark.index, end)
             spans[key.value] = (begin, max(end, begin))
     finally:
         loader.dispose()
     return spans, True
 
 
+def _drop_trailing_blank_lines(text: str, scalar_start: int, end: int) -> int:
+    """A block scalar's span ends after its blank lines; they belong to what follows.
+
+    Except with the keep indicator (``|+``), where they are part of the value.
+    """
+    header = text[scalar_start : line_end_of(text, scalar_start)]
+    if "+" in header.split("#", 1)[0]:
+        return end
+    while end > scalar_start:
+        prev = text.rfind("\n", 0, end - 1) + 1
+        if text[prev:end].strip():
+            break
+        end = prev
+    return end
+
+
+def line_end_of(text: str, index: int) -> int:
+    found = text.find("\n", index)
+    return len(text) if found < 0 else found
+
+
 def _is_flow_end(text: str, at: int) -> bool:
     return at < len(text) and text[at] in "]}"
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes text that libyaml would read back differently in double quotes.
+
+    U+0085, U+2028 and U+2029 inside plain or single-quoted text read back as line
+    breaks (or spaces); double quotes escape them as \\N, \\L, \\P.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> Any:
+    style = '"' if _ODD_BREAKS.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def render_entry(key: str, value: Any) -> str:
-    return yaml.safe_dump(
+    return yaml.dump(
         {key: _plain(value)},
+        Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
         default_flow_style=False,
@@ -261,7 +302,7 @@ def parse_cli_value(key: str, raw: str) -> Any:
     if key in ("acceptance", "labels"):
         stripped = raw.strip()
         if stripped.startswith("["):
-            return parse(f"v: {stripped}", f"--set {key}", error=InvalidInput).values["v"]
+            return _yaml_value(key, stripped)
         return [part.strip() for part in stripped.split(",") if part.strip()]
     if key == "priority":
         try:
@@ -269,5 +310,12 @@ def parse_cli_value(key: str, raw: str) -> Any:
         except ValueError:
             raise InvalidInput(f"--set priority: expected a whole number 1..4, got {raw!r}") from None
     if key.startswith("x-"):
-        return parse(f"v: {raw}", f"--set {key}", error=InvalidInput).values["v"]
+        return _yaml_value(key, raw)
     return raw  # text fields, and due (checked as an ISO date)
+
+
+def _yaml_value(key: str, raw: str) -> Any:
+    """A YAML value given on the command line, e.g. `[a, b]` or `3`."""
+    if "\n" in raw or "\r" in raw:
+        raise InvalidInput(f"--set {key}: a YAML value here must be one line")
+    return parse(f"{key}: {raw}", f"--set {key}", error=InvalidInput).values[key]

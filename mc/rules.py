@@ -127,12 +127,17 @@ def check(actor: Actor, change: Change) -> Decision:
             f"{pid} is done: done is final, nothing leaves done/ and nothing in it is "
             "edited or deleted",
         )
+    if change.artifacts_changed and role not in (Role.EXECUTOR, Role.REVIEWER):
+        return _refuse(
+            "artifacts",
+            f"{pid}: artifacts/{pid}/ holds what the agents produced; only the pipeline writes it",
+        )
     if before is None:
         assert after is not None
         return _check_create(actor, pid, after)
     if after is None:
         if not role.is_person:
-            return _refuse("delete", f"the {role.value} may not delete projects")
+            return _refuse("delete", f"{pid}: the {role.value} may not delete projects")
         if before.lane not in (Lane.BACKLOG, Lane.UP_NEXT):
             return _refuse(
                 "delete",
@@ -156,11 +161,6 @@ def check(actor: Actor, change: Change) -> Decision:
 
     if action == "approve":
         return _check_approve(actor, change, changed)
-    if change.artifacts_changed and role not in (Role.EXECUTOR, Role.REVIEWER):
-        return _refuse(
-            action,
-            f"artifacts/{pid}/ holds what the agents produced; only the pipeline writes it",
-        )
     if role.is_person:
         if pipeline_changed:
             keys = ", ".join(sorted(pipeline_changed))
@@ -175,35 +175,39 @@ def check(actor: Actor, change: Change) -> Decision:
     # A service.
     if person_changed:
         keys = ", ".join(sorted(person_changed))
-        return _refuse(action, f"the {role.value} may not change person-owned fields ({keys})")
+        return _refuse(
+            action, f"{pid}: the {role.value} may not change person-owned fields ({keys})"
+        )
     foreign = pipeline_changed - _SERVICE_KEYS[role]
     if foreign:
         keys = ", ".join(sorted(foreign))
-        return _refuse(action, f"the {role.value} may not write {keys}")
+        return _refuse(action, f"{pid}: the {role.value} may not write {keys}")
     if after.data.get("ready_for_human") and not before.data.get("ready_for_human"):
         review = after.data.get("review") or {}
         if role is not Role.REVIEWER or review.get("verdict") != "pass":
-            return _refuse(action, "only a passing review sets ready_for_human")
+            return _refuse(action, f"{pid}: only a passing review sets ready_for_human")
     if role is Role.DISPATCHER and "review" in pipeline_changed and "review" in after.data:
-        return _refuse(action, "the dispatcher may only clear a review, not write one")
+        return _refuse(action, f"{pid}: the dispatcher may only clear a review, not write one")
     if action == "review" and (after.data.get("review") or {}).get("verdict") != "fail":
-        return _refuse(action, "a project goes back to in-progress only on a failing review")
+        return _refuse(
+            action, f"{pid}: a project goes back to in-progress only on a failing review"
+        )
     return Decision(True, action)
 
 
 def _check_artifacts_only(actor: Actor, change: Change) -> Decision:
+    pid = change.project_id
     if change.artifacts_changed and actor.role not in (Role.EXECUTOR, Role.REVIEWER):
         return _refuse(
             "artifacts",
-            f"artifacts/{change.project_id}/ holds what the agents produced; only the pipeline "
-            "writes it",
+            f"{pid}: artifacts/{pid}/ holds what the agents produced; only the pipeline writes it",
         )
     return Decision(True, "artifacts")
 
 
 def _check_create(actor: Actor, pid: str, after: State) -> Decision:
     if not actor.role.is_person:
-        return _refuse("create", f"the {actor.role.value} may not add projects")
+        return _refuse("create", f"{pid}: the {actor.role.value} may not add projects")
     if after.lane not in (Lane.BACKLOG, Lane.UP_NEXT):
         return _refuse(
             "create",
@@ -268,14 +272,12 @@ def _check_approve(actor: Actor, change: Change, changed: set[str]) -> Decision:
         extra = ", ".join(sorted(changed - {"approved"})) or "approved is missing"
         return _refuse("approve", f"{pid}: an approval only adds approved ({extra})")
     approved = after.data.get("approved") or {}
-    if approved.get("by") != actor.name:
+    if not actor.name or approved.get("by") != actor.name:
         return _refuse(
             "approve",
             f"{pid}: approved.by is {approved.get('by')!r} but the commit is signed by "
             f"{actor.name!r}",
         )
-    if change.artifacts_changed:
-        return _refuse("approve", f"{pid}: an approval does not change artifacts")
     if change.reviewed is None:
         return _refuse("approve", f"{pid}: no passing review to approve")
     if (

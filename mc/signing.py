@@ -10,7 +10,7 @@ vouch for itself by adding its own key.
 from __future__ import annotations
 
 import os
-import shlex
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -38,25 +38,45 @@ class SignerLine:
     key: str  # "<type> <base64>"
 
 
-def parse_allowed_signers(text: str) -> list[SignerLine]:
+_KEY_TYPE = r"(?:ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)"
+# principals [options] keytype base64 [comment]; options may hold quoted spaces.
+_SIGNER_LINE = re.compile(
+    rf'^(?P<principals>\S+)\s+(?:(?P<options>(?:[^\s"]|"[^"]*")+)\s+)?'
+    rf"(?P<type>{_KEY_TYPE})\s+(?P<key>[A-Za-z0-9+/=]+)(?:\s.*)?$"
+)
+
+
+class UnreadableSigners(ValueError):
+    """A line of the allowed-signers file could not be read."""
+
+
+def parse_allowed_signers(text: str, strict: bool = False) -> list[SignerLine]:
+    """The key lines of an allowed-signers file.
+
+    ``strict``: raise UnreadableSigners on a line we cannot read, so callers that
+    decide who may change the file can fail closed rather than miss an approver.
+    """
     lines = []
     for raw in text.splitlines():
         raw = raw.strip()
         if not raw or raw.startswith("#"):
             continue
-        try:
-            fields = shlex.split(raw)
-        except ValueError:
+        m = _SIGNER_LINE.match(raw)
+        if m is None:
+            if strict:
+                raise UnreadableSigners(raw[:60])
             continue
-        # principals [options] keytype base64 [comment]
-        key_at = next(
-            (i for i, f in enumerate(fields) if f.startswith(("ssh-", "ecdsa-", "sk-"))), None
-        )
-        if key_at is None or key_at + 1 >= len(fields):
-            continue
-        principals = tuple(p for p in fields[0].split(",") if p)
-        lines.append(SignerLine(principals, f"{fields[key_at]} {fields[key_at + 1]}"))
+        principals = tuple(p for p in m.group("principals").split(",") if p)
+        lines.append(SignerLine(principals, f"{m.group('type')} {m.group('key')}"))
     return lines
+
+
+def approver_count(text: str) -> int:
+    """How many approvers a file names; an unreadable line counts as one (fail closed)."""
+    try:
+        return len(approvers(parse_allowed_signers(text, strict=True)))
+    except UnreadableSigners:
+        return max(1, len(approvers(parse_allowed_signers(text))))
 
 
 def approvers(lines: Iterable[SignerLine]) -> dict[str, str]:

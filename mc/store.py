@@ -156,14 +156,14 @@ class Store:
         from .audit import SIGNERS_PATH
         from .config import CONFIG_FILE
         from .config import load as load_config
-        from .signing import approvers, parse_allowed_signers
+        from .signing import approver_count
 
         for path, data in transition.files.items():
             if tip is None:
                 continue  # the first commit of a board: mc init
             if path == SIGNERS_PATH:
                 before = (self.board.read_blob(f"{tip}:{path}") or b"").decode("utf-8", "replace")
-                count = len(approvers(parse_allowed_signers(before)))
+                count = approver_count(before)
                 decision = rules.check_signers_change(actor, count)
                 if not decision:
                     raise TransitionRefused(decision.explain())

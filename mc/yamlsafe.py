@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -44,15 +45,27 @@ _OCTAL_LIKE = re.compile(r"[-+]?0[0-9_]+")
 
 
 class _Refused(Exception):
-    def __init__(self, position: Position, path: Path, reason: str) -> None:
+    def __init__(self, mark: Any, path: Path, reason: str) -> None:
         super().__init__(reason)
-        self.position = position
+        self.mark = mark  # a libyaml Mark, or None for the start of the file
         self.path = path
         self.reason = reason
 
 
-def _pos(mark: Any) -> Position:
-    return (mark.line + 1, mark.column + 1)
+# libyaml also counts U+0085, U+2028 and U+2029 as line breaks; editors and git do not.
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def _locator(text: str) -> Callable[[Any], Position]:
+    """mark -> (line, column), 1-based, counted as an editor counts them."""
+    if not _ODD_BREAKS.search(text):
+        return lambda mark: (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return lambda mark: position_of(text, mark.index) if mark else (1, 1)
+
+
+def position_of(text: str, index: int) -> Position:
+    """(line, column) of a character offset; only \\n ends a line."""
+    return (text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
 def _scalar(event: Any, path: Path) -> Any:
@@ -68,7 +81,7 @@ def _scalar(event: Any, path: Path) -> Any:
     if kind == "bool":
         if _YAML11_BOOL.fullmatch(value):
             raise _Refused(
-                _pos(event.start_mark),
+                event.start_mark,
                 path,
                 f"`{value}` is read as a boolean by YAML 1.1; quote it (\"{value}\") "
                 "if you mean the text, or write true/false",
@@ -78,13 +91,13 @@ def _scalar(event: Any, path: Path) -> Any:
     if kind == "int":
         if ":" in value:
             raise _Refused(
-                _pos(event.start_mark),
+                event.start_mark,
                 path,
                 f"`{value}` is read as a base-60 number by YAML 1.1; quote it",
             )
         if _OCTAL_LIKE.fullmatch(value):
             raise _Refused(
-                _pos(event.start_mark),
+                event.start_mark,
                 path,
                 f"`{value}` is read as an octal number by YAML 1.1; quote it or drop the 0",
             )
@@ -92,7 +105,7 @@ def _scalar(event: Any, path: Path) -> Any:
     if kind == "float":
         if ":" in value:
             raise _Refused(
-                _pos(event.start_mark),
+                event.start_mark,
                 path,
                 f"`{value}` is read as a base-60 number by YAML 1.1; quote it",
             )
@@ -101,33 +114,35 @@ def _scalar(event: Any, path: Path) -> Any:
         try:
             return _CONSTRUCTOR.construct_yaml_timestamp(node)
         except ValueError as exc:
-            raise _Refused(_pos(event.start_mark), path, f"not a valid date: {exc}") from None
+            raise _Refused(event.start_mark, path, f"not a valid date: {exc}") from None
     # `=` (value) and `<<` (merge) and anything else exotic: refuse rather than guess.
-    raise _Refused(_pos(event.start_mark), path, f"`{value}` is not a plain value; quote it")
+    raise _Refused(event.start_mark, path, f"`{value}` is not a plain value; quote it")
 
 
 class _Composer:
     """Builds plain Python values from libyaml events, refusing what a project file never needs."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, locate: Callable[[Any], Position]) -> None:
         self.loader = loader
-        self.positions: dict[Path, Position] = {}
-        self.key_positions: dict[Path, Position] = {}
+        self.locate = locate
+        # Marks while composing; turned into (line, column) once, at the end.
+        self.positions: dict[Path, Any] = {}
+        self.key_positions: dict[Path, Any] = {}
 
     def next(self) -> Any:
         return self.loader.get_event()
 
     def value(self, event: Any, path: Path, depth: int) -> Any:
-        self.positions[path] = _pos(event.start_mark)
+        self.positions[path] = event.start_mark
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(_pos(event.start_mark), path, "aliases (*name) are not allowed")
+            raise _Refused(event.start_mark, path, "aliases (*name) are not allowed")
         if getattr(event, "anchor", None):
-            raise _Refused(_pos(event.start_mark), path, "anchors (&name) are not allowed")
+            raise _Refused(event.start_mark, path, "anchors (&name) are not allowed")
         tag = getattr(event, "tag", None)
         if tag is not None:
-            raise _Refused(_pos(event.start_mark), path, f"tags ({tag}) are not allowed")
+            raise _Refused(event.start_mark, path, f"tags ({tag}) are not allowed")
         if depth > MAX_DEPTH:
-            raise _Refused(_pos(event.start_mark), path, "nested too deeply")
+            raise _Refused(event.start_mark, path, "nested too deeply")
         if isinstance(event, yaml.ScalarEvent):
             return _scalar(event, path)
         if isinstance(event, yaml.SequenceStartEvent):
@@ -137,21 +152,21 @@ class _Composer:
             return items
         if isinstance(event, yaml.MappingStartEvent):
             return self.mapping(path, depth)
-        raise _Refused(_pos(event.start_mark), path, "unexpected YAML structure")
+        raise _Refused(event.start_mark, path, "unexpected YAML structure")
 
     def mapping(self, path: Path, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        seen: dict[str, Position] = {}
+        seen: dict[str, Any] = {}
         while not isinstance(ev := self.next(), yaml.MappingEndEvent):
             if not isinstance(ev, yaml.ScalarEvent) or ev.anchor or ev.tag is not None:
-                raise _Refused(_pos(ev.start_mark), path, "keys must be plain names")
+                raise _Refused(ev.start_mark, path, "keys must be plain names")
             key = ev.value
-            where = _pos(ev.start_mark)
+            where = ev.start_mark
             if key in seen:
                 raise _Refused(
                     where,
                     (*path, key),
-                    f"duplicate key (first at line {seen[key][0]})",
+                    f"duplicate key (first at line {self.locate(seen[key])[0]})",
                 )
             seen[key] = where
             self.key_positions[(*path, key)] = where
@@ -168,7 +183,12 @@ def parse(
     """Load a YAML mapping safely; raise ``error`` naming file:line:col and the reason."""
     if isinstance(data, str):
         text = data
-        if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            line, col = position_of(text, exc.start)
+            raise error(f"{name}:{line}:{col}: text is not valid UTF-8") from None
+        if size > MAX_FILE_BYTES:
             raise error(f"{name}: file is larger than {MAX_FILE_BYTES // 1024} KiB")
     else:
         if len(data) > MAX_FILE_BYTES:
@@ -179,40 +199,41 @@ def parse(
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
+            line_start = data.rfind(b"\n", 0, exc.start) + 1
             line = data.count(b"\n", 0, exc.start) + 1
-            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            col = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
             raise error(f"{name}:{line}:{col}: file is not valid UTF-8") from None
     text = text.removeprefix("\ufeff")
+    locate = _locator(text)
     loader = yaml.CSafeLoader(text)
-    composer = _Composer(loader)
+    composer = _Composer(loader, locate)
     try:
         composer.next()  # StreamStart
         event = composer.next()
         if isinstance(event, yaml.StreamEndEvent):
-            raise _Refused((1, 1), (), "the file is empty")
+            raise _Refused(None, (), "the file is empty")
         event = composer.next()  # first node of the document
         if not isinstance(event, yaml.MappingStartEvent):
-            raise _Refused(_pos(event.start_mark), (), f"a {what} must be a mapping of keys")
+            raise _Refused(event.start_mark, (), f"a {what} must be a mapping of keys")
         if event.anchor or event.tag:
-            raise _Refused(_pos(event.start_mark), (), "anchors and tags are not allowed")
+            raise _Refused(event.start_mark, (), "anchors and tags are not allowed")
         values = composer.mapping((), 1)
         composer.next()  # DocumentEnd
         event = composer.next()
         if not isinstance(event, yaml.StreamEndEvent):
-            raise _Refused(_pos(event.start_mark), (), "only one YAML document is allowed")
+            raise _Refused(event.start_mark, (), "only one YAML document is allowed")
     except _Refused as exc:
         where = ".".join(str(p) for p in exc.path)
-        line, col = exc.position
+        line, col = locate(exc.mark)
         prefix = f"{name}:{line}:{col}: "
         raise error(prefix + (f"{where}: " if where else "") + exc.reason) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, col = locate(mark)
         reason = " ".join((exc.problem or exc.context or "invalid YAML").split())
         raise error(f"{name}:{line}:{col}: {reason}") from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        line, col = position_of(text, exc.position)
         raise error(
             f"{name}:{line}:{col}: character #x{exc.character:04x} is not allowed in YAML"
         ) from None
@@ -220,6 +241,10 @@ def parse(
         raise error(f"{name}: " + " ".join(str(exc).split())) from None
     finally:
         loader.dispose()
-    return Parsed(values, composer.positions, composer.key_positions)
+    return Parsed(
+        values,
+        {k: locate(m) for k, m in composer.positions.items()},
+        {k: locate(m) for k, m in composer.key_positions.items()},
+    )
 
 

@@ -1,0 +1,121 @@
+"""Shared fixtures: real git repositories, real ssh-keygen keys, an isolated git config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mc import actions
+from mc.board import Board
+from mc.boardinit import init
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    private: Path
+
+    @property
+    def public(self) -> Path:
+        return self.private.with_name(self.private.name + ".pub")
+
+    @property
+    def public_text(self) -> str:
+        return self.public.read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key]:
+    """Real ed25519 keys: alice approves, bob is a second approver, mallory is nobody."""
+    folder = tmp_path_factory.mktemp("keys")
+    out = {}
+    for name in ("alice", "bob", "mallory"):
+        path = folder / name
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+            check=True,
+        )
+        out[name] = Key(name, path)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: dict[str, Key]) -> Path:
+    """Each test gets its own global git config (alice's identity and SSH signing key)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / ".gitconfig"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("MC_BOARD", raising=False)
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    for key, value in (
+        ("user.name", "Alice"),
+        ("user.email", "alice@example.com"),
+        ("init.defaultBranch", "main"),
+        ("gpg.format", "ssh"),
+        ("user.signingkey", str(keys["alice"].public)),
+    ):
+        subprocess.run(["git", "config", "--global", key, value], check=True)
+    return config
+
+
+def git(cwd: Path, *args: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc  # type: ignore[no-any-return]
+
+
+def run_mc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "mc", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def board_path(tmp_path: Path) -> Path:
+    """A new board, made by mc init, with alice as its approver."""
+    path = tmp_path / "board"
+    init(path)
+    return path
+
+
+@pytest.fixture
+def board(board_path: Path) -> Iterator[Board]:
+    with Board.open(board_path) as b:
+        yield b
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def head(path: Path) -> str:
+    return git(path, "rev-parse", "HEAD").stdout.strip()
+
+
+def to_review(board: Board, pid: str, *, title: str | None = None, verdict: str = "pass") -> None:
+    """Take a project through the pipeline's service commits up to a review verdict."""
+    actions.new_project(board, title or pid, "coder", project_id=pid)
+    actions.queue(board, pid)
+    actions.dispatch(board, pid, "1")
+    actions.complete(board, pid, "1", {"report.md": b"# Done\n"})
+    actions.record_review(board, pid, "2", verdict, "checked", rework=verdict == "fail")
+
+
+MakeBoard = Callable[..., Path]
