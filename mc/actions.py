@@ -173,7 +173,9 @@ def edit(board: Board, project_id: str, updates: Mapping[str, Any]) -> Committed
         text = set_keys(_text_of(board, entry), checked)
         load(text, entry.path)
         return Transition(
-            project_id, "edit", f"Edit {project_id}: {', '.join(checked)}",
+            project_id,
+            "edit",
+            f"Edit {project_id}: {', '.join(checked)}",
             {entry.path: text.encode()},
         )
 
@@ -267,9 +269,7 @@ def approve(board: Board, project_id: str) -> Committed:
             raise TransitionRefused(
                 f"{project_id} is not ready_for_human: its review has not passed"
             )
-        reviewed_commit = board.repo.last_commit(
-            tip, [entry.path], grep=r"^Mc-Action: review$"
-        )
+        reviewed_commit = board.repo.last_commit(tip, [entry.path], grep=r"^Mc-Action: review$")
         auditor = Auditor(board.repo, board.cat)
         reviewed, since = (None, False)
         if reviewed_commit:

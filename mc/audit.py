@@ -323,7 +323,9 @@ class Auditor:
             info = infos[sha]
             if len(info.parents) > 1 and not allow_merges:
                 found.append(
-                    Violation(None, "merge commit: the board branch keeps a linear history", "", sha)
+                    Violation(
+                        None, "merge commit: the board branch keeps a linear history", "", sha
+                    )
                 )
             changes = diffs.get(sha, [])
             _apply(ids, changes)
@@ -349,7 +351,13 @@ class Auditor:
             parents = infos[sha].parents
             lines.append(f"{sha} {parents[0]}" if parents else sha)
         out = self.repo.run(
-            "diff-tree", "-r", "-z", "--raw", "--no-renames", "--root", "--stdin",
+            "diff-tree",
+            "-r",
+            "-z",
+            "--raw",
+            "--no-renames",
+            "--root",
+            "--stdin",
             input=("\n".join(lines) + "\n").encode(),
         ).stdout
         return _parse_raw(out, with_commits=True)

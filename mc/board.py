@@ -7,6 +7,7 @@ and parsed once per blob.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,7 +53,9 @@ class Snapshot:
         return self.files.get(project_id, [])
 
     def duplicates(self) -> dict[str, list[Lane]]:
-        return {pid: [lane for lane, _ in locs] for pid, locs in self.files.items() if len(locs) > 1}
+        return {
+            pid: [lane for lane, _ in locs] for pid, locs in self.files.items() if len(locs) > 1
+        }
 
 
 class Board:
@@ -177,10 +180,7 @@ class Board:
     def entries(self, snapshot: Snapshot) -> Iterator[Entry]:
         """Every project file of a snapshot, parsed (blobs read in one pipelined batch)."""
         wanted = [
-            blob
-            for locs in snapshot.files.values()
-            for _, blob in locs
-            if blob not in self._parsed
+            blob for locs in snapshot.files.values() for _, blob in locs if blob not in self._parsed
         ]
         blobs = {}
         for spec, obj in self.cat.read_many(list(dict.fromkeys(wanted))):
@@ -190,17 +190,14 @@ class Board:
             for lane, blob in locs:
                 name = f"{lane.value}/{pid}.yaml"
                 if blob in blobs and blob not in self._parsed:
-                    try:
+                    with contextlib.suppress(InvalidProjectFile):
                         self._remember(blob, blobs[blob], name)
-                    except InvalidProjectFile:
-                        pass
                 yield self.entry(pid, lane, blob)
 
     def get(self, project_id: str, commit: str | None = None) -> Entry:
         if not is_valid_id(project_id):
             raise ProjectNotFound(
-                f"{project_id!r} is not a project id (lowercase letters, digits and -, "
-                "at most 64)"
+                f"{project_id!r} is not a project id (lowercase letters, digits and -, at most 64)"
             )
         snap = self.snapshot(commit, ids=[project_id])
         locs = snap.locate(project_id)

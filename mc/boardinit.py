@@ -103,9 +103,7 @@ def _repository_at(target: Path) -> Repo:
 
         from .git import GIT
 
-        proc = subprocess.run(
-            [GIT, "init", "-q", "-b", "main", str(target)], capture_output=True
-        )
+        proc = subprocess.run([GIT, "init", "-q", "-b", "main", str(target)], capture_output=True)
         if proc.returncode != 0:
             raise McError(f"git init {target} failed: {proc.stderr.decode().strip()}")
         repo = find_repo(target)

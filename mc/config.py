@@ -44,7 +44,12 @@ _FIELDS: dict[str, s.Check] = {
     "runners": s.Block(
         {},
         extra=s.Block(
-            {"preset": s.text(64), "command": _ARGV, "args": _ARGV, "env": s.Block({}, extra=s.text(4000))}
+            {
+                "preset": s.text(64),
+                "command": _ARGV,
+                "args": _ARGV,
+                "env": s.Block({}, extra=s.text(4000)),
+            }
         ),
     ),
     "lanes": s.Block(

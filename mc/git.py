@@ -89,9 +89,7 @@ class Repo:
 
     def update_ref(self, ref: str, new: str, old: str | None, message: str) -> bool:
         """Compare-and-swap: move ``ref`` to ``new`` only if it is still at ``old``."""
-        proc = self.run(
-            "update-ref", "-m", message, ref, new, old or ZERO, check=False
-        )
+        proc = self.run("update-ref", "-m", message, ref, new, old or ZERO, check=False)
         return proc.returncode == 0
 
     # ----------------------------------------------------------------- objects
@@ -120,7 +118,9 @@ class Repo:
                     lines.append(f"{entry[0]} {entry[1]}\t{path}")
             if lines:
                 self.run(
-                    "update-index", "--index-info", input=("\n".join(lines) + "\n").encode(),
+                    "update-index",
+                    "--index-info",
+                    input=("\n".join(lines) + "\n").encode(),
                     env=env,
                 )
             return self.out("write-tree", env=env).strip()
@@ -151,7 +151,9 @@ class Repo:
             raise GitError(f"git commit-tree failed: {err}")
         return proc.stdout.decode().strip()
 
-    def ls_tree(self, rev: str, paths: Sequence[str] = (), recursive: bool = True) -> list[TreeEntry]:
+    def ls_tree(
+        self, rev: str, paths: Sequence[str] = (), recursive: bool = True
+    ) -> list[TreeEntry]:
         args = ["ls-tree", "-z", "--full-tree"]
         if recursive:
             args.append("-r")
@@ -160,7 +162,7 @@ class Repo:
         return [TreeEntry.parse(item) for item in data.split(b"\0") if item]
 
     def last_commit(self, rev: str, paths: Sequence[str], grep: str | None = None) -> str | None:
-        """The newest commit reachable from ``rev`` that touched ``paths`` (and matches ``grep``)."""
+        """The newest commit from ``rev`` back that touched ``paths`` (and matches ``grep``)."""
         args = ["log", "-1", "--format=%H"]
         if grep:
             args += ["-E", f"--grep={grep}"]
@@ -253,7 +255,9 @@ class CatFile:
             data = proc.stdout.read(int(size) + 1)[:-1]
             return sha, typ, data
 
-    def read_many(self, specs: Sequence[str]) -> Iterator[tuple[str, tuple[str, str, bytes] | None]]:
+    def read_many(
+        self, specs: Sequence[str]
+    ) -> Iterator[tuple[str, tuple[str, str, bytes] | None]]:
         """Pipelined reads: write all requests, then read all answers (no round trips)."""
         if not specs:
             return

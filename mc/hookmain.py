@@ -85,6 +85,9 @@ def _check_board_update(repo: Repo, auditor: object, old: str, new: str, ref: st
     span = new if old == ZERO else f"{old}..{new}"
     merges = repo.out("rev-list", "--min-parents=2", span).split()
     if merges:
-        return [f"{ref}: {m[:12]}: merge commit: the board branch keeps a linear history" for m in merges]
+        return [
+            f"{ref}: {m[:12]}: merge commit: the board branch keeps a linear history"
+            for m in merges
+        ]
     commits = repo.out("rev-list", "--reverse", "--topo-order", span).split()
     return [f"{ref}: {v}" for v in auditor.check_commits(commits)]

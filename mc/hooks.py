@@ -26,7 +26,10 @@ def _render(name: str) -> str:
     source = (data_dir("hooks") / name).read_text()
     body = source.split("\n", 1)[1]
     paths = []
-    for module_dir in (Path(__file__).resolve().parent.parent, Path(yaml.__file__).resolve().parent.parent):
+    for module_dir in (
+        Path(__file__).resolve().parent.parent,
+        Path(yaml.__file__).resolve().parent.parent,
+    ):
         if str(module_dir) not in paths:
             paths.append(str(module_dir))
     preamble = f"#!{sys.executable} -SE\n{MARKER}\nimport sys\nsys.path[:0] = {paths!r}\n"

@@ -96,7 +96,7 @@ def validate(parsed: Parsed, name: str = "<project>") -> Project:
 
 
 def load(data: bytes | str, name: str = "<project>") -> Project:
-    """Parse and validate a project file; raise InvalidProjectFile as file:line:col: field: reason."""
+    """Parse and validate a project file; errors read file:line:col: field: reason."""
     return validate(parse(data, name), name)
 
 
@@ -126,6 +126,7 @@ def to_json(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- writing
 
+
 def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
     """Character ranges [start, end) of each top-level entry, whole lines where possible.
 
@@ -142,7 +143,7 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
         return len(text) if found < 0 else found + 1
 
     spans: dict[str, tuple[int, int]] = {}
-    loader = yaml.CSafeLoader(text)
+    loader: Any = yaml.CSafeLoader(text)
     try:
         loader.get_event()  # stream start
         if isinstance(loader.peek_event(), yaml.StreamEndEvent):
@@ -155,9 +156,9 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
             if not at_line_start(key.start_mark.index):
                 return spans, False
             depth = 0
-            last = key
+            last: Any = key
             while True:
-                ev = loader.get_event()
+                ev: Any = loader.get_event()
                 if isinstance(ev, yaml.SequenceStartEvent | yaml.MappingStartEvent):
                     depth += 1
                     if ev.flow_style:
@@ -166,7 +167,7 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
                     depth -= 1
                     # A flow collection ends at its bracket; a block one at the next
                     # token, which may be past the person's comments: keep the last item.
-                    if _is_flow_end(text, ev.start_mark.index):
+                    if _is_flow_end(text, ev.start_mark.index):  # type: ignore[union-attr]
                         last = ev
                 else:
                     last = ev
@@ -177,7 +178,7 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
             if not at_line_start(end):
                 end = line_end(end)
             elif isinstance(last, yaml.ScalarEvent) and last.style in ("|", ">"):
-                end = _drop_trailing_blank_lines(text, last.start_mark.index, end)
+                end = _drop_trailing_blank_lines(text, last.start_mark.index, end)  # type: ignore[union-attr]
             spans[key.value] = (begin, max(end, begin))
     finally:
         loader.dispose()
@@ -308,7 +309,9 @@ def parse_cli_value(key: str, raw: str) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise InvalidInput(f"--set priority: expected a whole number 1..4, got {raw!r}") from None
+            raise InvalidInput(
+                f"--set priority: expected a whole number 1..4, got {raw!r}"
+            ) from None
     if key.startswith("x-"):
         return _yaml_value(key, raw)
     return raw  # text fields, and due (checked as an ISO date)

@@ -98,7 +98,9 @@ def date_or_time(value: Any) -> dt.date | dt.datetime:
         return value
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+            return (
+                dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+            )
         except ValueError:
             pass
     raise Invalid(f"expected a date like 2026-12-01, got {kind(value)}")

@@ -132,7 +132,18 @@ def make_service_key(board_root: Path) -> str:
     key.parent.mkdir(parents=True, exist_ok=True)
     if not key.exists():
         subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", SERVICE_PRINCIPAL, "-f", str(key)],
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                SERVICE_PRINCIPAL,
+                "-f",
+                str(key),
+            ],
             check=True,
             capture_output=True,
             stdin=subprocess.DEVNULL,

@@ -110,9 +110,9 @@ class Store:
         if tip is not None:
             locs = self.board.snapshot(tip, ids=[pid]).locate(pid)
             if len(locs) > 1:
+                lanes = ", ".join(lane.value for lane, _ in locs)
                 raise TransitionRefused(
-                    f"{pid} is in more than one lane ({', '.join(lane.value for lane, _ in locs)}); "
-                    "remove the extra file first"
+                    f"{pid} is in more than one lane ({lanes}); remove the extra file first"
                 )
             if locs:
                 before_entry = self.board.entry(pid, *locs[0])
@@ -134,10 +134,9 @@ class Store:
                 artifacts = True
             elif kind is not PathKind.PROJECT or file_id != pid:
                 raise TransitionRefused(f"{transition.action} {pid} may not write {path}")
-        if before is None and after is not None and tip is not None:
-            # Creating: the id must be free in every lane.
-            if self.board.snapshot(tip, ids=[pid]).locate(pid):
-                raise ProjectExists(f"a project {pid!r} already exists")
+        creating = before is None and after is not None and tip is not None
+        if creating and self.board.snapshot(tip, ids=[pid]).locate(pid):
+            raise ProjectExists(f"a project {pid!r} already exists")
         decision = rules.check(
             actor,
             Change(

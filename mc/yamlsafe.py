@@ -13,8 +13,8 @@ Stdlib + PyYAML only: the git hooks import this on every commit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -72,7 +72,7 @@ def _scalar(event: Any, path: Path) -> Any:
     value: str = event.value
     if not event.implicit[0]:  # quoted or block scalar: always text
         return value
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     kind = tag[len(_TAG) :] if tag.startswith(_TAG) else ""
     if kind == "str":
         return value
@@ -83,7 +83,7 @@ def _scalar(event: Any, path: Path) -> Any:
             raise _Refused(
                 event.start_mark,
                 path,
-                f"`{value}` is read as a boolean by YAML 1.1; quote it (\"{value}\") "
+                f'`{value}` is read as a boolean by YAML 1.1; quote it ("{value}") '
                 "if you mean the text, or write true/false",
             )
         return value.lower() == "true"
@@ -205,7 +205,7 @@ def parse(
             raise error(f"{name}:{line}:{col}: file is not valid UTF-8") from None
     text = text.removeprefix("\ufeff")
     locate = _locator(text)
-    loader = yaml.CSafeLoader(text)
+    loader: Any = yaml.CSafeLoader(text)
     composer = _Composer(loader, locate)
     try:
         composer.next()  # StreamStart
@@ -246,5 +246,3 @@ def parse(
         {k: locate(m) for k, m in composer.positions.items()},
         {k: locate(m) for k, m in composer.key_positions.items()},
     )
-
-

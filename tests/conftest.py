@@ -67,14 +67,18 @@ def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: dict[str, Key
     return config
 
 
-def git(cwd: Path, *args: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+def git(
+    cwd: Path, *args: str, check: bool = True, **kw: object
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc  # type: ignore[no-any-return]
 
 
-def run_mc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_mc(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "mc", *args],

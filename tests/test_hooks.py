@@ -74,7 +74,13 @@ def in_progress(board: Board, pid: str) -> None:
 def review_commit(path: Path, pid: str) -> str:
     """The reviewer's commit that left the project in review."""
     return git(
-        path, "log", "-1", "--format=%H", "-E", "--grep=^Mc-Action: review$", "--",
+        path,
+        "log",
+        "-1",
+        "--format=%H",
+        "-E",
+        "--grep=^Mc-Action: review$",
+        "--",
         f"review/{pid}.yaml",
     ).stdout.strip()
 
@@ -220,9 +226,7 @@ def test_second_file_with_existing_id_refused(board: Board, board_path: Path) ->
     assert "a second file with the id x (also in backlog/)" in err
 
 
-@pytest.mark.parametrize(
-    "name", ["backlog/Bad_Name.yaml", "backlog/sub/x.yaml", "done/-x.yaml"]
-)
+@pytest.mark.parametrize("name", ["backlog/Bad_Name.yaml", "backlog/sub/x.yaml", "done/-x.yaml"])
 def test_bad_file_name_in_lane_refused(board_path: Path, name: str) -> None:
     write(board_path / name, VALID)
     git(board_path, "add", name)
@@ -333,9 +337,7 @@ def test_editing_person_fields_in_review_passes(board: Board, board_path: Path) 
         ("Mc-Action: approve", "mc approve ID"),
     ],
 )
-def test_commit_msg_refuses_pipeline_trailers(
-    board_path: Path, trailer: str, said: str
-) -> None:
+def test_commit_msg_refuses_pipeline_trailers(board_path: Path, trailer: str, said: str) -> None:
     write(board_path / "notes.txt", "hello\n")
     git(board_path, "add", "notes.txt")
     err = refused(board_path, f"Notes\n\n{trailer}\n")
@@ -443,8 +445,9 @@ class Server:
         return git(self.bare, "--git-dir", str(self.bare), "rev-parse", ref).stdout.strip()
 
     def has(self, ref: str) -> bool:
-        proc = git(self.bare, "--git-dir", str(self.bare), "rev-parse", "-q", "--verify", ref,
-                   check=False)
+        proc = git(
+            self.bare, "--git-dir", str(self.bare), "rev-parse", "-q", "--verify", ref, check=False
+        )
         return proc.returncode == 0
 
     def push(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -528,7 +531,10 @@ def test_server_rejects_move_to_done_signed_by_unlisted_key(
     to_review(board, "p")
     server = serve()
     bad = hand_approval(
-        server.clone, "p", reviewed=review_commit(server.clone, "p"), by="mallory",
+        server.clone,
+        "p",
+        reviewed=review_commit(server.clone, "p"),
+        by="mallory",
         sign_with=keys["mallory"],
     )
     sig = git(server.clone, "cat-file", "commit", bad).stdout
@@ -579,8 +585,9 @@ def test_server_accepts_mc_approve(board: Board, serve: Callable[..., Server]) -
     assert proc.returncode == 0, proc.stderr
     assert (server.clone / "done" / "p.yaml").is_file()
     server.push_accepted("main")
-    listing = git(server.bare, "--git-dir", str(server.bare), "ls-tree", "-r", "--name-only",
-                  "main", "done").stdout.split()
+    listing = git(
+        server.bare, "--git-dir", str(server.bare), "ls-tree", "-r", "--name-only", "main", "done"
+    ).stdout.split()
     assert "done/p.yaml" in listing
 
 
@@ -623,8 +630,19 @@ def test_server_accepts_service_commit_signed_by_service_key(
     key = server.service_key(board_path)
     c = server.clone
     git(c, "mv", "up-next/x.yaml", "in-progress/x.yaml")
-    git(c, "-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "-q", "-S",
-        "--no-verify", "-m", DISPATCH_MESSAGE)
+    git(
+        c,
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        f"user.signingkey={key}",
+        "commit",
+        "-q",
+        "-S",
+        "--no-verify",
+        "-m",
+        DISPATCH_MESSAGE,
+    )
     server.push_accepted("main")
 
 
@@ -650,8 +668,7 @@ def test_server_rejects_force_push_to_an_ancestor(
 def test_server_rejects_deleting_main(serve: Callable[..., Server]) -> None:
     server = serve()
     # Take git's own guard for the default branch away: the hook must refuse by itself.
-    git(server.bare, "--git-dir", str(server.bare), "config", "receive.denyDeleteCurrent",
-        "false")
+    git(server.bare, "--git-dir", str(server.bare), "config", "receive.denyDeleteCurrent", "false")
     err = server.push_refused(":main")
     assert "the board branch cannot be deleted" in err
     assert server.has("main")
@@ -729,8 +746,17 @@ def test_server_rejects_approver_change_signed_by_the_new_key(
     """A commit cannot vouch for itself by adding its own key."""
     server = serve()
     _add_signer(server.clone, keys["mallory"], "mallory")
-    git(server.clone, "-c", f"user.signingkey={keys['mallory'].public}", "commit", "-q", "-S",
-        "--no-verify", "-m", "add mallory")
+    git(
+        server.clone,
+        "-c",
+        f"user.signingkey={keys['mallory'].public}",
+        "commit",
+        "-q",
+        "-S",
+        "--no-verify",
+        "-m",
+        "add mallory",
+    )
     server.push_refused("main")
 
 

@@ -286,9 +286,7 @@ def test_approve_refused_after_a_failing_review_in_review(board: Board, board_pa
     _assert_refused(board_path, "p", "p is not ready_for_human")
 
 
-def test_approve_refused_after_a_failing_review_sent_back(
-    board: Board, board_path: Path
-) -> None:
+def test_approve_refused_after_a_failing_review_sent_back(board: Board, board_path: Path) -> None:
     to_review(board, "p", verdict="fail")
     assert (board_path / "in-progress" / "p.yaml").is_file()
     _assert_refused(board_path, "p", "in-progress", "only a project in review can be approved")
@@ -331,9 +329,7 @@ def test_approve_makes_a_signed_commit(board: Board, board_path: Path) -> None:
     at = data["approved"]["at"]
     assert isinstance(at, dt.datetime)
     assert abs((dt.datetime.now(dt.UTC) - at).total_seconds()) < 120
-    reviewed_data = yaml.safe_load(
-        git(board_path, "show", f"{reviewed}:review/p.yaml").stdout
-    )
+    reviewed_data = yaml.safe_load(git(board_path, "show", f"{reviewed}:review/p.yaml").stdout)
     assert {k: v for k, v in data.items() if k != "approved"} == reviewed_data
     assert git(board_path, "status", "--porcelain").stdout == ""
     assert run_mc(board_path, "verify").returncode == 0

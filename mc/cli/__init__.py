@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -45,7 +45,7 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON.")
 
 
 @app.callback()
-def _main(board: Optional[str] = BoardOpt) -> None:  # noqa: UP045 (typer reads the annotation)
+def _main(board: str | None = BoardOpt) -> None:
     _state["board"] = board
 
 
@@ -127,7 +127,7 @@ def _width() -> int:
 
 @app.command()
 def verify(
-    rev_range: Optional[str] = typer.Argument(  # noqa: UP045
+    rev_range: str | None = typer.Argument(
         None, metavar="REV-RANGE", help="Commits to check (default: the whole board branch)."
     ),
     as_json: bool = JsonOpt,
@@ -165,11 +165,11 @@ def verify(
 def project_new(
     title: str = typer.Argument(..., help="The project's title."),
     archetype: str = typer.Option(..., "--archetype", "-a", help="coder, researcher, writer, ops…"),
-    project_id: Optional[str] = typer.Option(None, "--id", help="Id (default: from the title)."),  # noqa: UP045
-    template: Optional[str] = typer.Option(None, "--template", "-t", help="Template name."),  # noqa: UP045
-    description: Optional[str] = typer.Option(None, "--description", "-d"),  # noqa: UP045
-    due: Optional[str] = typer.Option(None, "--due", help="Due date, e.g. 2026-12-01."),  # noqa: UP045
-    priority: Optional[int] = typer.Option(None, "--priority", "-p", help="1 (highest) to 4."),  # noqa: UP045
+    project_id: str | None = typer.Option(None, "--id", help="Id (default: from the title)."),
+    template: str | None = typer.Option(None, "--template", "-t", help="Template name."),
+    description: str | None = typer.Option(None, "--description", "-d"),
+    due: str | None = typer.Option(None, "--due", help="Due date, e.g. 2026-12-01."),
+    priority: int | None = typer.Option(None, "--priority", "-p", help="1 (highest) to 4."),
     queue: bool = typer.Option(False, "--queue", help="Put it in up-next right away."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -188,6 +188,7 @@ def project_new(
             lane=Lane.UP_NEXT if queue else Lane.BACKLOG,
         )
         pid = result.transition.project_id
+        assert pid is not None
         if as_json:
             _print_json(_entry_json(board.get(pid)))
             return
@@ -196,7 +197,7 @@ def project_new(
 
 @project_app.command("list")
 def project_list(
-    lane: Optional[str] = typer.Option(None, "--lane", "-l", help="Only this lane."),  # noqa: UP045
+    lane: str | None = typer.Option(None, "--lane", "-l", help="Only this lane."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List projects, lane by lane."""
@@ -217,7 +218,9 @@ def project_list(
 
 
 @project_app.command("show")
-def project_show(project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt) -> None:
+def project_show(
+    project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
+) -> None:
     """Show one project."""
     with _board() as board:
         entry = board.get(project_id)
@@ -232,7 +235,7 @@ def project_show(project_id: str = typer.Argument(..., metavar="ID"), as_json: b
 @project_app.command("edit")
 def project_edit(
     project_id: str = typer.Argument(..., metavar="ID"),
-    sets: list[str] = typer.Option([], "--set", "-s", help="key=value (repeatable); key= unsets."),  # noqa: B008
+    sets: list[str] = typer.Option([], "--set", "-s", help="key=value (repeatable); key= unsets."),
 ) -> None:
     """Change the fields a person owns (title, description, priority, due, labels…)."""
     from mc.actions import edit
@@ -366,7 +369,7 @@ def template_list(as_json: bool = JsonOpt) -> None:
 
 @hooks_app.command("install")
 def hooks_install(
-    server: Optional[Path] = typer.Option(  # noqa: UP045
+    server: Path | None = typer.Option(
         None, "--server", help="Install pre-receive into this bare repository instead."
     ),
     force: bool = typer.Option(False, "--force", help="Replace hooks that are not ours."),
