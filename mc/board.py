@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +20,7 @@ from .config import CONFIG_FILE, Config
 from .errors import BoardNotFound, InvalidProjectFile, ProjectNotFound
 from .git import CatFile, Repo, find_repo
 from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
-from .projectfile import Project, load
+from .projectfile import SCHEMA_VERSION, Project, load
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ class Board:
     def __init__(self, repo: Repo, config: Config | None = None) -> None:
         self.repo = repo
         self._config = config
-        self._parsed: dict[str, Entry | Project | str] = {}
+        # blob -> parsed project, or the error message with "\0" where the file name goes
+        self._parsed: dict[str, Project | str] = {}
+        self._cache_loaded = False
+        self._cache_dirty = False
 
     # ------------------------------------------------------------------ opening
 
@@ -93,6 +97,8 @@ class Board:
         return CatFile(self.repo)
 
     def close(self) -> None:
+        if self._cache_dirty:
+            self._save_cache()
         if "cat" in self.__dict__:
             self.cat.close()
 
@@ -166,8 +172,10 @@ class Board:
         except InvalidProjectFile as exc:
             # Keep the message without the file name: the same blob may sit in another lane.
             self._parsed[blob] = exc.message.replace(name, "\0", 1)
+            self._cache_dirty = True
             raise
         self._parsed[blob] = project
+        self._cache_dirty = True
         return project
 
     def entry(self, project_id: str, lane: Lane, blob: str) -> Entry:
@@ -179,6 +187,7 @@ class Board:
 
     def entries(self, snapshot: Snapshot) -> Iterator[Entry]:
         """Every project file of a snapshot, parsed (blobs read in one pipelined batch)."""
+        self._load_cache()
         wanted = [
             blob for locs in snapshot.files.values() for _, blob in locs if blob not in self._parsed
         ]
@@ -212,9 +221,77 @@ class Board:
             entries = [e for e in entries if e.lane is lane]
         return sorted(entries, key=_order)
 
+    # ------------------------------------------------------------------ parse cache
+
+    @property
+    def _cache_path(self) -> Path:
+        return self.repo.git_dir / "mc" / "parsed.pickle"
+
+    def _load_cache(self) -> None:
+        """Parsed project files of earlier runs, by blob: content-addressed, so never stale.
+
+        Listing a 1,000-project board parses nothing that did not change. The file is in
+        the clone's .git (never pushed or fetched) and is unpickled with only the date
+        types allowed, so a tampered cache cannot run code.
+        """
+        if self._cache_loaded:
+            return
+        self._cache_loaded = True
+        try:
+            with open(self._cache_path, "rb") as fh:
+                version, entries = _SafeUnpickler(fh).load()
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            return
+        if version != _CACHE_VERSION or not isinstance(entries, dict):
+            return
+        for blob, value in entries.items():
+            if blob in self._parsed:
+                continue
+            if isinstance(value, str):
+                self._parsed[blob] = value
+            elif isinstance(value, dict):
+                self._parsed[blob] = Project(value["title"], value["archetype"], value)
+
+    def _save_cache(self) -> None:
+        entries = {
+            blob: value if isinstance(value, str) else dict(value.data)
+            for blob, value in self._parsed.items()
+        }
+        path = self._cache_path
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump((_CACHE_VERSION, entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache is an optimisation; a read-only clone still works
+        self._cache_dirty = False
+
     def read_blob(self, spec: str) -> bytes | None:
         obj = self.cat.read(spec)
         return obj[2] if obj else None
+
+
+_CACHE_VERSION = f"{SCHEMA_VERSION}"
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    _ALLOWED = frozenset(
+        {
+            ("datetime", "date"),
+            ("datetime", "datetime"),
+            ("datetime", "timezone"),
+            ("datetime", "timedelta"),
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) in self._ALLOWED:
+            import datetime
+
+            return getattr(datetime, name)  # type: ignore[no-any-return]
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the parse cache")
 
 
 def _order(entry: Entry) -> tuple[int, int, str]:

@@ -21,6 +21,9 @@ from . import schema as s
 from .errors import InvalidInput, InvalidProjectFile
 from .yamlsafe import Parsed, parse
 
+# Bump when the fields or their checks change: parsed files are cached by blob under it.
+SCHEMA_VERSION = 1
+
 PERSON_KEYS = (
     "title",
     "archetype",

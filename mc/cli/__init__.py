@@ -56,7 +56,9 @@ def _board() -> Board:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    # Compact unless a person is reading: the C encoder only runs without indent.
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(value, indent=indent, ensure_ascii=False, default=str) + "\n")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
