@@ -14,6 +14,7 @@ from typing import Any
 from .board import Board, Entry
 from .errors import (
     InvalidInput,
+    InvalidProjectFile,
     McError,
     NotAnApprover,
     ProjectExists,
@@ -170,6 +171,8 @@ def edit(board: Board, project_id: str, updates: Mapping[str, Any]) -> Committed
 
     def build(tip: str | None) -> Transition:
         entry = _entry_at(board, project_id, tip)
+        if entry.project is None:
+            raise InvalidProjectFile(f"{entry.error} — fix the file before editing it")
         text = set_keys(_text_of(board, entry), checked)
         load(text, entry.path)
         return Transition(
@@ -230,12 +233,28 @@ def delete(board: Board, project_id: str) -> Committed:
 
 def approver_principal(board: Board) -> str:
     """The approver name of the person's signing key, or a refusal saying what to do."""
-    from .signing import SIGNERS_FILE_HINT, approvers, parse_allowed_signers, person_key
+    from .signing import (
+        GPG_KEYS_HINT,
+        SIGNERS_FILE_HINT,
+        approvers,
+        gpg_approvers,
+        parse_allowed_signers,
+        person_key,
+    )
 
     key = person_key(board.repo)
+    if key.format == "openpgp" and key.fingerprint is not None:
+        tip = board.tip
+        principal = gpg_approvers(board.cat, tip).get(key.fingerprint) if tip else None
+        if principal is None:
+            raise NotAnApprover(
+                f"your GPG signing key ({key.fingerprint}) is not an approver of this board: "
+                + GPG_KEYS_HINT.format(key=key.fingerprint)
+            )
+        return principal
     if key.format != "ssh" or key.public_key is None:
         raise SigningError(
-            "approvals are verified with SSH signatures: git config gpg.format ssh && "
+            "approvals are verified with SSH or OpenPGP signatures: git config gpg.format ssh && "
             "git config user.signingkey ~/.ssh/id_ed25519.pub"
         )
     text = (board.read_blob(f"{board.tip}:.mc/allowed_signers") or b"").decode("utf-8", "replace")
@@ -297,10 +316,10 @@ def approve(board: Board, project_id: str) -> Committed:
 
 
 def add_approver(board: Board, name: str, public_key: str) -> Committed:
-    from .signing import SERVICE_PRINCIPAL, normalise_key, signer_line
+    """Add an SSH approver: a line of .mc/allowed_signers."""
+    from .signing import normalise_key, signer_line
 
-    if not re.fullmatch(r"[A-Za-z0-9._@+-]{1,100}", name) or name == SERVICE_PRINCIPAL:
-        raise InvalidInput(f"NAME {name!r}: use letters, digits and . _ @ + - (not mc-service)")
+    _check_approver_name(name)
     key = normalise_key(public_key)
 
     def build(tip: str | None) -> Transition:
@@ -313,16 +332,67 @@ def add_approver(board: Board, name: str, public_key: str) -> Committed:
         text += signer_line(name, key) + "\n"
         return Transition(None, "approvers", f"Add approver {name}", {path: text.encode()})
 
-    # Once the board has an approver, adding another is signed by one (rules.check_signers_change).
-    from .signing import approver_count
+    return Store(board).apply(build, _approvers_identity(board))
 
-    current = (board.read_blob(f"{board.tip}:.mc/allowed_signers") or b"").decode()
-    if approver_count(current):
+
+def add_gpg_approver(board: Board, name: str, armored_key: str) -> Committed:
+    """Add a GPG approver: their ASCII-armored public key as .mc/gpg/NAME.asc."""
+    from .signing import GPG_DIR, gpg_approvers, gpg_key_files, gpg_keyring
+
+    _check_approver_name(name)
+    if "PRIVATE KEY" in armored_key:
+        raise InvalidInput("that is a secret key: give the public key (gpg --armor --export KEYID)")
+    if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in armored_key:
+        raise InvalidInput(
+            "not an ASCII-armored OpenPGP public key (export one with gpg --armor --export KEYID)"
+        )
+    data = armored_key.strip().encode() + b"\n"
+    keyring = gpg_keyring({name: data})
+    try:
+        fingerprints = list(keyring.principals)
+    finally:
+        keyring.close()
+    if len(fingerprints) != 1:
+        raise InvalidInput(
+            f"the key file holds {len(fingerprints) or 'no'} OpenPGP keys gpg can import: "
+            "give exactly one approver's public key"
+        )
+    fingerprint = fingerprints[0]
+    path = f"{GPG_DIR}/{name}.asc"
+
+    def build(tip: str | None) -> Transition:
+        if tip is not None:
+            if f"{name}.asc" in gpg_key_files(board.cat, tip):
+                raise InvalidInput(f"{path} already exists: {name} is a GPG approver")
+            existing = gpg_approvers(board.cat, tip).get(fingerprint)
+            if existing is not None:
+                raise InvalidInput(f"that key ({fingerprint}) is already approver {existing}")
+        return Transition(
+            None, "approvers", f"Add approver {name} (GPG {fingerprint})", {path: data}
+        )
+
+    return Store(board).apply(build, _approvers_identity(board))
+
+
+def _check_approver_name(name: str) -> None:
+    from .signing import valid_principal
+
+    if not valid_principal(name):
+        raise InvalidInput(f"NAME {name!r}: use letters, digits and . _ @ + - (not mc-service)")
+
+
+def _approvers_identity(board: Board) -> Identity:
+    """Once the board has an approver (SSH or GPG), changing approvers is signed by one
+    (rules.check_signers_change); the first may be added by anyone who can commit."""
+    from .signing import approver_count, gpg_key_files
+
+    tip = board.tip
+    current = (board.read_blob(f"{tip}:.mc/allowed_signers") or b"").decode("utf-8", "replace")
+    count = approver_count(current) + (len(gpg_key_files(board.cat, tip)) if tip else 0)
+    if count:
         principal = approver_principal(board)
-        identity = person_identity(board, approve=True, name=principal)
-    else:
-        identity = person_identity(board)
-    return Store(board).apply(build, identity)
+        return person_identity(board, approve=True, name=principal)
+    return person_identity(board)
 
 
 # ---------------------------------------------------------------------- the pipeline

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import rules
 from .errors import ConfigError, InvalidProjectFile
@@ -21,8 +22,12 @@ from .git import CatFile, Repo
 from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, artifacts_prefix, classify
 from .rules import Actor, Change, Role, State
 
+if TYPE_CHECKING:
+    from .signing import Keyring
+
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SIGNERS_PATH = ".mc/allowed_signers"
+GPG_KEYS_PREFIX = ".mc/gpg/"  # GPG approvers' keys: changed under the same rule as SIGNERS_PATH
 SERVICE_KEY_PATH = ".mc/service_key"
 _SHA = re.compile(r"[0-9a-f]{40}")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
@@ -148,8 +153,9 @@ class Auditor:
                         load_config(self._read(ch.new), ch.path)
                     except ConfigError as exc:
                         add(None, exc.message)
-            elif ch.path == SIGNERS_PATH and actor is not None and parent is not None:
-                decision = rules.check_signers_change(actor, self._approver_count(signers_before))
+            elif is_signers_path(ch.path) and actor is not None and parent is not None:
+                count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
+                decision = rules.check_signers_change(actor, count)
                 if not decision:
                     add(ch.path, decision.reason, decision.hint)
 
@@ -303,18 +309,28 @@ class Auditor:
                 raise ValueError(f"{sha} is not a commit")
             infos[sha] = parse_commit(sha, obj[2])
 
-        # Signatures: each commit is judged by the allowed signers of its parent.
+        # Signatures: each commit is judged by the allowed signers (and GPG keys) of its parent.
         signer_texts: dict[str, str] = {}
-        by_signers: dict[str, list[str]] = {}
+        by_signers: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+        bases = {sha: infos[sha].parents[0] if infos[sha].parents else sha for sha in commits}
+        gpg_dirs = dict(self.cat.read_many([f"{b}:{signing.GPG_DIR}" for b in set(bases.values())]))
         for sha in commits:
-            info = infos[sha]
-            base = info.parents[0] if info.parents else sha
+            base = bases[sha]
             text = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
             signer_texts[sha] = text
-            by_signers.setdefault(text, []).append(sha)
+            gpg_files = signing.asc_files(gpg_dirs[f"{base}:{signing.GPG_DIR}"])
+            by_signers.setdefault((text, tuple(sorted(gpg_files.items()))), []).append(sha)
         sigs: dict[str, signing.Signature] = {}
-        for text, group in by_signers.items():
-            sigs.update(signing.verify(self.repo, group, text))
+        keyrings: dict[tuple[tuple[str, str], ...], signing.Keyring | None] = {}
+        try:
+            for (text, gpg_keys), group in by_signers.items():
+                if gpg_keys not in keyrings:
+                    keyrings[gpg_keys] = self._keyring(gpg_keys)
+                sigs.update(signing.verify(self.repo, group, text, keyrings[gpg_keys]))
+        finally:
+            for keyring in keyrings.values():
+                if keyring is not None:
+                    keyring.close()
 
         diffs = self._diff_tree(commits, infos)
         ids = self._lane_ids(infos[commits[0]].parents[0] if infos[commits[0]].parents else None)
@@ -416,6 +432,19 @@ class Auditor:
 
         return approver_count(signers_text or "")
 
+    def _gpg_approver_count(self, rev: str) -> int:
+        """GPG approvers at ``rev``: every .mc/gpg/*.asc counts (fail closed)."""
+        from .signing import gpg_key_files
+
+        return len(gpg_key_files(self.cat, rev))
+
+    def _keyring(self, files: Iterable[tuple[str, str]]) -> Keyring | None:
+        """A throwaway keyring with these .mc/gpg files' keys (None: no GPG approvers)."""
+        from .signing import gpg_keyring, read_gpg_keys
+
+        keys = read_gpg_keys(self.cat, files)
+        return gpg_keyring(keys) if keys else None
+
 
 def _pipeline_only(data: object) -> dict[str, object]:
     from .projectfile import PIPELINE_KEYS
@@ -463,6 +492,11 @@ def _parse_raw(out: bytes, with_commits: bool = False) -> dict[str, list[FileCha
             current = tok.decode().strip()
         i += 1
     return result
+
+
+def is_signers_path(path: str) -> bool:
+    """Files that say who may approve: changed only by an approver, once there is one."""
+    return path == SIGNERS_PATH or path.startswith(GPG_KEYS_PREFIX)
 
 
 def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> Actor:

@@ -18,8 +18,8 @@ from pathlib import Path
 from . import config as config_mod
 from .config import CONFIG_FILE, Config
 from .errors import BoardNotFound, InvalidProjectFile, ProjectNotFound
-from .git import CatFile, Repo, find_repo
-from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
+from .git import CatFile, Repo, find_repo, parse_tree
+from .lanes import LANE_NAMES, LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
 from .projectfile import SCHEMA_VERSION, Project, load
 
 
@@ -76,9 +76,15 @@ class Board:
     def open(cls, path: str | os.PathLike[str] | None = None) -> Board:
         """The board at ``path``, else $MC_BOARD, else the repository around the current folder."""
         start = Path(path or os.environ.get("MC_BOARD") or ".").expanduser()
-        if not start.exists():
-            raise BoardNotFound(f"{start}: no such folder")
-        repo = find_repo(start.resolve())
+        if not start.is_dir():
+            what = "is a file, not a folder" if start.exists() else "no such folder"
+            raise BoardNotFound(f"{start}: {what}")
+        try:
+            repo = find_repo(start.resolve())
+        except BoardNotFound as exc:
+            raise BoardNotFound(
+                f"{exc}: run mc init DIR, pass --board DIR or set MC_BOARD"
+            ) from None
         board = cls(repo)
         in_tree = repo.work_tree is not None and (repo.work_tree / CONFIG_FILE).exists()
         if not in_tree and board.read_blob(f"HEAD:{CONFIG_FILE}") is None:
@@ -113,8 +119,8 @@ class Board:
         """mc.yaml as the tip of the board branch has it (the branch is named in mc.yaml)."""
         if self._config is None:
             head_config = self.read_config("HEAD")
-            tip = self.repo.rev_parse(head_config.ref)
-            if tip is None or tip == self.repo.rev_parse("HEAD"):
+            tip = self.cat.resolve(head_config.ref)
+            if tip is None or tip == self.cat.resolve("HEAD"):
                 self._config = head_config
             else:
                 self._config = self.read_config(tip)
@@ -130,28 +136,46 @@ class Board:
     @property
     def tip(self) -> str | None:
         """The commit at the tip of the board branch (None before the first commit)."""
-        return self.repo.rev_parse(self.ref)
+        return self.cat.resolve(self.ref)
 
     # ------------------------------------------------------------------ reading
 
     def snapshot(self, commit: str | None = None, ids: Iterable[str] | None = None) -> Snapshot:
-        """Project files at ``commit`` (default: the tip); only ``ids`` when given."""
+        """Project files at ``commit`` (default: the tip); only ``ids`` when given.
+
+        Read from the tree objects through the running cat-file (no process start).
+        """
         commit = commit or self.tip
         if commit is None:
             return Snapshot(None)
-        if ids is None:
-            paths: list[str] = list(LANE_NAMES_ORDERED)
-        else:
-            paths = [f"{lane}/{pid}.yaml" for pid in ids for lane in LANE_NAMES_ORDERED]
         files: dict[str, list[tuple[Lane, str]]] = {}
+        if ids is not None:
+            specs = [f"{commit}:{lane}/{pid}.yaml" for pid in ids for lane in LANE_NAMES_ORDERED]
+            for spec, obj in self.cat.read_many(specs):
+                if obj is not None and obj[1] == "blob":
+                    lane_name, _, name = spec.split(":", 1)[1].partition("/")
+                    files.setdefault(name[: -len(".yaml")], []).append((Lane(lane_name), obj[0]))
+            return Snapshot(commit, files)
         misplaced = []
-        for entry in self.repo.ls_tree(commit, paths):
-            kind, lane, pid = classify(entry.path)
-            if kind is PathKind.PROJECT and entry.type == "blob":
-                assert lane is not None and pid is not None
-                files.setdefault(pid, []).append((lane, entry.sha))
-            elif kind is PathKind.MISPLACED:
-                misplaced.append(entry.path)
+        root = self.cat.read(f"{commit}^{{tree}}")
+        if root is None:
+            raise BoardNotFound(f"{commit} is not a commit of this repository")
+        lanes = [
+            (Lane(name), sha)
+            for mode, name, sha in parse_tree(root[2])
+            if mode == "40000" and name in LANE_NAMES
+        ]
+        for (lane, _), (_, obj) in zip(
+            lanes, self.cat.read_many([sha for _, sha in lanes]), strict=True
+        ):
+            assert obj is not None
+            for mode, name, sha in parse_tree(obj[2]):
+                kind, _, pid = classify(f"{lane.value}/{name}")
+                if kind is PathKind.PROJECT and mode in ("100644", "100755"):
+                    assert pid is not None
+                    files.setdefault(pid, []).append((lane, sha))
+                elif name != ".gitkeep":
+                    misplaced.append(f"{lane.value}/{name}")
         return Snapshot(commit, files, tuple(misplaced))
 
     def parse_blob(self, blob: str, name: str) -> Project:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import signing
+from . import config, signing
 from .board import Board
 from .config import CONFIG_FILE
 from .errors import BoardNotFound, McError, SigningError
@@ -37,6 +37,9 @@ def _skeleton_files() -> dict[str, bytes]:
 
 def init(target: Path, *, install_hooks: bool = True) -> Initialised:
     target = target.expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise McError(f"{target} is a file, not a folder")
+    _refuse_inside_another_repository(target)
     target.mkdir(parents=True, exist_ok=True)
     repo = _repository_at(target)
     if repo.work_tree is None:
@@ -45,6 +48,13 @@ def init(target: Path, *, install_hooks: bool = True) -> Initialised:
         raise McError(f"{target} already has a board ({CONFIG_FILE} exists)")
 
     files = _skeleton_files()
+    for path in files:
+        existing = target / path
+        differs = existing.exists() and existing.read_bytes() != files[path]
+        if path != signing.ALLOWED_SIGNERS and differs:
+            raise McError(f"{existing} already exists; move it away first")
+    if (target / signing.ALLOWED_SIGNERS).exists():
+        raise McError(f"{target / signing.ALLOWED_SIGNERS} already exists; move it away first")
     head = repo.symbolic_head() or "refs/heads/main"
     branch = head.removeprefix("refs/heads/")
     if branch != "main":
@@ -57,11 +67,12 @@ def init(target: Path, *, install_hooks: bool = True) -> Initialised:
     approver, note = None, ""
     try:
         key = signing.person_key(repo)
+        approver = _principal_name(repo)
         if key.format == "ssh" and key.public_key:
-            approver = _principal_name(repo)
             signers += signing.signer_line(approver, key.public_key) + "\n"
-        else:
-            note = "your git signs with OpenPGP; approvals need an SSH signing key"
+        elif key.fingerprint:
+            exported = signing.export_gpg_key(key.fingerprint, signing.gpg_program(repo))
+            files[f"{signing.GPG_DIR}/{approver}.asc"] = exported.encode()
     except SigningError:
         note = f"no signing key, so no approver yet: {signing.HOW_TO_SIGN}"
     files[signing.ALLOWED_SIGNERS] = signers.encode()
@@ -69,12 +80,8 @@ def init(target: Path, *, install_hooks: bool = True) -> Initialised:
     # Let `git log --show-signature` on this clone know the board's signers.
     repo.run("config", "gpg.ssh.allowedSignersFile", str(target / signing.ALLOWED_SIGNERS))
 
-    board = Board(repo)
+    board = Board(repo, config.load(files[CONFIG_FILE]))
     try:
-        for path in files:
-            existing = target / path
-            if existing.exists() and existing.read_bytes() != files[path]:
-                raise McError(f"{existing} already exists; move it away first")
         committed = Store(board).apply(
             lambda tip: Transition(None, "init", "Start a Mission Control board", files),
             service_identity(board, Role.HUMAN),
@@ -86,6 +93,22 @@ def init(target: Path, *, install_hooks: bool = True) -> Initialised:
 
         install_client(repo)
     return Initialised(target, committed.commit, service_key, approver, note)
+
+
+def _refuse_inside_another_repository(target: Path) -> None:
+    """A board lives at the top of its own repository; say so before creating anything."""
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    try:
+        repo = find_repo(existing)
+    except BoardNotFound:
+        return
+    if repo.work_tree is not None and repo.work_tree.resolve() != target:
+        raise McError(
+            f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
+            "its own repository (run mc init on that folder, or on a new one)"
+        )
 
 
 def _repository_at(target: Path) -> Repo:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import schema as s
 from .errors import ConfigError
@@ -61,8 +60,10 @@ _FIELDS: dict[str, s.Check] = {
 }
 
 
-@dataclass(frozen=True)
-class Archetype:
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+class Archetype(NamedTuple):
     name: str
     runner: str
     model: str | None = None
@@ -74,12 +75,11 @@ class Archetype:
     template: str | None = None
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     branch: str = DEFAULT_BRANCH
-    archetypes: Mapping[str, Archetype] = field(default_factory=lambda: MappingProxyType({}))
-    runners: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
-    wip_limits: Mapping[Lane, int] = field(default_factory=lambda: MappingProxyType({}))
+    archetypes: Mapping[str, Archetype] = _EMPTY
+    runners: Mapping[str, Mapping[str, Any]] = _EMPTY
+    wip_limits: Mapping[Lane, int] = _EMPTY
     review_rounds: int = 2
     database_url: str | None = None
     on_escalation: tuple[str, ...] = ()

@@ -12,8 +12,8 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import GitError
 
@@ -37,8 +37,7 @@ def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
-@dataclass(frozen=True)
-class Repo:
+class Repo(NamedTuple):
     """A git repository: its work tree (None when bare) and its git dir."""
 
     git_dir: Path
@@ -94,39 +93,6 @@ class Repo:
 
     # ----------------------------------------------------------------- objects
 
-    def hash_blob(self, data: bytes) -> str:
-        return self.out("hash-object", "-w", "--no-filters", "--stdin", input=data).strip()
-
-    def write_tree(
-        self, base: str | None, changes: Mapping[str, tuple[str, str] | None], index_file: Path
-    ) -> str:
-        """A new tree: ``base`` with ``changes`` (path -> (mode, blob) or None to remove).
-
-        Built in a private index file, so the person's index is never touched.
-        """
-        env = {"GIT_INDEX_FILE": str(index_file)}
-        try:
-            if base:
-                self.run("read-tree", base, env=env)
-            else:
-                self.run("read-tree", "--empty", env=env)
-            lines = []
-            for path, entry in changes.items():
-                if entry is None:
-                    lines.append(f"0 {ZERO}\t{path}")
-                else:
-                    lines.append(f"{entry[0]} {entry[1]}\t{path}")
-            if lines:
-                self.run(
-                    "update-index",
-                    "--index-info",
-                    input=("\n".join(lines) + "\n").encode(),
-                    env=env,
-                )
-            return self.out("write-tree", env=env).strip()
-        finally:
-            index_file.unlink(missing_ok=True)
-
     def commit_tree(
         self,
         tree: str,
@@ -178,8 +144,7 @@ class Repo:
         return proc.returncode == 0 and proc.stdout.decode().strip() == "true"
 
 
-@dataclass(frozen=True)
-class TreeEntry:
+class TreeEntry(NamedTuple):
     mode: str
     type: str
     sha: str
@@ -255,6 +220,11 @@ class CatFile:
             data = proc.stdout.read(int(size) + 1)[:-1]
             return sha, typ, data
 
+    def resolve(self, rev: str) -> str | None:
+        """The object id ``rev`` names (a ref, HEAD, ...), without starting a process."""
+        obj = self.read(rev)
+        return obj[0] if obj else None
+
     def read_many(
         self, specs: Sequence[str]
     ) -> Iterator[tuple[str, tuple[str, str, bytes] | None]]:
@@ -299,3 +269,114 @@ class CatFile:
 def _feed(stream: object, payload: bytes) -> None:
     stream.write(payload)  # type: ignore[attr-defined]
     stream.flush()  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------- trees by hand
+#
+# Why by hand: a transition changes two or three files, and git's own way to make the
+# tree (a private index: read-tree, update-index, write-tree, plus hash-object) costs
+# four process starts and an index the size of the board. Reading trees through the
+# running cat-file and writing the few changed objects as loose objects costs none.
+# The object format is git's documented one; repositories using SHA-256 object ids
+# are refused by the commit step (commit-tree does not find the SHA-1 tree) rather
+# than corrupted.
+
+
+def parse_tree(data: bytes) -> list[tuple[str, str, str]]:
+    """(mode, name, sha) entries of a raw tree object."""
+    out = []
+    i, n = 0, len(data)
+    while i < n:
+        space = data.index(b" ", i)
+        nul = data.index(b"\0", space)
+        mode = data[i:space].decode()
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        out.append((mode, name, data[nul + 1 : nul + 21].hex()))
+        i = nul + 21
+    return out
+
+
+def _tree_sort_key(entry: tuple[str, str, str]) -> bytes:
+    mode, name, _ = entry
+    raw = name.encode("utf-8", "surrogateescape")
+    return raw + b"/" if mode == "40000" else raw
+
+
+def format_tree(entries: Iterable[tuple[str, str, str]]) -> bytes:
+    return b"".join(
+        mode.encode() + b" " + name.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(sha)
+        for mode, name, sha in sorted(entries, key=_tree_sort_key)
+    )
+
+
+class ObjectWriter:
+    """Writes loose objects into a repository's object store, as git does."""
+
+    def __init__(self, repo: Repo) -> None:
+        objects = os.environ.get("GIT_OBJECT_DIRECTORY")
+        self.objects = Path(objects) if objects else repo.git_dir / "objects"
+
+    def write(self, kind: str, data: bytes) -> str:
+        import hashlib
+        import zlib
+
+        raw = f"{kind} {len(data)}".encode() + b"\0" + data
+        sha = hashlib.sha1(raw).hexdigest()
+        folder = self.objects / sha[:2]
+        path = folder / sha[2:]
+        if path.exists():
+            return sha
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f"tmp_obj_mc_{os.getpid()}_{threading.get_ident()}"
+        with open(tmp, "wb") as fh:
+            fh.write(zlib.compress(raw, 1))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, path)  # never replaces: an existing object is the same bytes
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return sha
+
+
+def build_tree(
+    cat: CatFile,
+    writer: ObjectWriter,
+    base: str | None,
+    changes: Mapping[str, tuple[str, str] | None],
+) -> str:
+    """``base`` (a tree sha, or None for empty) with ``changes`` (path -> (mode, sha) or None)."""
+    here: dict[str, tuple[str, str] | None] = {}
+    below: dict[str, dict[str, tuple[str, str] | None]] = {}
+    for path, entry in changes.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            below.setdefault(head, {})[rest] = entry
+        else:
+            here[head] = entry
+    entries: dict[str, tuple[str, str]] = {}
+    if base is not None:
+        obj = cat.read(base)
+        if obj is None or obj[1] != "tree":
+            raise GitError(f"tree {base} is missing")
+        entries = {name: (mode, sha) for mode, name, sha in parse_tree(obj[2])}
+    for name, sub in below.items():
+        current = entries.get(name)
+        sub_base = current[1] if current and current[0] == "40000" else None
+        sha = build_tree(cat, writer, sub_base, sub)
+        if sha == EMPTY_TREE:
+            entries.pop(name, None)
+        else:
+            entries[name] = ("40000", sha)
+    for name, entry in here.items():
+        if entry is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = entry
+    return writer.write("tree", format_tree((m, n, s) for n, (m, s) in entries.items()))
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

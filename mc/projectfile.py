@@ -12,8 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -77,13 +76,12 @@ FIELDS: dict[str, s.Check] = {
 }
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     """A validated project file. ``data`` holds exactly the keys the file sets."""
 
     title: str
     archetype: str
-    data: Mapping[str, Any] = field(repr=False)
+    data: Mapping[str, Any]
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)

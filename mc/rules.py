@@ -8,9 +8,8 @@ rule needs (the signer, the state the review passed on) is handed in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from .lanes import Lane
 from .projectfile import PIPELINE_KEYS
@@ -32,8 +31,7 @@ class Role(StrEnum):
         return not self.is_person
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     role: Role
     name: str | None = None  # the signer's principal, when a signature proved one
 
@@ -44,16 +42,14 @@ class Actor:
 HUMAN = Actor(Role.HUMAN)
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     """A project as one commit has it."""
 
     lane: Lane
     data: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What one commit does to one project (by id)."""
 
     project_id: str
@@ -66,8 +62,7 @@ class Change:
     artifacts_changed_since_review: bool = False
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     allowed: bool
     action: str
     reason: str = ""
@@ -303,6 +298,6 @@ def check_signers_change(actor: Actor, approvers_before: int) -> Decision:
         return Decision(True, "approvers")
     return _refuse(
         "approvers",
-        "changes to .mc/allowed_signers must be signed by an existing approver",
+        "changes to .mc/allowed_signers and .mc/gpg/ must be signed by an existing approver",
         "sign the commit with your approver key: git commit -S, or mc approvers add",
     )

@@ -16,7 +16,6 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import McError
@@ -156,13 +155,20 @@ def optional(check: Check) -> Check:
     return inner
 
 
-@dataclass(frozen=True)
 class Block:
     """A nested mapping: its fields and which must be present. Nulls mean "not set"."""
 
-    fields: Mapping[str, Check]
-    required: frozenset[str] = frozenset()
-    extra: Check | None = None  # check for keys not in ``fields`` (None: refuse them)
+    __slots__ = ("extra", "fields", "required")
+
+    def __init__(
+        self,
+        fields: Mapping[str, Check],
+        required: frozenset[str] = frozenset(),
+        extra: Check | None = None,  # check for keys not in ``fields`` (None: refuse them)
+    ) -> None:
+        self.fields = fields
+        self.required = required
+        self.extra = extra
 
     def __call__(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):

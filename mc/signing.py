@@ -1,35 +1,49 @@
 """Who signed a commit, and whether that signer may approve or act as the service.
 
 The board's ``.mc/allowed_signers`` (ssh-keygen's allowed-signers format) lists the
-service key under the principal ``mc-service`` and every approver under their own
-name. Verification is git's own (``%G?``/``%GS`` with ``gpg.ssh.allowedSignersFile``),
-always against the allowed-signers file of the commit's parent, so a commit cannot
-vouch for itself by adding its own key.
+service key under the principal ``mc-service`` and every SSH approver under their own
+name; ``.mc/gpg/<name>.asc`` holds the OpenPGP public key of a GPG approver (the file
+name is the principal). Verification is git's own (``%G?``/``%GS`` with
+``gpg.ssh.allowedSignersFile``; for OpenPGP, ``%GF``/``%GP`` against a throwaway
+GNUPGHOME holding only the board's keys), always against the keys of the commit's
+parent, so a commit cannot vouch for itself by adding its own key.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidInput, SigningError
-from .git import Repo
+from .git import CatFile, Repo
 
 SERVICE_PRINCIPAL = "mc-service"
 ALLOWED_SIGNERS = ".mc/allowed_signers"
 SERVICE_KEY = ".mc/service_key"  # private part: git-ignored, never committed
 NAMESPACE = 'namespaces="git"'
+GPG_DIR = ".mc/gpg"  # <principal>.asc: one ASCII-armored OpenPGP public key per approver
+GPG = "gpg"
+PRINCIPAL = re.compile(r"[A-Za-z0-9._@+-]{1,100}")
 
 HOW_TO_SIGN = (
     "set one up: git config --global gpg.format ssh && "
     "git config --global user.signingkey ~/.ssh/id_ed25519.pub "
-    "(then add it with mc approvers add NAME ~/.ssh/id_ed25519.pub)"
+    "(then add it with mc approvers add NAME ~/.ssh/id_ed25519.pub), "
+    "or with GPG: git config --global gpg.format openpgp && "
+    "git config --global user.signingkey KEYID "
+    "(then add it with mc approvers add NAME --gpg KEYID)"
 )
+
+
+def valid_principal(name: str) -> bool:
+    """A name an approver may have (the service's own is not one)."""
+    return PRINCIPAL.fullmatch(name) is not None and name != SERVICE_PRINCIPAL
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,7 @@ class PersonKey:
 
     format: str  # "ssh" or "openpgp"
     public_key: str | None  # ssh: "<type> <base64>"
+    fingerprint: str | None = None  # openpgp: the primary key's fingerprint
 
 
 def person_key(repo: Repo) -> PersonKey:
@@ -180,24 +195,193 @@ def person_key(repo: Repo) -> PersonKey:
             return PersonKey("ssh", normalise_key(key))
         return PersonKey("ssh", read_public_key(Path(key)))
     if fmt == "openpgp":
-        if not key:
+        # Without user.signingkey git asks gpg for the committer: "Name <email>".
+        name = _committer(repo, "name")
+        email = _committer(repo, "email")
+        committer = f"{name} <{email}>" if name else f"<{email}>"
+        wanted = key or (committer if email else None)
+        if not wanted:
             raise SigningError(f"no signing key configured: {HOW_TO_SIGN}")
-        return PersonKey("openpgp", None)
+        fingerprint = gpg_fingerprint(wanted, gpg_program(repo))
+        if fingerprint is None:
+            if key:
+                raise SigningError(
+                    f"gpg has no signing key {key} (user.signingkey; see gpg --list-secret-keys): "
+                    f"{HOW_TO_SIGN}"
+                )
+            raise SigningError(
+                f"no signing key configured (no user.signingkey, and gpg has no key for "
+                f"{committer}): {HOW_TO_SIGN}"
+            )
+        return PersonKey("openpgp", None, fingerprint)
     raise SigningError(f"gpg.format {fmt} is not supported for approvals: use ssh or openpgp")
+
+
+def _committer(repo: Repo, what: str) -> str | None:
+    """The committer's name or email as git takes it (environment, committer.*, user.*)."""
+    return (
+        os.environ.get(f"GIT_COMMITTER_{what.upper()}")
+        or repo.config_get(f"committer.{what}")
+        or repo.config_get(f"user.{what}")
+    )
+
+
+# ---------------------------------------------------------------------- OpenPGP
+
+
+def gpg_program(repo: Repo) -> str:
+    """The gpg git signs with (gpg.openpgp.program, gpg.program, else gpg)."""
+    return repo.config_get("gpg.openpgp.program") or repo.config_get("gpg.program") or GPG
+
+
+def _gpg(
+    args: Sequence[str], *, input: bytes | None = None, program: str = GPG
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            [program, "--batch", "--no-tty", *args],
+            input=input,
+            capture_output=True,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise SigningError(
+            f"{program} is not installed: GPG approver keys need GnuPG (apt install gnupg)"
+        ) from None
+
+
+def gpg_fingerprint(key_id: str, program: str = GPG) -> str | None:
+    """The primary fingerprint of the first key gpg finds for ``key_id`` that can sign."""
+    proc = _gpg(["--with-colons", "--fingerprint", "--", key_id], program=program)
+    usable = False
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        fields = line.split(":")
+        if fields[0] == "pub" and len(fields) > 11:
+            # Validity e/r/d/i: expired, revoked, disabled, invalid; S: the key can sign.
+            usable = fields[1] not in ("e", "r", "d", "i") and "S" in fields[11]
+        elif fields[0] == "fpr" and usable and len(fields) > 9:
+            return fields[9].upper()
+        elif fields[0] in ("sub", "uid"):
+            usable = False
+    return None
+
+
+def export_gpg_key(key_id: str, program: str = GPG) -> str:
+    """``gpg --armor --export KEYID``: the public key, armored."""
+    proc = _gpg(["--armor", "--export", "--", key_id], program=program)
+    text = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0 or "BEGIN PGP PUBLIC KEY BLOCK" not in text:
+        raise InvalidInput(f"gpg has no public key {key_id!r} to export (see gpg --list-keys)")
+    return text
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """A throwaway GNUPGHOME holding the board's GPG approver keys, and whose they are."""
+
+    home: str
+    principals: dict[str, str]  # primary key fingerprint -> principal
+
+    def close(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def gpg_keyring(keys: Mapping[str, bytes]) -> Keyring:
+    """Import each approver's key (principal -> armored public key) into a new GNUPGHOME.
+
+    A key file holding a secret key is skipped; the first principal (by name) wins a
+    fingerprint two files share. The caller closes the keyring.
+    """
+    home = tempfile.mkdtemp(prefix="mc-gnupg-")  # 0700, as gpg wants it
+    try:
+        # Public keys only: no gpg-agent, no keyboxd (an empty common.conf keeps 2.4 off it).
+        Path(home, "common.conf").write_text("")
+        Path(home, "gpg.conf").write_text("no-autostart\n")
+        principals: dict[str, str] = {}
+        for name in sorted(keys):
+            data = keys[name]
+            if b"PRIVATE KEY" in data:
+                continue
+            proc = _gpg(["--homedir", home, "--status-fd", "1", "--import"], input=data)
+            for line in proc.stdout.decode("utf-8", "replace").splitlines():
+                fields = line.split()
+                if len(fields) >= 4 and fields[:2] == ["[GNUPG:]", "IMPORT_OK"]:
+                    principals.setdefault(fields[3].upper(), name)
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    return Keyring(home, principals)
+
+
+def tree_entries(data: bytes) -> list[tuple[str, str, str]]:
+    """(mode, name, sha) of a raw git tree object, as ``cat-file --batch`` gives it."""
+    out = []
+    i = 0
+    while i < len(data):
+        space = data.index(b" ", i)
+        nul = data.index(b"\0", space)
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        out.append((data[i:space].decode(), name, data[nul + 1 : nul + 21].hex()))
+        i = nul + 21
+    return out
+
+
+def gpg_key_files(cat: CatFile, rev: str) -> dict[str, str]:
+    """Every ``.mc/gpg/*.asc`` at ``rev``: file name -> object sha (valid principal or not)."""
+    return asc_files(cat.read(f"{rev}:{GPG_DIR}"))
+
+
+def asc_files(obj: tuple[str, str, bytes] | None) -> dict[str, str]:
+    """The ``*.asc`` entries of a ``.mc/gpg`` tree as CatFile read it (None: no folder)."""
+    if obj is None or obj[1] != "tree":
+        return {}
+    return {name: sha for mode, name, sha in tree_entries(obj[2]) if name.endswith(".asc")}
+
+
+def read_gpg_keys(cat: CatFile, files: Iterable[tuple[str, str]]) -> dict[str, bytes]:
+    """Principal -> armored key for (file name, sha) pairs of .mc/gpg (valid names only)."""
+    keys = {}
+    for name, sha in sorted(files):
+        principal = name.removesuffix(".asc")
+        obj = cat.read(sha) if valid_principal(principal) else None
+        if obj is not None and obj[1] == "blob":
+            keys[principal] = obj[2]
+    return keys
+
+
+def gpg_approvers(cat: CatFile, rev: str) -> dict[str, str]:
+    """Primary key fingerprint -> principal for the GPG approvers at ``rev`` (runs gpg)."""
+    keys = read_gpg_keys(cat, gpg_key_files(cat, rev).items())
+    if not keys:
+        return {}
+    keyring = gpg_keyring(keys)
+    try:
+        return dict(keyring.principals)
+    finally:
+        keyring.close()
 
 
 @dataclass(frozen=True)
 class Signature:
-    status: str  # git's %G?: G good, B bad, U unknown key, N none, ...
-    signer: str | None  # the principal the allowed-signers file names
+    status: str  # git's %G?: G good, B bad, U good but unknown trust/key, N none, ...
+    signer: str | None  # the principal the board names for the signing key, if it names one
 
     @property
     def good(self) -> bool:
-        return self.status == "G" and bool(self.signer)
+        # U: a good OpenPGP signature from a key the throwaway keyring cannot trust (it
+        # holds no trust); verify names a signer only for the board's own keys.
+        return self.status in ("G", "U") and bool(self.signer)
 
 
-def verify(repo: Repo, commits: Sequence[str], allowed_signers: str) -> dict[str, Signature]:
-    """Check the signatures of ``commits`` against one allowed-signers text."""
+def verify(
+    repo: Repo, commits: Sequence[str], allowed_signers: str, keyring: Keyring | None = None
+) -> dict[str, Signature]:
+    """Check the signatures of ``commits`` against one allowed-signers text (and GPG keyring).
+
+    SSH: git names the principal from the allowed-signers file. OpenPGP: a good
+    signature whose key (or primary key) is one of ``keyring``'s; without a keyring, or
+    from any other key, no signer (whatever the ambient GnuPG keyring trusts).
+    """
     if not commits:
         return {}
     with tempfile.NamedTemporaryFile("w", prefix="mc-signers-", suffix=".txt", delete=False) as f:
@@ -207,23 +391,36 @@ def verify(repo: Repo, commits: Sequence[str], allowed_signers: str) -> dict[str
         proc = repo.run(
             "log",
             "--no-walk=unsorted",
-            "--format=%H %G? %GS",
+            "--format=%H%x1f%G?%x1f%GF%x1f%GP%x1f%GS",
             "--stdin",
             input=("\n".join(commits) + "\n").encode(),
             config=[f"gpg.ssh.allowedSignersFile={signers_path}"],
+            env={"GNUPGHOME": keyring.home} if keyring is not None else None,
         )
     finally:
         os.unlink(signers_path)
     out = {}
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) >= 2 and len(parts[0]) == 40:
-            signer = parts[2].strip() if len(parts) > 2 and parts[2].strip() else None
-            out[parts[0]] = Signature(parts[1], signer)
+        parts = line.split("\x1f", 4)
+        if len(parts) == 5 and len(parts[0]) == 40:
+            sha, status, fingerprint, primary, name = parts
+            signer = None
+            if fingerprint.startswith("SHA256:"):  # SSH: the allowed-signers principal
+                if status == "G":
+                    signer = name.strip() or None
+            elif keyring is not None and status in ("G", "U"):
+                signer = keyring.principals.get(primary.upper()) or keyring.principals.get(
+                    fingerprint.upper()
+                )
+            out[sha] = Signature(status, signer)
     return out
 
 
 SIGNERS_FILE_HINT = (
     "an approver adds it with: mc approvers add NAME PUBLIC_KEY_FILE "
+    "(the first approver can add themselves)"
+)
+GPG_KEYS_HINT = (
+    "an approver adds it with: mc approvers add NAME --gpg {key} "
     "(the first approver can add themselves)"
 )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from .errors import (
     TransitionRefused,
     UncommittedChanges,
 )
+from .git import ObjectWriter, build_tree
 from .lanes import PathKind, artifacts_prefix, classify
 from .projectfile import load
 from .rules import Actor, Change, Role, State
@@ -152,33 +152,35 @@ class Store:
             raise TransitionRefused(decision.explain())
 
     def _check_board_files(self, transition: Transition, tip: str | None, actor: Actor) -> None:
-        from .audit import SIGNERS_PATH
+        from .audit import SIGNERS_PATH, is_signers_path
         from .config import CONFIG_FILE
         from .config import load as load_config
-        from .signing import approver_count
+        from .signing import approver_count, gpg_key_files
 
         for path, data in transition.files.items():
             if tip is None:
                 continue  # the first commit of a board: mc init
-            if path == SIGNERS_PATH:
-                before = (self.board.read_blob(f"{tip}:{path}") or b"").decode("utf-8", "replace")
-                count = approver_count(before)
+            if is_signers_path(path):  # .mc/allowed_signers or .mc/gpg/*
+                signers = self.board.read_blob(f"{tip}:{SIGNERS_PATH}") or b""
+                count = approver_count(signers.decode("utf-8", "replace"))
+                count += len(gpg_key_files(self.board.cat, tip))
                 decision = rules.check_signers_change(actor, count)
                 if not decision:
                     raise TransitionRefused(decision.explain())
             elif path == CONFIG_FILE and data is not None:
                 load_config(data)
-            elif classify(path)[0] is not PathKind.OTHER:
+            elif classify(path)[0] not in (PathKind.OTHER, PathKind.PLACEHOLDER):
                 raise TransitionRefused(f"{transition.action} may not write {path}")
 
     # ------------------------------------------------------------------ committing
 
     def _commit(self, transition: Transition, tip: str | None, who: Identity) -> str:
+        writer = ObjectWriter(self.repo)
         changes: dict[str, tuple[str, str] | None] = {}
         for path, data in transition.files.items():
-            changes[path] = None if data is None else ("100644", self.repo.hash_blob(data))
-        index = self.repo.git_dir / f"mc-index-{os.getpid()}-{threading.get_ident()}"
-        tree = self.repo.write_tree(tip, changes, index)
+            changes[path] = None if data is None else ("100644", writer.write("blob", data))
+        base = self.board.cat.resolve(f"{tip}^{{tree}}") if tip else None
+        tree = build_tree(self.board.cat, writer, base, changes)
         return self.repo.commit_tree(
             tree,
             [tip] if tip else [],

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -28,8 +27,7 @@ Position = tuple[int, int]  # 1-based line, column
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A loaded YAML mapping and where each of its values starts."""
 
     values: dict[str, Any]

@@ -324,34 +324,66 @@ def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
 @approvers_app.command("add")
 def approvers_add(
     name: str = typer.Argument(..., help="The approver's name (shown in approved.by)."),
-    key: str = typer.Argument(..., help="Their SSH public key, or a file holding it."),
+    key: str | None = typer.Argument(
+        None, metavar="PUBLIC_KEY", help="Their SSH public key, or a file holding it."
+    ),
+    gpg: str | None = typer.Option(
+        None,
+        "--gpg",
+        metavar="KEYID_OR_ASC_FILE",
+        help="Add an OpenPGP key instead: a key id (exported with gpg) or an armored .asc file.",
+    ),
 ) -> None:
-    """Let a person's SSH key approve projects (signed by an approver once there is one)."""
-    from mc.actions import add_approver
+    """Let a person's SSH or GPG key approve projects (signed by an approver once there is one)."""
+    from mc.actions import add_approver, add_gpg_approver
 
-    candidate = Path(key).expanduser()
-    text = candidate.read_text() if candidate.is_file() else key
+    if (key is None) == (gpg is None):
+        _fail("give their SSH public key, or --gpg KEYID_OR_ASC_FILE (not both)")
     with _board() as board:
-        result = add_approver(board, name, text)
+        if gpg is not None:
+            from mc.signing import export_gpg_key, gpg_program
+
+            candidate = Path(gpg).expanduser()
+            if candidate.is_file():
+                text = candidate.read_text(errors="replace")
+            else:
+                text = export_gpg_key(gpg, gpg_program(board.repo))
+            result = add_gpg_approver(board, name, text)
+        else:
+            assert key is not None
+            candidate = Path(key).expanduser()
+            text = candidate.read_text() if candidate.is_file() else key
+            result = add_approver(board, name, text)
     _committed(result, f"Added approver {name}")
 
 
 @approvers_app.command("list")
 def approvers_list(as_json: bool = JsonOpt) -> None:
-    """Who may approve (from .mc/allowed_signers at the tip)."""
-    from mc.signing import approvers, parse_allowed_signers
+    """Who may approve (.mc/allowed_signers and .mc/gpg/ at the tip)."""
+    from mc.signing import approvers, gpg_approvers, parse_allowed_signers
 
     with _board() as board:
-        text = (board.read_blob(f"{board.tip}:.mc/allowed_signers") or b"").decode()
-    found = approvers(parse_allowed_signers(text))
-    rows = [{"name": name, "key": key} for key, name in found.items()]
+        tip = board.tip
+        text = (board.read_blob(f"{tip}:.mc/allowed_signers") or b"").decode()
+        by_fingerprint = gpg_approvers(board.cat, tip) if tip else {}
+    # SSH keys read "<type> <base64>"; GPG keys "openpgp <fingerprint>".
+    rows = [
+        {"name": name, "key": key} for key, name in approvers(parse_allowed_signers(text)).items()
+    ]
+    rows += [
+        {"name": name, "key": f"openpgp {fingerprint}"}
+        for fingerprint, name in sorted(by_fingerprint.items(), key=lambda item: item[1])
+    ]
     if as_json:
         _print_json(rows)
         return
     for row in rows:
         sys.stdout.write(f"{row['name']}\t{row['key'][:60]}\n")
     if not rows:
-        sys.stdout.write("No approvers yet: mc approvers add NAME ~/.ssh/id_ed25519.pub\n")
+        sys.stdout.write(
+            "No approvers yet: mc approvers add NAME ~/.ssh/id_ed25519.pub "
+            "(or mc approvers add NAME --gpg KEYID)\n"
+        )
 
 
 @template_app.command("list")
@@ -395,12 +427,30 @@ def hooks_install(
 
 
 def main() -> None:
+    """The one place errors become a line on stderr and an exit status."""
+    import click
+
     from mc.errors import McError
 
     try:
-        app()
+        result = app(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        sys.exit(0)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        sys.stderr.write(f"mc: {' '.join(exc.format_message().split())}\n")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("mc: aborted\n")
+        sys.exit(1)
     except McError as exc:
         sys.stderr.write(f"mc: {exc}\n")
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        sys.stderr.write(f"mc: {exc}\n")
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
