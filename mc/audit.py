@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import rules
 from .errors import ConfigError, InvalidProjectFile
@@ -33,15 +32,13 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     path: str
     old: str | None  # blob before (None: added)
     new: str | None  # blob after (None: deleted)
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     path: str | None
     message: str
     hint: str = ""
@@ -54,12 +51,11 @@ class Violation:
         return where + self.message + (f" ({self.hint})" if self.hint else "")
 
 
-@dataclass
-class CommitInfo:
+class CommitInfo(NamedTuple):
     sha: str
     parents: list[str]
     message: str
-    trailers: dict[str, str] = field(default_factory=dict)
+    trailers: dict[str, str]
 
 
 def parse_commit(sha: str, data: bytes) -> CommitInfo:
@@ -518,10 +514,10 @@ def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> 
 
 def check_staged(repo: Repo) -> list[Violation]:
     """What the pre-commit hook checks: the index against HEAD, as a person's commit."""
-    head = repo.rev_parse("HEAD")
-    out = repo.run(
-        "diff-index", "--cached", "-z", "--raw", "--no-renames", head or EMPTY_TREE
-    ).stdout
+    proc = repo.run("diff-index", "--cached", "-z", "--raw", "--no-renames", "HEAD", check=False)
+    if proc.returncode != 0:  # no commit yet: everything staged is new
+        proc = repo.run("diff-index", "--cached", "-z", "--raw", "--no-renames", EMPTY_TREE)
+    out = proc.stdout
     changes = _parse_raw(out).get("", [])
     if not changes:
         return []

@@ -11,9 +11,9 @@ import contextlib
 import os
 import pickle
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 from . import config as config_mod
 from .config import CONFIG_FILE, Config
@@ -23,8 +23,7 @@ from .lanes import LANE_NAMES, LANE_NAMES_ORDERED, Lane, PathKind, classify, is_
 from .projectfile import SCHEMA_VERSION, Project, load
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One project file as a commit has it; ``project`` is None when the file is invalid."""
 
     id: str
@@ -42,12 +41,11 @@ class Entry:
         return self.project is not None
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """The lanes at one commit: project id -> (lane, blob) for every project file."""
 
     commit: str | None
-    files: dict[str, list[tuple[Lane, str]]] = field(default_factory=dict)
+    files: dict[str, list[tuple[Lane, str]]] = {}  # noqa: RUF012 (never mutated)
     misplaced: tuple[str, ...] = ()
 
     def locate(self, project_id: str) -> list[tuple[Lane, str]]:

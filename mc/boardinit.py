@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import config, signing
 from .board import Board
@@ -17,8 +17,7 @@ from .rules import Role
 from .store import Store, Transition, service_identity
 
 
-@dataclass(frozen=True)
-class Initialised:
+class Initialised(NamedTuple):
     root: Path
     commit: str
     service_key: str
@@ -78,7 +77,7 @@ def init(target: Path, *, install_hooks: bool = True) -> Initialised:
     files[signing.ALLOWED_SIGNERS] = signers.encode()
 
     # Let `git log --show-signature` on this clone know the board's signers.
-    repo.run("config", "gpg.ssh.allowedSignersFile", str(target / signing.ALLOWED_SIGNERS))
+    repo.set_config("gpg.ssh.allowedSignersFile", str(target / signing.ALLOWED_SIGNERS))
 
     board = Board(repo, config.load(files[CONFIG_FILE]))
     try:

@@ -83,6 +83,16 @@ class Repo(NamedTuple):
         return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
 
     def symbolic_head(self) -> str | None:
+        """The branch HEAD names ("refs/heads/main"), or None when it is detached."""
+        try:
+            # The common case without a process: a plain HEAD file ("ref: refs/heads/main").
+            text = (self.git_dir / "HEAD").read_text().strip()
+            if text.startswith("ref: refs/"):
+                return text[5:]
+            if len(text) == 40:
+                return None
+        except OSError:
+            pass
         proc = self.run("symbolic-ref", "--quiet", "HEAD", check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
@@ -136,12 +146,59 @@ class Repo(NamedTuple):
         return proc.stdout.decode().strip() or None
 
     def config_get(self, key: str) -> str | None:
-        proc = self.run("config", "--get", key, check=False)
-        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+        """A git config value (the last one set), read once per process for all keys."""
+        values = self._config().get(key.lower())
+        return values[-1] if values else None
 
     def config_bool(self, key: str) -> bool:
-        proc = self.run("config", "--type=bool", "--get", key, check=False)
-        return proc.returncode == 0 and proc.stdout.decode().strip() == "true"
+        value = self.config_get(key)
+        return value is not None and value.lower() in ("true", "yes", "on", "1", "")
+
+    def set_config(self, key: str, value: str) -> None:
+        self.run("config", key, value)
+        _CONFIG.pop(self._config_key(), None)
+
+    def _config_key(self) -> tuple[object, ...]:
+        """The config files git reads and when each changed: a cached read is never stale."""
+        env = os.environ
+        home = env.get("HOME", "")
+        xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        files = [
+            str(self.git_dir / "config"),
+            env.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
+            os.path.join(xdg, "git", "config"),
+        ]
+        if not env.get("GIT_CONFIG_NOSYSTEM"):
+            files.append(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig")
+        stamps: list[object] = [
+            env.get("GIT_CONFIG_PARAMETERS", ""),
+            env.get("GIT_CONFIG_COUNT", ""),
+        ]
+        for path in files:
+            try:
+                st = os.stat(path)
+                stamps.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
+            except OSError:
+                stamps.append((path, None))
+        return tuple(stamps)
+
+    def _config(self) -> dict[str, list[str]]:
+        key = self._config_key()
+        cached = _CONFIG.get(key)
+        if cached is None:
+            out = self.run("config", "--list", "-z", check=False).stdout
+            cached = {}
+            for item in out.split(b"\0"):
+                if item:
+                    # git prints section and key names in lower case; a key given
+                    # without a value (a bare boolean) comes without the newline.
+                    name, _, value = item.decode("utf-8", "replace").partition("\n")
+                    cached.setdefault(name, []).append(value)
+            _CONFIG[key] = cached
+        return cached
+
+
+_CONFIG: dict[tuple[object, ...], dict[str, list[str]]] = {}
 
 
 class TreeEntry(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,12 +14,20 @@ def _say(lines: list[str]) -> None:
     sys.stderr.write("\n".join(lines) + "\n")
 
 
+def _hook_repo() -> Repo:
+    """The repository a client hook runs in: git starts hooks at the top of the work tree."""
+    top = Path.cwd()
+    git_dir = top / ".git"
+    if "GIT_DIR" not in os.environ and git_dir.is_dir():
+        return Repo(git_dir, top)  # the usual case, without starting git to ask
+    return find_repo(top)
+
+
 def pre_commit() -> int:
     from .audit import check_staged
 
     try:
-        repo = find_repo(Path.cwd())
-        violations = check_staged(repo)
+        violations = check_staged(_hook_repo())
     except McError as exc:
         _say([f"mc: pre-commit: {exc}"])
         return 1

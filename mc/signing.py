@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import InvalidInput, SigningError
 from .git import CatFile, Repo
@@ -46,8 +46,7 @@ def valid_principal(name: str) -> bool:
     return PRINCIPAL.fullmatch(name) is not None and name != SERVICE_PRINCIPAL
 
 
-@dataclass(frozen=True)
-class SignerLine:
+class SignerLine(NamedTuple):
     principals: tuple[str, ...]
     key: str  # "<type> <base64>"
 
@@ -175,8 +174,7 @@ def service_sign_config(key: Path) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
-class PersonKey:
+class PersonKey(NamedTuple):
     """The person's git signing configuration."""
 
     format: str  # "ssh" or "openpgp"
@@ -275,8 +273,7 @@ def export_gpg_key(key_id: str, program: str = GPG) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Keyring:
+class Keyring(NamedTuple):
     """A throwaway GNUPGHOME holding the board's GPG approver keys, and whose they are."""
 
     home: str
@@ -361,8 +358,7 @@ def gpg_approvers(cat: CatFile, rev: str) -> dict[str, str]:
         keyring.close()
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     status: str  # git's %G?: G good, B bad, U good but unknown trust/key, N none, ...
     signer: str | None  # the principal the board names for the signing key, if it names one
 

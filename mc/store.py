@@ -17,8 +17,8 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from . import rules
 from .board import Board
@@ -40,18 +40,16 @@ SERVICE_NAME = "Mission Control"
 SERVICE_EMAIL = "mc-service@mission-control.invalid"
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who a commit is made as, and how it is signed."""
 
     actor: Actor
     sign: bool
     config: tuple[str, ...] = ()  # git -c options (the service key)
-    env: Mapping[str, str] = field(default_factory=dict)  # author/committer for services
+    env: Mapping[str, str] = {}
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     """One project's change, as one commit."""
 
     project_id: str | None  # None: a board file (mc.yaml, allowed signers), not a project
@@ -65,8 +63,7 @@ class Transition:
     artifacts_changed_since_review: bool = False
 
 
-@dataclass(frozen=True)
-class Committed:
+class Committed(NamedTuple):
     commit: str
     transition: Transition
 
