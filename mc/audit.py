@@ -159,6 +159,7 @@ class Auditor:
             before: State | None = None
             after: State | None = None
             before_lane = after_lane = None
+            added = False  # a file for this id appeared in a lane (a new project or a move)
             after_error = None
             for lane, old, new in projects.get(pid, []):
                 if old is not None:
@@ -167,6 +168,7 @@ class Auditor:
                     before = State(lane, data if data is not None else {})
                 if new is not None:
                     after_lane = lane
+                    added = added or old is None
                     data, error = self._parse(new, f"{lane.value}/{pid}.yaml")
                     if data is None:
                         after_error = error
@@ -186,7 +188,7 @@ class Auditor:
                         pid=pid,
                     )
                     continue
-            if after_lane is not None:
+            if added and after_lane is not None:
                 others = [lane for lane in lanes_of(pid) if lane is not after_lane]
                 if others:
                     add(

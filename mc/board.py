@@ -84,7 +84,7 @@ class Board:
                 f"{exc}: run mc init DIR, pass --board DIR or set MC_BOARD"
             ) from None
         board = cls(repo)
-        in_tree = repo.work_tree is not None and (repo.work_tree / CONFIG_FILE).exists()
+        in_tree = repo.work_tree is not None and (repo.root / CONFIG_FILE).exists()
         if not in_tree and board.read_blob(f"HEAD:{CONFIG_FILE}") is None:
             board.close()
             raise BoardNotFound(
@@ -247,7 +247,7 @@ class Board:
 
     @property
     def _cache_path(self) -> Path:
-        return self.repo.git_dir / "mc" / "parsed.pickle"
+        return self.repo.git_path("mc", "parsed.pickle")
 
     def _load_cache(self) -> None:
         """Parsed project files of earlier runs, by blob: content-addressed, so never stale.

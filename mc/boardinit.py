@@ -103,7 +103,7 @@ def _refuse_inside_another_repository(target: Path) -> None:
         repo = find_repo(existing)
     except BoardNotFound:
         return
-    if repo.work_tree is not None and repo.work_tree.resolve() != target:
+    if repo.work_tree is not None and repo.root.resolve() != target:
         raise McError(
             f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
             "its own repository (run mc init on that folder, or on a new one)"
@@ -115,7 +115,7 @@ def _repository_at(target: Path) -> Repo:
         repo = find_repo(target)
     except BoardNotFound:
         repo = None
-    if repo is not None and repo.work_tree is not None and repo.work_tree.resolve() != target:
+    if repo is not None and repo.work_tree is not None and repo.root.resolve() != target:
         raise McError(
             f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
             "its own repository (run mc init on that folder, or on a new one)"

@@ -12,8 +12,10 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from .errors import GitError
 
@@ -40,12 +42,25 @@ def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
 class Repo(NamedTuple):
     """A git repository: its work tree (None when bare) and its git dir."""
 
-    git_dir: Path
-    work_tree: Path | None
+    # Plain strings: pathlib costs the pre-commit hook ~10 ms of import on every commit.
+    git_dir: str
+    work_tree: str | None
 
     @property
     def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.top)
+
+    @property
+    def top(self) -> str:
+        """The work tree, or the git dir of a bare repository."""
         return self.work_tree if self.work_tree is not None else self.git_dir
+
+    def git_path(self, *parts: str) -> Path:
+        from pathlib import Path
+
+        return Path(self.git_dir, *parts)
 
     def run(
         self,
@@ -66,7 +81,7 @@ class Repo(NamedTuple):
             input=input,
             capture_output=True,
             env=_env(env),
-            cwd=self.root,
+            cwd=self.top,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
         if check and proc.returncode != 0:
@@ -86,7 +101,8 @@ class Repo(NamedTuple):
         """The branch HEAD names ("refs/heads/main"), or None when it is detached."""
         try:
             # The common case without a process: a plain HEAD file ("ref: refs/heads/main").
-            text = (self.git_dir / "HEAD").read_text().strip()
+            with open(os.path.join(self.git_dir, "HEAD")) as fh:
+                text = fh.read().strip()
             if text.startswith("ref: refs/"):
                 return text[5:]
             if len(text) == 40:
@@ -164,7 +180,7 @@ class Repo(NamedTuple):
         home = env.get("HOME", "")
         xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
         files = [
-            str(self.git_dir / "config"),
+            os.path.join(self.git_dir, "config"),
             env.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
             os.path.join(xdg, "git", "config"),
         ]
@@ -223,7 +239,7 @@ def _first_line(stderr: bytes) -> str:
     return lines[0] if lines else "no output"
 
 
-def find_repo(start: Path) -> Repo:
+def find_repo(start: str | os.PathLike[str]) -> Repo:
     """The repository containing ``start`` (a work tree or a bare repository)."""
     proc = subprocess.run(
         [GIT, "rev-parse", "--absolute-git-dir", "--is-bare-repository", "--show-toplevel"],
@@ -236,10 +252,10 @@ def find_repo(start: Path) -> Repo:
         from .errors import BoardNotFound
 
         raise BoardNotFound(f"{start} is not in a git repository")
-    git_dir = Path(lines[0])
+    git_dir = lines[0]
     if lines[1] == "true":
         return Repo(git_dir, None)
-    return Repo(git_dir, Path(lines[2]))
+    return Repo(git_dir, lines[2])
 
 
 class CatFile:
@@ -257,7 +273,7 @@ class CatFile:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=_env(None),
-                cwd=self.repo.root,
+                cwd=self.repo.top,
             )
         return self._proc
 
@@ -371,7 +387,7 @@ class ObjectWriter:
 
     def __init__(self, repo: Repo) -> None:
         objects = os.environ.get("GIT_OBJECT_DIRECTORY")
-        self.objects = Path(objects) if objects else repo.git_dir / "objects"
+        self.objects = objects or os.path.join(repo.git_dir, "objects")
 
     def write(self, kind: str, data: bytes) -> str:
         import hashlib
@@ -379,23 +395,22 @@ class ObjectWriter:
 
         raw = f"{kind} {len(data)}".encode() + b"\0" + data
         sha = hashlib.sha1(raw).hexdigest()
-        folder = self.objects / sha[:2]
-        path = folder / sha[2:]
-        if path.exists():
+        folder = os.path.join(self.objects, sha[:2])
+        path = os.path.join(folder, sha[2:])
+        if os.path.exists(path):
             return sha
-        folder.mkdir(exist_ok=True)
-        tmp = folder / f"tmp_obj_mc_{os.getpid()}_{threading.get_ident()}"
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f"tmp_obj_mc_{os.getpid()}_{threading.get_ident()}")
+        # Like git (core.fsync's default), no fsync: the ref update is what publishes.
         with open(tmp, "wb") as fh:
             fh.write(zlib.compress(raw, 1))
-            fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(tmp, 0o444)
         try:
             os.link(tmp, path)  # never replaces: an existing object is the same bytes
         except FileExistsError:
             pass
         finally:
-            tmp.unlink(missing_ok=True)
+            os.unlink(tmp)
         return sha
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from .errors import McError
 from .git import ZERO, Repo, find_repo
@@ -16,9 +15,9 @@ def _say(lines: list[str]) -> None:
 
 def _hook_repo() -> Repo:
     """The repository a client hook runs in: git starts hooks at the top of the work tree."""
-    top = Path.cwd()
-    git_dir = top / ".git"
-    if "GIT_DIR" not in os.environ and git_dir.is_dir():
+    top = os.getcwd()
+    git_dir = os.path.join(top, ".git")
+    if "GIT_DIR" not in os.environ and os.path.isdir(git_dir):
         return Repo(git_dir, top)  # the usual case, without starting git to ask
     return find_repo(top)
 
@@ -40,7 +39,8 @@ def pre_commit() -> int:
 def commit_msg(path: str) -> int:
     from .audit import trailers
 
-    message = Path(path).read_text(encoding="utf-8", errors="replace")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        message = fh.read()
     found = trailers("\n".join(line for line in message.splitlines() if not line.startswith("#")))
     actor = found.get("Mc-Actor")
     if actor is not None and actor != "human":
@@ -56,7 +56,7 @@ def pre_receive(stdin: str, repo: Repo | None = None) -> int:
     from .audit import Auditor
     from .board import Board
 
-    repo = repo or find_repo(Path.cwd())
+    repo = repo or find_repo(os.getcwd())
     board = Board(repo)
     auditor = Auditor(repo, board.cat)
     refused: list[str] = []

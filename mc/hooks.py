@@ -65,4 +65,4 @@ def install_client(repo: Repo, force: bool = False) -> list[Path]:
 def install_server(bare: Repo, force: bool = False) -> list[Path]:
     if bare.work_tree is not None:
         raise McError(f"{bare.root} is not a bare repository (the server hook goes into one)")
-    return _install(bare.git_dir / "hooks", SERVER_HOOKS, force)
+    return _install(bare.git_path("hooks"), SERVER_HOOKS, force)

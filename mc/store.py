@@ -206,7 +206,7 @@ class Store:
 
     def _sync_checkout(self, transition: Transition) -> None:
         assert self.repo.work_tree is not None
-        root = self.repo.work_tree
+        root = self.repo.root
         for path, data in transition.files.items():
             target = root / path
             if data is None:
@@ -230,7 +230,7 @@ class Store:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One writer at a time per repository on this machine (the ref CAS covers the rest)."""
-        path = self.repo.git_dir / "mc-store.lock"
+        path = self.repo.git_path("mc-store.lock")
         with open(path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

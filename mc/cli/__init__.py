@@ -428,6 +428,20 @@ def hooks_install(
 
 def main() -> None:
     """The one place errors become a line on stderr and an exit status."""
+    _exit(_run())
+
+
+def _exit(code: int) -> None:
+    """Flush and leave without tearing the interpreter down (~20 ms of a short command).
+
+    Safe here: every command has closed its files and processes before returning.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run() -> int:
     import click
 
     from mc.errors import McError
@@ -436,21 +450,21 @@ def main() -> None:
         result = app(standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         sys.stdout.write(exc.ctx.get_help() + "\n")
-        sys.exit(0)
+        return 0
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         sys.stderr.write(f"mc: {' '.join(exc.format_message().split())}\n")
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         sys.stderr.write("mc: aborted\n")
-        sys.exit(1)
+        return 1
     except McError as exc:
         sys.stderr.write(f"mc: {exc}\n")
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except OSError as exc:
         sys.stderr.write(f"mc: {exc}\n")
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+        return 130
+    return result if isinstance(result, int) else 0
