@@ -65,6 +65,7 @@ class Board:
         self._config = config
         # blob -> parsed project, or the error message with "\0" where the file name goes
         self._parsed: dict[str, Project | str] = {}
+        self._configs: dict[str, dict[str, object]] = {}  # mc.yaml blob -> checked values
         self._cache_loaded = False
         self._cache_dirty = False
 
@@ -125,7 +126,17 @@ class Board:
         return self._config
 
     def read_config(self, rev: str) -> Config:
-        return config_mod.load(self.read_blob(f"{rev}:{CONFIG_FILE}"), CONFIG_FILE)
+        """mc.yaml at ``rev`` (defaults when there is none), parsed once per blob."""
+        blob = self.cat.resolve(f"{rev}:{CONFIG_FILE}")
+        if blob is None:
+            return config_mod.from_values({})
+        self._load_cache()
+        values = self._configs.get(blob)
+        if values is None:
+            values = config_mod.read_values(self.read_blob(blob), CONFIG_FILE)
+            self._configs[blob] = values
+            self._cache_dirty = True
+        return config_mod.from_values(values)
 
     @property
     def ref(self) -> str:
@@ -176,17 +187,23 @@ class Board:
                     misplaced.append(f"{lane.value}/{name}")
         return Snapshot(commit, files, tuple(misplaced))
 
-    def parse_blob(self, blob: str, name: str) -> Project:
-        """Parse a project blob (cached by content); raise InvalidProjectFile."""
+    def parse_blob(self, blob: str, name: str, data: bytes | None = None) -> Project:
+        """Parse a project blob (cached by content); raise InvalidProjectFile.
+
+        ``data``: the blob's bytes when the caller has them (a file about to be committed).
+        """
+        self._load_cache()
         cached = self._parsed.get(blob)
         if isinstance(cached, Project):
             return cached
         if isinstance(cached, str):
             raise InvalidProjectFile(cached.replace("\0", name, 1))
-        obj = self.cat.read(blob)
-        if obj is None:
-            raise InvalidProjectFile(f"{name}: blob {blob} is missing")
-        return self._remember(blob, obj[2], name)
+        if data is None:
+            obj = self.cat.read(blob)
+            if obj is None:
+                raise InvalidProjectFile(f"{name}: blob {blob} is missing")
+            data = obj[2]
+        return self._remember(blob, data, name)
 
     def _remember(self, blob: str, data: bytes, name: str) -> Project:
         try:
@@ -261,11 +278,14 @@ class Board:
         self._cache_loaded = True
         try:
             with open(self._cache_path, "rb") as fh:
-                version, entries = _SafeUnpickler(fh).load()
+                version, entries, configs = _SafeUnpickler(fh).load()
         except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
             return
         if version != _CACHE_VERSION or not isinstance(entries, dict):
             return
+        if isinstance(configs, dict):
+            for blob, values in configs.items():
+                self._configs.setdefault(blob, values)
         for blob, value in entries.items():
             if blob in self._parsed:
                 continue
@@ -284,7 +304,9 @@ class Board:
             path.parent.mkdir(exist_ok=True)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
-                pickle.dump((_CACHE_VERSION, entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    (_CACHE_VERSION, entries, self._configs), fh, protocol=pickle.HIGHEST_PROTOCOL
+                )
             os.replace(tmp, path)
         except OSError:
             pass  # a cache is an optimisation; a read-only clone still works
@@ -295,7 +317,7 @@ class Board:
         return obj[2] if obj else None
 
 
-_CACHE_VERSION = f"{SCHEMA_VERSION}"
+_CACHE_VERSION = f"{SCHEMA_VERSION}.{config_mod.SCHEMA_VERSION}"
 
 
 class _SafeUnpickler(pickle.Unpickler):

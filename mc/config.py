@@ -18,6 +18,8 @@ from .projectfile import ARCHETYPE_PATTERN
 from .yamlsafe import parse
 
 CONFIG_FILE = "mc.yaml"
+# Bump when the settings or their checks change: checked values are cached by blob.
+SCHEMA_VERSION = 1
 DEFAULT_BRANCH = "main"
 REVIEWER = "reviewer"
 
@@ -104,14 +106,24 @@ class Config(NamedTuple):
 
 def load(data: bytes | str | None, name: str = CONFIG_FILE) -> Config:
     """Read mc.yaml (None: defaults), then apply MC_* environment overrides."""
-    values: dict[str, Any] = {}
-    if data is not None:
-        parsed = parse(data, name, what="board config", error=ConfigError)
-        values = s.validate(parsed, _FIELDS, (), name, ConfigError)
-    archetypes = {}
-    for aname, spec in (values.get("archetypes") or {}).items():
+    return from_values(read_values(data, name), name)
+
+
+def read_values(data: bytes | str | None, name: str = CONFIG_FILE) -> dict[str, Any]:
+    """mc.yaml's checked values (plain data: the board caches them by blob)."""
+    if data is None:
+        return {}
+    parsed = parse(data, name, what="board config", error=ConfigError)
+    values = s.validate(parsed, _FIELDS, (), name, ConfigError)
+    for aname in values.get("archetypes") or {}:
         if not _valid_archetype_name(aname):
             raise ConfigError(f"{name}: archetypes.{aname}: must match {ARCHETYPE_PATTERN}")
+    return values
+
+
+def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
+    archetypes = {}
+    for aname, spec in (values.get("archetypes") or {}).items():
         archetypes[aname] = Archetype(
             name=aname,
             runner=spec["runner"],

@@ -382,6 +382,17 @@ def format_tree(entries: Iterable[tuple[str, str, str]]) -> bytes:
     )
 
 
+def object_id(kind: str, data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(f"{kind} {len(data)}".encode() + b"\0" + data).hexdigest()
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob."""
+    return object_id("blob", data)
+
+
 class ObjectWriter:
     """Writes loose objects into a repository's object store, as git does."""
 
@@ -390,11 +401,10 @@ class ObjectWriter:
         self.objects = objects or os.path.join(repo.git_dir, "objects")
 
     def write(self, kind: str, data: bytes) -> str:
-        import hashlib
         import zlib
 
         raw = f"{kind} {len(data)}".encode() + b"\0" + data
-        sha = hashlib.sha1(raw).hexdigest()
+        sha = object_id(kind, data)
         folder = os.path.join(self.objects, sha[:2])
         path = os.path.join(folder, sha[2:])
         if os.path.exists(path):

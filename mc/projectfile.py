@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, NamedTuple
-
-import yaml
 
 from . import schema as s
 from .errors import InvalidInput, InvalidProjectFile
-from .yamlsafe import Parsed, parse
+from .yamlsafe import Parsed, parse, yaml
 
 # Bump when the fields or their checks change: parsed files are cached by blob under it.
 SCHEMA_VERSION = 1
@@ -211,27 +210,32 @@ def _is_flow_end(text: str, at: int) -> bool:
     return at < len(text) and text[at] in "]}"
 
 
-class _Dumper(yaml.SafeDumper):
-    """Writes text that libyaml would read back differently in double quotes.
+@cache
+def _dumper() -> Any:
+    """A SafeDumper that writes text libyaml would read back differently in double quotes.
 
     U+0085, U+2028 and U+2029 inside plain or single-quoted text read back as line
     breaks (or spaces); double quotes escape them as \\N, \\L, \\P.
     """
 
+    class Dumper(yaml.SafeDumper):
+        pass
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> Any:
-    style = '"' if _ODD_BREAKS.search(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    def represent_str(dumper: Any, value: str) -> Any:
+        style = '"' if _ODD_BREAKS.search(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    return Dumper
 
 
-_Dumper.add_representer(str, _represent_str)
 _ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 def render_entry(key: str, value: Any) -> str:
     return yaml.dump(
         {key: _plain(value)},
-        Dumper=_Dumper,
+        Dumper=_dumper(),
         sort_keys=False,
         allow_unicode=True,
         default_flow_style=False,

@@ -30,9 +30,8 @@ from .errors import (
     TransitionRefused,
     UncommittedChanges,
 )
-from .git import ObjectWriter, build_tree
+from .git import ObjectWriter, blob_id, build_tree
 from .lanes import PathKind, artifacts_prefix, classify
-from .projectfile import load
 from .rules import Actor, Change, Role, State
 
 MAX_ATTEMPTS = 50
@@ -126,7 +125,7 @@ class Store:
             kind, lane, file_id = classify(path)
             if kind is PathKind.PROJECT and file_id == pid and data is not None:
                 assert lane is not None
-                after = State(lane, load(data, path).data)
+                after = State(lane, self.board.parse_blob(blob_id(data), path, data).data)
             elif path.startswith(artifacts_prefix(pid)):
                 artifacts = True
             elif kind is not PathKind.PROJECT or file_id != pid:
