@@ -13,7 +13,6 @@ schema stays one readable table per file kind.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -193,6 +192,8 @@ class Block:
 
 
 def unknown_key(key: str, known: Iterable[str]) -> str:
+    import difflib  # only when explaining an error
+
     known = list(known)
     close = difflib.get_close_matches(key, known, n=1)
     if close:
