@@ -12,7 +12,7 @@ on every commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import rules
@@ -56,6 +56,10 @@ class CommitInfo(NamedTuple):
     parents: list[str]
     message: str
     trailers: dict[str, str]
+    tree: str = ""
+    author: str = ""  # the author's name
+    time: int = 0  # committer time, seconds since the epoch
+    signed: bool = False  # the commit object carries a signature
 
 
 def parse_commit(sha: str, data: bytes) -> CommitInfo:
@@ -64,7 +68,18 @@ def parse_commit(sha: str, data: bytes) -> CommitInfo:
         line.split()[1].decode() for line in header.splitlines() if line.startswith(b"parent ")
     ]
     message = body.decode("utf-8", "replace")
-    return CommitInfo(sha, parents, message, trailers(message))
+    tree, author, when, signed = "", "", 0, False
+    for line in header.splitlines():
+        if line.startswith(b"tree "):
+            tree = line[5:].decode()
+        elif line.startswith(b"author "):
+            author = line[7:].decode("utf-8", "replace").rsplit(" <", 1)[0]
+        elif line.startswith(b"committer "):
+            parts = line.rsplit(b" ", 2)
+            when = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
+        elif line.startswith((b"gpgsig ", b"gpgsig-sha256 ")):
+            signed = True
+    return CommitInfo(sha, parents, message, trailers(message), tree, author, when, signed)
 
 
 def trailers(message: str) -> dict[str, str]:
@@ -293,31 +308,38 @@ class Auditor:
 
     # ------------------------------------------------------------------ commits
 
-    def check_commits(
-        self, commits: Sequence[str], *, allow_merges: bool = False
-    ) -> list[Violation]:
-        """Check commits (oldest first) one by one, each against its first parent."""
-        from . import signing
-
-        if not commits:
-            return []
+    def read_infos(self, commits: Sequence[str]) -> dict[str, CommitInfo]:
         infos = {}
         for sha, obj in self.cat.read_many(list(commits)):
             if obj is None or obj[1] != "commit":
                 raise ValueError(f"{sha} is not a commit")
             infos[sha] = parse_commit(sha, obj[2])
+        return infos
 
-        # Signatures: each commit is judged by the allowed signers (and GPG keys) of its parent.
+    def signatures(
+        self, commits: Sequence[str], infos: Mapping[str, CommitInfo]
+    ) -> tuple[dict[str, Actor], dict[str, str]]:
+        """Who each commit is proven to be from, and the allowed signers it was judged by.
+
+        Each commit is judged by the allowed signers (and GPG keys) of its parent.
+        Unsigned commits are known unsigned without asking git.
+        """
+        from . import signing
+
         signer_texts: dict[str, str] = {}
         by_signers: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
         bases = {sha: infos[sha].parents[0] if infos[sha].parents else sha for sha in commits}
-        gpg_dirs = dict(self.cat.read_many([f"{b}:{signing.GPG_DIR}" for b in set(bases.values())]))
+        signed = [sha for sha in commits if infos[sha].signed]
+        gpg_dirs = dict(
+            self.cat.read_many(sorted({f"{bases[s]}:{signing.GPG_DIR}" for s in signed}))
+        )
         for sha in commits:
             base = bases[sha]
             text = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
             signer_texts[sha] = text
-            gpg_files = signing.asc_files(gpg_dirs[f"{base}:{signing.GPG_DIR}"])
-            by_signers.setdefault((text, tuple(sorted(gpg_files.items()))), []).append(sha)
+            if infos[sha].signed:
+                gpg_files = signing.asc_files(gpg_dirs[f"{base}:{signing.GPG_DIR}"])
+                by_signers.setdefault((text, tuple(sorted(gpg_files.items()))), []).append(sha)
         sigs: dict[str, signing.Signature] = {}
         keyrings: dict[tuple[tuple[str, str], ...], signing.Keyring | None] = {}
         try:
@@ -329,7 +351,22 @@ class Auditor:
             for keyring in keyrings.values():
                 if keyring is not None:
                     keyring.close()
+        actors = {
+            sha: actor_for(
+                infos[sha], sigs.get(sha), signing.parse_allowed_signers(signer_texts[sha])
+            )
+            for sha in commits
+        }
+        return actors, signer_texts
 
+    def check_commits(
+        self, commits: Sequence[str], *, allow_merges: bool = False
+    ) -> list[Violation]:
+        """Check commits (oldest first) one by one, each against its first parent."""
+        if not commits:
+            return []
+        infos = self.read_infos(commits)
+        actors, signer_texts = self.signatures(commits, infos)
         diffs = self._diff_tree(commits, infos)
         ids = self._lane_ids(infos[commits[0]].parents[0] if infos[commits[0]].parents else None)
         found: list[Violation] = []
@@ -343,10 +380,8 @@ class Auditor:
                 )
             changes = diffs.get(sha, [])
             _apply(ids, changes)
-            lines = signing.parse_allowed_signers(signer_texts[sha])
-            actor = actor_for(info, sigs.get(sha), lines)
             found += self.check_changes(
-                actor,
+                actors[sha],
                 changes,
                 lambda pid: sorted(ids.get(pid, ()), key=LANE_NAMES_ORDERED.index),
                 commit=sha,

@@ -462,3 +462,47 @@ def build_tree(
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def diff_trees(
+    cat: CatFile, old: str | None, new: str | None, prefix: str = ""
+) -> list[tuple[str, str | None, str | None]]:
+    """(path, old blob, new blob) for every file that differs between two trees.
+
+    Walks only the subtrees whose ids differ, through the running cat-file: a commit
+    that moves one project reads four small trees and starts no process.
+    """
+    if old == new:
+        return []
+    before = _entries(cat, old)
+    after = _entries(cat, new)
+    out: list[tuple[str, str | None, str | None]] = []
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name), after.get(name)
+        if a == b:
+            continue
+        path = prefix + name
+        a_tree = a is not None and a[0] == "40000"
+        b_tree = b is not None and b[0] == "40000"
+        if a_tree or b_tree:
+            out += diff_trees(
+                cat, a[1] if a_tree and a else None, b[1] if b_tree and b else None, path + "/"
+            )
+        if (a is not None and not a_tree) or (b is not None and not b_tree):
+            out.append(
+                (
+                    path,
+                    a[1] if a is not None and not a_tree else None,
+                    b[1] if b is not None and not b_tree else None,
+                )
+            )
+    return out
+
+
+def _entries(cat: CatFile, tree: str | None) -> dict[str, tuple[str, str]]:
+    if tree is None:
+        return {}
+    obj = cat.read(tree)
+    if obj is None or obj[1] != "tree":
+        raise GitError(f"tree {tree} is missing")
+    return {name: (mode, sha) for mode, name, sha in parse_tree(obj[2])}

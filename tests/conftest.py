@@ -123,3 +123,48 @@ def to_review(board: Board, pid: str, *, title: str | None = None, verdict: str 
 
 
 MakeBoard = Callable[..., Path]
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real PostgreSQL for the session, started with the product's own embedded-cluster code.
+
+    A template database is migrated once; each test gets a clone of it.
+    """
+    import shutil
+
+    from mc import db
+    from mc.pgembed import Cluster
+
+    cluster = Cluster(tmp_path_factory.mktemp("pg") / "cluster")
+    cluster.init(fast=True)
+    cluster.start()
+    db.ensure_database(cluster.url("postgres"), "mc_template")
+    with db.connect(cluster.url("mc_template")) as conn:
+        db.migrate(conn)
+        conn.commit()
+    yield cluster
+    cluster.stop("immediate")
+    shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(pg_cluster: object) -> Iterator[str]:
+    """A fresh, migrated database of its own for one test (a clone of the template)."""
+    import uuid
+
+    from psycopg import sql
+
+    from mc import db
+    from mc.pgembed import Cluster
+
+    assert isinstance(pg_cluster, Cluster)
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with db.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE mc_template").format(sql.Identifier(name)))
+    yield pg_cluster.url(name)
+    with db.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,209 @@
+"""The only module that talks to PostgreSQL (psycopg 3).
+
+SQL lives in ``sql/queries.sql`` as named blocks (``-- name: x``) with bound
+parameters only; the schema is ``sql/schema.sql`` plus numbered migrations in
+``sql/migrations/``. Driver errors become ``DatabaseError`` with a message a person
+can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from .errors import McError
+
+SQL_DIR = Path(__file__).with_name("sql")
+CHANNEL = "mc_board"
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+
+class DatabaseError(McError):
+    """The database is not reachable or refused the request."""
+
+    http_status = 503
+
+
+@cache
+def queries() -> dict[str, str]:
+    """Named queries from queries.sql: ``-- name: x`` starts a block."""
+    text = (SQL_DIR / "queries.sql").read_text()
+    out: dict[str, str] = {}
+    for block in re.split(r"^-- name: ", text, flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        out[name.strip()] = body.strip().rstrip(";")
+    return out
+
+
+def q(name: str) -> str:
+    return queries()[name]
+
+
+def jsonb(value: Any) -> Jsonb:
+    return Jsonb(value)
+
+
+def connect(url: str, *, autocommit: bool = False, application_name: str = "mc") -> Connection:
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            row_factory=dict_row,
+            application_name=application_name,
+            connect_timeout=10,
+        )
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"cannot connect to the database: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Turn driver errors into DatabaseError (one handler for every caller)."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"the database connection failed: {_one_line(exc)}") from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"the database refused: {_one_line(exc)}") from None
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """A lost connection (server restart, network): worth reconnecting and retrying."""
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in exc.message
+    )
+
+
+def fetch_all(
+    conn: Connection, name: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    with translated():
+        return conn.execute(q(name), params or {}).fetchall()
+
+
+def fetch_one(
+    conn: Connection, name: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    with translated():
+        return conn.execute(q(name), params or {}).fetchone()
+
+
+def execute(conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> int:
+    with translated():
+        return conn.execute(q(name), params or {}).rowcount
+
+
+def execute_many(conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    with translated(), conn.cursor() as cur:
+        cur.executemany(q(name), rows)
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Bulk load with COPY (table and column names are ours, never user input)."""
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    with translated(), conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def notify(conn: Connection, payload: str) -> None:
+    with translated():
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+# ---------------------------------------------------------------------- schema
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration file, in order."""
+    out = []
+    for path in sorted((SQL_DIR / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        out.append((int(path.name[:4]), path.stem[5:], path.read_text()))
+    return out
+
+
+_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS mc_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+def migrate(conn: Connection, *, fresh_from_schema: bool = True) -> list[int]:
+    """Bring the schema up to date; return the versions applied.
+
+    An empty database gets schema.sql in one go (``fresh_from_schema``), an existing
+    one the migrations it has not had, each in its own transaction. A lock keeps two
+    processes from migrating at once.
+    """
+    applied: list[int] = []
+    with translated():
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(7170)")
+            conn.execute(_MIGRATIONS_TABLE)
+            done = {r["version"] for r in conn.execute("SELECT version FROM mc_migrations")}
+            todo = [m for m in migrations() if m[0] not in done]
+            if not todo:
+                return []
+            empty = not done and not _has_tables(conn)
+            if empty and fresh_from_schema:
+                conn.execute((SQL_DIR / "schema.sql").read_text())
+                for version, name, _ in todo:
+                    conn.execute(
+                        "INSERT INTO mc_migrations (version, name) VALUES (%s, %s)", (version, name)
+                    )
+                return [m[0] for m in todo]
+        for version, name, sql_text in todo:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(7170)")
+                if conn.execute(
+                    "SELECT 1 FROM mc_migrations WHERE version = %s", (version,)
+                ).fetchone():
+                    continue
+                conn.execute(sql_text)
+                conn.execute(
+                    "INSERT INTO mc_migrations (version, name) VALUES (%s, %s)", (version, name)
+                )
+                applied.append(version)
+    return applied
+
+
+def _has_tables(conn: Connection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) AS n FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name <> 'mc_migrations'"
+    ).fetchone()
+    return bool(row and row["n"])
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database ``name`` through a connection to ``admin_url`` if it is missing."""
+    from psycopg import sql
+
+    with connect(admin_url, autocommit=True) as conn, translated():
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

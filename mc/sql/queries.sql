@@ -1,0 +1,132 @@
+-- Named queries: "-- name: x" starts one. Parameters are always bound (%(name)s).
+
+-- name: meta_get
+SELECT value FROM mc_meta WHERE key = %(key)s;
+
+-- name: meta_set
+INSERT INTO mc_meta (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+
+-- name: sync_lock
+SELECT pg_advisory_xact_lock(7171);
+
+-- name: projects_by_ids
+SELECT id, lane, applied_blob, data, flagged, error, attempted_blob
+FROM projects WHERE id = ANY(%(ids)s);
+
+-- name: project_upsert
+INSERT INTO projects (id, lane, title, archetype, model, priority, owner, due_date, due_at,
+                      labels, ready_for_human, needs_human, data, applied_commit, applied_blob,
+                      attempted_commit, attempted_blob, error, error_path, error_line, error_col,
+                      flagged, flagged_commit, lane_since, created_at, updated_at)
+VALUES (%(id)s, %(lane)s, %(title)s, %(archetype)s, %(model)s, %(priority)s, %(owner)s,
+        %(due_date)s, %(due_at)s, %(labels)s, %(ready_for_human)s, %(needs_human)s, %(data)s,
+        %(applied_commit)s, %(applied_blob)s, NULL, NULL, NULL, NULL, NULL, NULL,
+        %(flagged)s, %(flagged_commit)s, %(at)s, %(at)s, %(at)s)
+ON CONFLICT (id) DO UPDATE SET
+    lane = EXCLUDED.lane, title = EXCLUDED.title, archetype = EXCLUDED.archetype,
+    model = EXCLUDED.model, priority = EXCLUDED.priority, owner = EXCLUDED.owner,
+    due_date = EXCLUDED.due_date, due_at = EXCLUDED.due_at, labels = EXCLUDED.labels,
+    ready_for_human = EXCLUDED.ready_for_human, needs_human = EXCLUDED.needs_human,
+    data = EXCLUDED.data, applied_commit = EXCLUDED.applied_commit,
+    applied_blob = EXCLUDED.applied_blob,
+    attempted_commit = NULL, attempted_blob = NULL, error = NULL, error_path = NULL,
+    error_line = NULL, error_col = NULL,
+    flagged = EXCLUDED.flagged, flagged_commit = EXCLUDED.flagged_commit,
+    lane_since = CASE WHEN projects.lane = EXCLUDED.lane THEN projects.lane_since
+                      ELSE EXCLUDED.lane_since END,
+    updated_at = EXCLUDED.updated_at;
+
+-- name: project_attempt
+-- An invalid file: the row keeps what was last applied and records the attempt.
+INSERT INTO projects (id, lane, attempted_commit, attempted_blob, error, error_path, error_line,
+                      error_col, lane_since, created_at, updated_at)
+VALUES (%(id)s, %(lane)s, %(commit)s, %(blob)s, %(error)s, %(path)s, %(line)s, %(col)s,
+        %(at)s, %(at)s, %(at)s)
+ON CONFLICT (id) DO UPDATE SET
+    attempted_commit = EXCLUDED.attempted_commit, attempted_blob = EXCLUDED.attempted_blob,
+    error = EXCLUDED.error, error_path = EXCLUDED.error_path, error_line = EXCLUDED.error_line,
+    error_col = EXCLUDED.error_col, updated_at = EXCLUDED.updated_at;
+
+-- name: project_flag
+UPDATE projects SET flagged = %(message)s, flagged_commit = %(commit)s, updated_at = %(at)s
+WHERE id = %(id)s;
+
+-- name: project_delete
+DELETE FROM projects WHERE id = %(id)s;
+
+-- name: activity_insert
+INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary, at)
+VALUES (%(kind)s, %(project_id)s, %(from_lane)s, %(to_lane)s, %(commit)s, %(action)s, %(actor)s,
+        %(who)s, %(summary)s, %(at)s)
+RETURNING id;
+
+-- name: violation_insert
+INSERT INTO violations (commit, project_id, path, message, actor, at)
+VALUES (%(commit)s, %(project_id)s, %(path)s, %(message)s, %(actor)s, %(at)s)
+ON CONFLICT DO NOTHING;
+
+-- name: uncommitted_all
+SELECT path, project_id, status FROM uncommitted ORDER BY path;
+
+-- name: uncommitted_clear
+DELETE FROM uncommitted;
+
+-- name: uncommitted_insert
+INSERT INTO uncommitted (path, project_id, status) VALUES (%(path)s, %(project_id)s, %(status)s);
+
+-- name: rebuild_truncate
+TRUNCATE projects, violations, activity RESTART IDENTITY;
+
+-- name: project_get
+SELECT * FROM projects WHERE id = %(id)s;
+
+-- name: projects_all
+SELECT * FROM projects ORDER BY id;
+
+-- name: lane_counts
+SELECT lane, count(*) AS n FROM projects GROUP BY lane;
+
+-- name: projects_invalid
+SELECT id, lane, error, error_path, error_line, error_col, attempted_commit
+FROM projects WHERE error IS NOT NULL ORDER BY id;
+
+-- name: violations_recent
+SELECT id, commit, project_id, path, message, actor, at FROM violations
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: activity_recent
+SELECT * FROM activity WHERE (%(project)s::text IS NULL OR project_id = %(project)s)
+  AND (%(before)s::bigint IS NULL OR id < %(before)s)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: daemons
+SELECT pid, application_name, backend_start, client_addr FROM pg_stat_activity
+WHERE application_name LIKE 'mc daemon%%' AND datname = current_database();
+
+-- Tasks -------------------------------------------------------------------------
+
+-- name: task_insert
+INSERT INTO tasks (title, notes, due_date, due_at, priority, tags, project_id)
+VALUES (%(title)s, %(notes)s, %(due_date)s, %(due_at)s, %(priority)s, %(tags)s, %(project_id)s)
+RETURNING *;
+
+-- name: task_get
+SELECT * FROM tasks WHERE id = %(id)s;
+
+-- name: task_list
+SELECT * FROM tasks
+WHERE (%(project)s::text IS NULL OR project_id = %(project)s)
+  AND (%(include_done)s OR done_at IS NULL)
+ORDER BY done_at IS NOT NULL, coalesce(due_at, due_date::timestamp AT TIME ZONE %(tz)s) NULLS LAST,
+         priority NULLS LAST, id;
+
+-- name: task_update
+UPDATE tasks SET title = %(title)s, notes = %(notes)s, due_date = %(due_date)s,
+                 due_at = %(due_at)s, priority = %(priority)s, tags = %(tags)s,
+                 project_id = %(project_id)s, done_at = %(done_at)s, updated_at = now()
+WHERE id = %(id)s
+RETURNING *;
+
+-- name: project_exists
+SELECT 1 AS found FROM projects WHERE id = %(id)s;

@@ -1,0 +1,554 @@
+"""Mirroring the board into PostgreSQL: commits in, rows, activity and violations out.
+
+The database takes every commit between the last synced one and the tip, one at a
+time, and judges each with the board's own rules (audit.Auditor) against the state
+the database *accepted* — not git's — so a forbidden commit (hooks skipped, a bad
+signature) never becomes database state: the project keeps its last accepted row
+and is flagged, and a later commit that puts things right is judged against what
+the database has. An invalid file keeps the last valid row and records the attempt
+and its error. Each sync is one transaction ending in one NOTIFY (ids only).
+
+A rebuild replays the whole history the same way, in memory, and bulk-loads the
+result with COPY, so dropping the database and rebuilding gives exactly what the
+incremental syncs gave.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from . import db
+from .audit import Auditor, CommitInfo, FileChange, Violation
+from .board import Board
+from .errors import InvalidProjectFile
+from .git import diff_trees
+from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, classify
+from .projectfile import to_json
+
+META_LAST = "last_synced_commit"
+META_AT = "last_synced_at"
+MAX_WALK = 200_000
+_POSITION = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<reason>.*)$")
+
+
+class Accepted(NamedTuple):
+    """What the database holds for a project: the last version the rules allowed."""
+
+    lane: Lane
+    blob: str | None  # None: never valid (only an invalid file was seen)
+    data: dict[str, Any] | None
+    flagged: str | None = None
+    flagged_commit: str | None = None
+    commit: str | None = None
+    lane_since: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+
+
+class Attempt(NamedTuple):
+    lane: Lane
+    commit: str
+    blob: str
+    error: str
+
+
+class SyncResult(NamedTuple):
+    commit: str
+    commits: int
+    projects: list[str]
+    activity: list[int]
+    violations: int
+    rebuilt: bool = False
+
+
+class _Replay:
+    """Commit-by-commit judgement, shared by the incremental sync and the rebuild."""
+
+    def __init__(self, board: Board, auditor: Auditor, accepted: dict[str, Accepted | None]):
+        self.board = board
+        self.auditor = auditor
+        self.accepted = accepted  # id -> accepted state (None: no row); loaded lazily
+        self.touched: set[str] = set()
+        self.deleted: set[str] = set()
+        self.attempts: dict[str, Attempt] = {}
+        self.activity: list[dict[str, Any]] = []
+        self.violations: list[dict[str, Any]] = []
+
+    def run(self, commits: Sequence[str], load: Any) -> None:
+        if not commits:
+            return
+        infos = self.auditor.read_infos(commits)
+        actors, signer_texts = self.auditor.signatures(commits, infos)
+        for sha in commits:
+            info = infos[sha]
+            parent = info.parents[0] if info.parents else None
+            parent_tree = infos[parent].tree if parent in infos else self._tree_of(parent)
+            changes = [
+                FileChange(path, old, new)
+                for path, old, new in diff_trees(self.board.cat, parent_tree, info.tree)
+            ]
+            self._commit(info, actors[sha], changes, signer_texts[sha], load)
+
+    def _tree_of(self, commit: str | None) -> str | None:
+        if commit is None:
+            return None
+        return self.board.cat.resolve(f"{commit}^{{tree}}")
+
+    def _commit(
+        self,
+        info: CommitInfo,
+        actor: Any,
+        changes: list[FileChange],
+        signers: str,
+        load: Any,
+    ) -> None:
+        at = dt.datetime.fromtimestamp(info.time, dt.UTC)
+        by_id: dict[str, list[tuple[Lane, str | None, str | None]]] = {}
+        others: list[FileChange] = []
+        for ch in changes:
+            kind, lane, pid = classify(ch.path)
+            if kind is PathKind.PROJECT and lane is not None and pid is not None:
+                by_id.setdefault(pid, []).append((lane, ch.old, ch.new))
+            else:
+                others.append(ch)
+        load(by_id.keys())
+        # The change as the database sees it: from what it accepted to what git has now.
+        judged: list[FileChange] = list(others)
+        after: dict[str, tuple[Lane, str] | None] = {}
+        for pid, files in by_id.items():
+            new = next(((lane, n) for lane, _, n in files if n is not None), None)
+            after[pid] = new
+            acc = self.accepted.get(pid)
+            old = (acc.lane, acc.blob) if acc is not None and acc.blob is not None else None
+            if old == new:
+                continue
+            if old is not None and new is not None and old[0] is new[0]:
+                judged.append(FileChange(_path(old[0], pid), old[1], new[1]))
+                continue
+            if old is not None:
+                judged.append(FileChange(_path(old[0], pid), old[1], None))
+            if new is not None:
+                judged.append(FileChange(_path(new[0], pid), None, new[1]))
+
+        def lanes_of(pid: str) -> list[Lane]:
+            found = []
+            for spec, obj in self.board.cat.read_many(
+                [f"{info.sha}:{lane}/{pid}.yaml" for lane in LANE_NAMES_ORDERED]
+            ):
+                if obj is not None:
+                    found.append(Lane(spec.split(":", 1)[1].split("/", 1)[0]))
+            return found
+
+        found = self.auditor.check_changes(
+            actor,
+            judged,
+            lanes_of,
+            commit=info.sha,
+            parent=info.parents[0] if info.parents else None,
+            info=info,
+            signers_before=signers,
+            config_spec=f"{info.sha}:mc.yaml",
+        )
+        if len(info.parents) > 1:
+            found.append(
+                Violation(
+                    None, "merge commit: the board branch keeps a linear history", "", info.sha
+                )
+            )
+        refused: dict[str, Violation] = {}
+        who = actor.name if actor.name and actor.name != "mc-service" else info.author
+        role = "human" if actor.role.is_person else actor.role.value
+        for v in found:
+            self.violations.append(
+                {
+                    "commit": info.sha,
+                    "project_id": v.project_id,
+                    "path": v.path,
+                    "message": v.message + (f" ({v.hint})" if v.hint else ""),
+                    "actor": role,
+                    "at": at,
+                }
+            )
+            if v.project_id:
+                refused.setdefault(v.project_id, v)
+        action = info.trailers.get("Mc-Action")
+        for pid, new in after.items():
+            acc = self.accepted.get(pid)
+            self.touched.add(pid)
+            if new is not None:
+                try:
+                    project = self.board.parse_blob(new[1], _path(new[0], pid))
+                except InvalidProjectFile as exc:
+                    self.attempts[pid] = Attempt(new[0], info.sha, new[1], exc.message)
+                    self._note(
+                        "invalid", pid, acc, new[0], info, action, role, who, exc.message, at
+                    )
+                    continue
+            if pid in refused:
+                message = refused[pid].message
+                if acc is not None:
+                    self.accepted[pid] = acc._replace(flagged=message, flagged_commit=info.sha)
+                self._note(
+                    "violation",
+                    pid,
+                    acc,
+                    new[0] if new else None,
+                    info,
+                    action,
+                    role,
+                    who,
+                    message,
+                    at,
+                )
+                continue
+            self.attempts.pop(pid, None)
+            if new is None:
+                if acc is not None:
+                    self.accepted[pid] = None
+                    self.deleted.add(pid)
+                    self._note("delete", pid, acc, None, info, action, role, who, "", at)
+                continue
+            data = dict(project.data)
+            if acc is not None and acc.blob == new[1] and acc.lane is new[0]:
+                if acc.flagged:  # git is back where the database is: the flag is resolved
+                    self.accepted[pid] = acc._replace(flagged=None, flagged_commit=None)
+                    self._note("resolved", pid, acc, new[0], info, action, role, who, "", at)
+                continue
+            what, summary = _describe(acc, new[0], data)
+            self.accepted[pid] = Accepted(
+                new[0],
+                new[1],
+                data,
+                None,
+                None,
+                info.sha,
+                at if acc is None or acc.lane is not new[0] else acc.lane_since,
+                acc.created_at if acc is not None and acc.created_at else at,
+            )
+            self.deleted.discard(pid)
+            self._note(what, pid, acc, new[0], info, action, role, who, summary, at)
+
+    def _note(
+        self,
+        kind: str,
+        pid: str,
+        acc: Accepted | None,
+        to_lane: Lane | None,
+        info: CommitInfo,
+        action: str | None,
+        actor: str,
+        who: str,
+        summary: str,
+        at: dt.datetime,
+    ) -> None:
+        self.activity.append(
+            {
+                "kind": kind,
+                "project_id": pid,
+                "from_lane": acc.lane.value if acc is not None else None,
+                "to_lane": to_lane.value if to_lane is not None else None,
+                "commit": info.sha,
+                "action": action,
+                "actor": actor,
+                "who": who,
+                "summary": summary[:2000],
+                "at": at,
+            }
+        )
+
+
+def _describe(acc: Accepted | None, lane: Lane, data: dict[str, Any]) -> tuple[str, str]:
+    if acc is None or acc.data is None:
+        return "create", str(data.get("title", ""))
+    if acc.lane is not lane:
+        kind = "approve" if lane is Lane.DONE else "move"
+        return kind, f"{acc.lane.value} → {lane.value}"
+    before = acc.data
+    changed = sorted(k for k in before.keys() | data.keys() if before.get(k) != data.get(k))
+    return "edit", ", ".join(changed)
+
+
+def _path(lane: Lane, pid: str) -> str:
+    return f"{lane.value}/{pid}.yaml"
+
+
+def _row(pid: str, acc: Accepted) -> dict[str, Any]:
+    data = acc.data or {}
+    due = data.get("due")
+    due_date = due if isinstance(due, dt.date) and not isinstance(due, dt.datetime) else None
+    due_at = due if isinstance(due, dt.datetime) else None
+    if due_at is not None and due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=dt.UTC)
+    return {
+        "id": pid,
+        "lane": acc.lane.value,
+        "title": data.get("title"),
+        "archetype": data.get("archetype"),
+        "model": data.get("model"),
+        "priority": data.get("priority"),
+        "owner": data.get("owner"),
+        "due_date": due_date,
+        "due_at": due_at,
+        "labels": list(data.get("labels") or []),
+        "ready_for_human": bool(data.get("ready_for_human")),
+        "needs_human": bool(data.get("needs_human")),
+        "data": db.jsonb(to_json(data)),
+        "applied_commit": acc.commit,
+        "applied_blob": acc.blob,
+        "flagged": acc.flagged,
+        "flagged_commit": acc.flagged_commit,
+        "at": acc.lane_since or dt.datetime.now(dt.UTC),
+    }
+
+
+def _attempt_row(pid: str, attempt: Attempt, at: dt.datetime) -> dict[str, Any]:
+    m = _POSITION.match(attempt.error)
+    return {
+        "id": pid,
+        "lane": attempt.lane.value,
+        "commit": attempt.commit,
+        "blob": attempt.blob,
+        "error": attempt.error,
+        "path": m.group("path") if m else _path(attempt.lane, pid),
+        "line": int(m.group("line")) if m else None,
+        "col": int(m.group("col")) if m else None,
+        "at": at,
+    }
+
+
+def _from_db(board: Board, row: Mapping[str, Any]) -> Accepted | None:
+    if row["applied_blob"] is None:
+        return None  # only an invalid file was ever seen: nothing accepted yet
+    lane = Lane(row["lane"])
+    try:
+        # The rules compare parsed values (dates, not their JSON text): parse the blob
+        # the row was made from (from the parse cache, normally).
+        data = dict(board.parse_blob(row["applied_blob"], _path(lane, row["id"])).data)
+    except InvalidProjectFile:
+        data = _dates_back(row["data"] or {})
+    return Accepted(lane, row["applied_blob"], data, row["flagged"])
+
+
+_TIMESTAMPS = {
+    "run": ("started_at", "finished_at"),
+    "review": ("at",),
+    "needs_human": ("at",),
+    "approved": ("at",),
+}
+
+
+def _dates_back(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON data with its dates parsed again (when the blob itself is gone)."""
+    out = dict(data)
+    if isinstance(out.get("due"), str):
+        text = out["due"]
+        out["due"] = dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
+    for key, fields in _TIMESTAMPS.items():
+        block = out.get(key)
+        if isinstance(block, dict):
+            out[key] = {
+                k: dt.datetime.fromisoformat(v) if k in fields and isinstance(v, str) else v
+                for k, v in block.items()
+            }
+    return out
+
+
+class Syncer:
+    """Keeps one database in step with one board."""
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self.auditor = Auditor(board.repo, board.cat)
+        self.syncs = 0  # transactions that changed something (for the daemon's counters)
+
+    def sync(self, conn: db.Connection) -> SyncResult | None:
+        """Bring the database to the tip: one transaction, one NOTIFY. None if already there."""
+        with db.translated(), conn.transaction():
+            db.execute(conn, "sync_lock")
+            row = db.fetch_one(conn, "meta_get", {"key": META_LAST})
+            last = row["value"] if row else None
+            tip = self.board.tip
+            if tip is None or tip == last:
+                return None
+            commits = self._since(last, tip) if last else None
+            if commits is None:
+                result = self._rebuild(conn, tip)
+            else:
+                result = self._incremental(conn, commits, tip)
+            self._finish(conn, result)
+        self.syncs += 1
+        return result
+
+    def rebuild(self, conn: db.Connection) -> SyncResult | None:
+        """Replace the mirror with a replay of the whole history (idempotent)."""
+        with db.translated(), conn.transaction():
+            db.execute(conn, "sync_lock")
+            tip = self.board.tip
+            if tip is None:
+                return None
+            result = self._rebuild(conn, tip)
+            self._finish(conn, result)
+        self.syncs += 1
+        return result
+
+    def _since(self, last: str, tip: str) -> list[str] | None:
+        """First-parent commits after ``last`` up to ``tip``, oldest first.
+
+        None when ``last`` is not on that line (history was rewritten): rebuild then.
+        """
+        from .audit import parse_commit
+
+        out: list[str] = []
+        sha: str | None = tip
+        while sha is not None and sha != last and len(out) < MAX_WALK:
+            obj = self.board.cat.read(sha)
+            if obj is None:
+                return None
+            out.append(sha)
+            info = parse_commit(sha, obj[2])
+            sha = info.parents[0] if info.parents else None
+        if sha != last:
+            return None  # history was rewritten under us: rebuild
+        out.reverse()
+        return out
+
+    def _incremental(self, conn: db.Connection, commits: list[str], tip: str) -> SyncResult:
+        accepted: dict[str, Accepted | None] = {}
+
+        def load(ids: Iterable[str]) -> None:
+            missing = [pid for pid in ids if pid not in accepted]
+            if missing:
+                for pid in missing:
+                    accepted[pid] = None
+                for row in db.fetch_all(conn, "projects_by_ids", {"ids": missing}):
+                    accepted[row["id"]] = _from_db(self.board, row)
+
+        replay = _Replay(self.board, self.auditor, accepted)
+        replay.run(commits, load)
+        now = dt.datetime.now(dt.UTC)
+        for pid in sorted(replay.touched):
+            acc = accepted.get(pid)
+            if pid in replay.deleted and acc is None:
+                db.execute(conn, "project_delete", {"id": pid})
+            elif acc is not None:
+                db.execute(conn, "project_upsert", _row(pid, acc))
+            if pid in replay.attempts:
+                db.execute(conn, "project_attempt", _attempt_row(pid, replay.attempts[pid], now))
+        ids = [db.fetch_one(conn, "activity_insert", a)["id"] for a in replay.activity]  # type: ignore[index]
+        db.execute_many(conn, "violation_insert", replay.violations)
+        return SyncResult(tip, len(commits), sorted(replay.touched), ids, len(replay.violations))
+
+    def _rebuild(self, conn: db.Connection, tip: str) -> SyncResult:
+        commits = self.board.repo.out("rev-list", "--reverse", "--first-parent", tip).split()
+        accepted: dict[str, Accepted | None] = {}
+        replay = _Replay(self.board, self.auditor, accepted)
+        replay.run(commits, lambda ids: None)
+        db.execute(conn, "rebuild_truncate")
+        now = dt.datetime.now(dt.UTC)
+        rows = [_row(pid, acc) for pid, acc in sorted(accepted.items()) if acc is not None]
+        columns = [
+            "id",
+            "lane",
+            "title",
+            "archetype",
+            "model",
+            "priority",
+            "owner",
+            "due_date",
+            "due_at",
+            "labels",
+            "ready_for_human",
+            "needs_human",
+            "data",
+            "applied_commit",
+            "applied_blob",
+            "flagged",
+            "flagged_commit",
+            "lane_since",
+            "created_at",
+            "updated_at",
+        ]
+        db.copy_rows(
+            conn,
+            "projects",
+            columns,
+            [
+                [r[c] for c in columns[:17]]
+                + [r["at"], accepted[r["id"]].created_at or r["at"], now]  # type: ignore[union-attr]
+                for r in rows
+            ],
+        )
+        for pid, attempt in sorted(replay.attempts.items()):
+            db.execute(conn, "project_attempt", _attempt_row(pid, attempt, now))
+        activity_cols = [
+            "kind",
+            "project_id",
+            "from_lane",
+            "to_lane",
+            "commit",
+            "action",
+            "actor",
+            "who",
+            "summary",
+            "at",
+        ]
+        db.copy_rows(
+            conn,
+            "activity",
+            activity_cols,
+            [[a[c] for c in activity_cols] for a in replay.activity],
+        )
+        db.execute_many(conn, "violation_insert", replay.violations)
+        return SyncResult(
+            tip, len(commits), sorted(replay.touched), [], len(replay.violations), True
+        )
+
+    def _finish(self, conn: db.Connection, result: SyncResult) -> None:
+        db.execute(conn, "meta_set", {"key": META_LAST, "value": result.commit})
+        db.execute(conn, "meta_set", {"key": META_AT, "value": dt.datetime.now(dt.UTC).isoformat()})
+        payload: dict[str, Any] = {"kind": "sync", "commit": result.commit}
+        if result.rebuilt:
+            payload["rebuilt"] = True
+        else:
+            payload["projects"] = result.projects
+            payload["activity"] = result.activity
+        text = json.dumps(payload, separators=(",", ":"))
+        if len(text) > 7000:  # NOTIFY payloads stop at 8000 bytes: say "reload" instead
+            text = json.dumps({"kind": "sync", "commit": result.commit, "rebuilt": True})
+        db.notify(conn, text)
+
+
+def scan_uncommitted(board: Board) -> list[dict[str, Any]]:
+    """Edits in lane folders that are not committed (for the board's "uncommitted" badge)."""
+    if board.repo.work_tree is None:
+        return []
+    out = board.repo.run(
+        "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *LANE_NAMES_ORDERED
+    ).stdout
+    rows = []
+    for item in out.split(b"\0"):
+        if len(item) < 4 or item[2:3] != b" ":
+            continue
+        path = item[3:].decode("utf-8", "replace")
+        _, _, pid = classify(path)
+        rows.append({"path": path, "project_id": pid, "status": item[:2].decode().strip() or "?"})
+    return rows
+
+
+def store_uncommitted(conn: db.Connection, rows: list[dict[str, Any]]) -> bool:
+    """Replace the uncommitted list; NOTIFY when it changed. True if it changed."""
+    with db.translated(), conn.transaction():
+        current = db.fetch_all(conn, "uncommitted_all")
+        if [(r["path"], r["status"]) for r in current] == sorted(
+            (r["path"], r["status"]) for r in rows
+        ):
+            return False
+        db.execute(conn, "uncommitted_clear")
+        db.execute_many(conn, "uncommitted_insert", rows)
+        db.notify(
+            conn, json.dumps({"kind": "uncommitted", "paths": [r["path"] for r in rows][:100]})
+        )
+    return True
