@@ -113,6 +113,10 @@ class Board:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def refresh(self) -> None:
+        """Forget mc.yaml as read, for a long-running process (the daemon)."""
+        self._config = None
+
     @property
     def config(self) -> Config:
         """mc.yaml as the tip of the board branch has it (the branch is named in mc.yaml)."""

@@ -224,14 +224,25 @@ def project_show(
     project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
 ) -> None:
     """Show one project."""
+    from mc.cli.ops import linked_tasks
+
     with _board() as board:
         entry = board.get(project_id)
+    found = linked_tasks(project_id)
     if as_json:
-        _print_json(_entry_json(entry))
+        out = _entry_json(entry)
+        if found is not None:
+            import datetime as dt
+
+            from mc.tasks import local_zone
+
+            now, tz = dt.datetime.now(dt.UTC), local_zone()
+            out["tasks"] = [t.to_json(now, tz) for t in found]
+        _print_json(out)
         return
     from mc.cli.render import project_detail
 
-    sys.stdout.write(project_detail(entry))
+    sys.stdout.write(project_detail(entry, found))
 
 
 @project_app.command("edit")
@@ -422,6 +433,9 @@ def hooks_install(
     for path in written:
         sys.stdout.write(f"Installed {path}\n")
 
+
+# The database commands live in their own module; importing it registers them.
+from mc.cli import ops  # noqa: E402, F401
 
 # ---------------------------------------------------------------------- entry point
 

@@ -65,7 +65,7 @@ def project_table(entries: Sequence[Entry]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def project_detail(entry: Entry) -> str:
+def project_detail(entry: Entry, tasks: Sequence[object] | None = None) -> str:
     lines = [f"{entry.id}  [{entry.lane.value}]"]
     if entry.project is None:
         lines.append(f"INVALID: {entry.error}")
@@ -87,6 +87,13 @@ def project_detail(entry: Entry) -> str:
             lines += [f"  {k}: {v}" for k, v in block.items()]
     if data.get("ready_for_human"):
         lines += ["", "Ready for you: mc approve " + entry.id]
+    if tasks is None:
+        lines += ["", "Tasks: (the database is not reachable)"]
+    elif tasks:
+        from mc.tasks import local_zone
+
+        now, tz = dt.datetime.now(dt.UTC), local_zone()
+        lines += ["", "Tasks:", *("  " + task_line(t, now, tz) for t in tasks)]
     return "\n".join(lines) + "\n"
 
 
@@ -112,4 +119,54 @@ def board_columns(entries: Sequence[Entry], limits: Mapping[Lane, int], width: i
             else:
                 cells.append(" " * col)
         lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def task_line(task: object, now: dt.datetime, tz: dt.tzinfo) -> str:
+    from mc.tasks import Task
+
+    assert isinstance(task, Task)
+    mark = "x" if task.done_at else ("!" if task.overdue(now, tz) else " ")
+    if task.due_at is not None:
+        due = task.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    else:
+        due = task.due_date.isoformat() if task.due_date else ""
+    extra = []
+    if task.priority:
+        extra.append(f"p{task.priority}")
+    if task.project_id:
+        extra.append(f"@{task.project_id}")
+    extra += [f"#{t}" for t in task.tags]
+    tail = f"  {' '.join(extra)}" if extra else ""
+    return f"[{mark}] {task.id:>4}  {due:<16}  {task.title}{tail}"
+
+
+def status_text(data: Mapping[str, object]) -> str:
+    lines = []
+    database = data.get("database") or {}
+    assert isinstance(database, dict)
+    lines.append(f"database: {database.get('state')} ({database.get('where')})")
+    daemon = data.get("daemon") or {}
+    assert isinstance(daemon, dict)
+    lines.append(f"daemon:   {'running' if daemon.get('running') else 'not running'}")
+    sync = data.get("sync") or {}
+    assert isinstance(sync, dict)
+    if sync:
+        last = sync.get("last_synced_commit") or "never"
+        lines.append(
+            f"synced:   {str(last)[:12]}, tip {str(sync.get('tip') or '-')[:12]}, "
+            f"{sync.get('behind', '?')} commits behind, "
+            f"last sync {sync.get('last_synced_at') or '-'}"
+        )
+    lanes = data.get("lanes") or {}
+    assert isinstance(lanes, dict)
+    if lanes:
+        lines.append("lanes:    " + ", ".join(f"{k} {v}" for k, v in lanes.items()))
+    for item in data.get("invalid") or []:  # type: ignore[attr-defined]
+        lines.append(f"invalid:  {item['id']}: {item['error']}")
+    for item in data.get("violations") or []:  # type: ignore[attr-defined]
+        lines.append(
+            f"violation: {str(item['commit'])[:12]} {item.get('project_id') or ''}: "
+            f"{item['message']}"
+        )
     return "\n".join(lines) + "\n"

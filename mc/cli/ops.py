@@ -1,0 +1,317 @@
+"""CLI commands around the database: daemon, up, status, db, task, service."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from mc.cli import JsonOpt, _board, _print_json, app
+
+if TYPE_CHECKING:
+    from mc import db as db_mod
+
+db_app = typer.Typer(help="The PostgreSQL mirror of the board.", no_args_is_help=True)
+task_app = typer.Typer(help="Small to-dos, linked to projects.", no_args_is_help=True)
+service_app = typer.Typer(help="Run the daemon as a systemd user service.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(task_app, name="task")
+app.add_typer(service_app, name="service")
+
+
+@contextmanager
+def _connection() -> Iterator[db_mod.Connection]:
+    """The board's database (the embedded one started for the command if need be)."""
+    from mc import db
+    from mc.database import opened
+
+    with _board() as board, opened(board) as where, db.connect(where.url) as conn:
+        yield conn
+
+
+# ---------------------------------------------------------------------- daemon, up
+
+
+def _serve(poll: float, what: str) -> None:
+    import logging
+
+    from mc.daemon import Daemon
+    from mc.database import opened
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with _board() as board:
+        root = board.root
+        with opened(board, keep_running=True) as where:
+            cluster = where.cluster
+
+            def ensure() -> None:
+                if cluster is not None and not cluster.running():
+                    cluster.start()
+
+            daemon = Daemon(root, where.url, poll=poll, ensure_database=ensure)
+
+            def stop(*_: object) -> None:
+                daemon.stop.set()
+                daemon.wake.set()
+
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+            place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
+            sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
+            sys.stdout.flush()
+            worker = threading.Thread(target=daemon.run, name="mc-daemon")
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.5)
+            if cluster is not None:
+                cluster.stop()
+                sys.stdout.write("mc: embedded PostgreSQL stopped\n")
+
+
+@app.command()
+def daemon(
+    poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+) -> None:
+    """Mirror the board into PostgreSQL as commits land (until SIGTERM/Ctrl-C)."""
+    _serve(poll, "daemon")
+
+
+@app.command()
+def up(
+    poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+) -> None:
+    """Run everything for the board (today: the sync daemon, on the embedded database)."""
+    _serve(poll, "up")
+
+
+# ---------------------------------------------------------------------- db
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create or update the database schema."""
+    from mc import db
+    from mc.database import opened
+
+    with _board() as board, opened(board) as where, db.connect(where.url) as conn:
+        applied = db.migrate(conn)
+    sys.stdout.write(f"Applied migrations {applied}\n" if applied else "Schema is up to date\n")
+
+
+@db_app.command("resync")
+def db_resync() -> None:
+    """Rebuild the mirror from git: replays the whole history, loads it with COPY."""
+    from mc import db
+    from mc.database import opened
+    from mc.sync import Syncer
+
+    with _board() as board, opened(board) as where, db.connect(where.url) as conn:
+        result = Syncer(board).rebuild(conn)
+    if result is None:
+        sys.stdout.write("The board has no commits yet\n")
+    else:
+        sys.stdout.write(
+            f"Rebuilt from {result.commits} commits: {len(result.projects)} projects, "
+            f"{result.violations} violations ({result.commit[:12]})\n"
+        )
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL this board uses."""
+    from mc.database import target
+
+    with _board() as board:
+        sys.stdout.write(target(board).url + "\n")
+
+
+# ---------------------------------------------------------------------- status
+
+
+@app.command()
+def status(as_json: bool = JsonOpt) -> None:
+    """Database, daemon, last synced commit and lag, lanes, invalid projects, violations."""
+    from mc.status import report
+
+    with _board() as board:
+        data = report(board)
+    if as_json:
+        _print_json(data)
+        return
+    from mc.cli.render import status_text
+
+    sys.stdout.write(status_text(data))
+
+
+# ---------------------------------------------------------------------- tasks
+
+
+def _tz_now() -> tuple[Any, Any]:
+    import datetime as dt
+
+    from mc.tasks import local_zone
+
+    return dt.datetime.now(dt.UTC), local_zone()
+
+
+def _task_out(task: Any, as_json: bool) -> None:
+    now, tz = _tz_now()
+    if as_json:
+        _print_json(task.to_json(now, tz))
+    else:
+        from mc.cli.render import task_line
+
+        sys.stdout.write(task_line(task, now, tz) + "\n")
+
+
+@task_app.command("add")
+def task_add(
+    title: str = typer.Argument(...),
+    due: str | None = typer.Option(
+        None, "--due", help="today, tomorrow, fri, 2026-12-01, 'in 3 days'…"
+    ),
+    project: str | None = typer.Option(None, "--project", "-p", help="Link to this project id."),
+    priority: int | None = typer.Option(None, "--priority", help="1 (highest) to 4."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="A tag (repeatable)."),
+    notes: str = typer.Option("", "--notes"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add a task."""
+    from mc import tasks
+
+    with _connection() as conn:
+        task = tasks.add(
+            conn, title, due=due, project=project, priority=priority, tags=tag, notes=notes
+        )
+    _task_out(task, as_json)
+
+
+@task_app.command("list")
+def task_list(
+    overdue: bool = typer.Option(False, "--overdue", help="Only overdue tasks."),
+    project: str | None = typer.Option(None, "--project", "-p"),
+    done: bool = typer.Option(False, "--all", help="Include done tasks."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Open tasks, soonest due first (overdue ones marked)."""
+    from mc import tasks
+
+    now, tz = _tz_now()
+    with _connection() as conn:
+        found = tasks.listing(
+            conn, overdue=overdue, project=project, include_done=done, now=now, tz=tz
+        )
+    if as_json:
+        _print_json([t.to_json(now, tz) for t in found])
+        return
+    from mc.cli.render import task_line
+
+    for task in found:
+        sys.stdout.write(task_line(task, now, tz) + "\n")
+    if not found:
+        sys.stdout.write("No tasks.\n")
+
+
+@task_app.command("done")
+def task_done(number: int = typer.Argument(..., metavar="N"), as_json: bool = JsonOpt) -> None:
+    """Mark task N done."""
+    from mc import tasks
+
+    with _connection() as conn:
+        task = tasks.update(conn, number, done=True)
+    _task_out(task, as_json)
+
+
+@task_app.command("edit")
+def task_edit(
+    number: int = typer.Argument(..., metavar="N"),
+    title: str | None = typer.Option(None, "--title"),
+    due: str | None = typer.Option(None, "--due", help="A new due ('none' clears it)."),
+    priority: int | None = typer.Option(None, "--priority"),
+    tag: list[str] | None = typer.Option(None, "--tag", "-t", help="Replace the tags."),
+    notes: str | None = typer.Option(None, "--notes"),
+    undone: bool = typer.Option(False, "--undone", help="Open it again."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change task N."""
+    from mc import tasks
+
+    changes: dict[str, Any] = {"title": title, "notes": notes, "tags": tag or None}
+    if due is not None:
+        changes["due"] = due
+    if priority is not None:
+        changes["priority"] = priority
+    if undone:
+        changes["done"] = False
+    with _connection() as conn:
+        task = tasks.update(conn, number, **changes)
+    _task_out(task, as_json)
+
+
+@task_app.command("link")
+def task_link(
+    number: int = typer.Argument(..., metavar="N"),
+    project: str = typer.Argument(..., metavar="PROJECT"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Link task N to a project."""
+    from mc import tasks
+
+    with _connection() as conn:
+        task = tasks.update(conn, number, project=project)
+    _task_out(task, as_json)
+
+
+@task_app.command("unlink")
+def task_unlink(number: int = typer.Argument(..., metavar="N"), as_json: bool = JsonOpt) -> None:
+    """Unlink task N from its project."""
+    from mc import tasks
+
+    with _connection() as conn:
+        task = tasks.update(conn, number, project=None)
+    _task_out(task, as_json)
+
+
+# ---------------------------------------------------------------------- service
+
+
+@service_app.command("install")
+def service_install(
+    print_only: bool = typer.Option(
+        False, "--print", help="Show the units instead of writing them."
+    ),
+) -> None:
+    """systemd user units for the daemon, restarted on failure."""
+    from mc.service import install, units
+
+    with _board() as board:
+        root = board.root
+    found = units(Path(root))
+    if print_only:
+        for name, text in found.items():
+            sys.stdout.write(f"# {name}\n{text}\n")
+        return
+    for path in install(found):
+        sys.stdout.write(f"Wrote {path}\n")
+    names = " ".join(found)
+    sys.stdout.write(
+        f"Enable with: systemctl --user daemon-reload && systemctl --user enable --now {names}\n"
+    )
+
+
+def linked_tasks(project_id: str) -> list[Any] | None:
+    """Tasks linked to a project, or None when the database cannot be reached."""
+    from mc import tasks
+    from mc.errors import McError
+
+    try:
+        with _connection() as conn:
+            return tasks.listing(conn, project=project_id, include_done=True)
+    except McError:
+        return None

@@ -1,0 +1,189 @@
+"""`mc daemon`: keeps the database in step with the board as commits land.
+
+Wake-ups come from watchdog (inotify): the board branch's ref file being replaced
+(or packed-refs) means a commit; a change in a lane folder means uncommitted edits
+to report. One commit makes ~150 filesystem events under .git, so only the ref and
+lane folders are watched and everything else is dropped. A slow poll (5 s) covers
+anything missed (an inotify overflow, a ref written by another machine's push).
+Lost database connections are retried with backoff; a sync resumes from the last
+synced commit, so a crash at any point ends in the same state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import (
+    DirCreatedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from . import db
+from .board import Board
+from .errors import McError
+from .lanes import LANE_NAMES_ORDERED
+from .sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
+
+log = logging.getLogger("mc.daemon")
+
+POLL_SECONDS = 5.0
+UNCOMMITTED_DEBOUNCE = 0.05
+_IGNORED = (FileOpenedEvent, FileClosedEvent, FileClosedNoWriteEvent, DirCreatedEvent)
+
+
+class _Watcher(FileSystemEventHandler):
+    """Turns filesystem events into two signals: "a ref moved" and "a lane file changed"."""
+
+    def __init__(
+        self, git_dir: Path, ref: str, on_ref: Callable[[], None], on_tree: Callable[[], None]
+    ):
+        self.ref_paths = {str(git_dir / ref), str(git_dir / "packed-refs")}
+        self.on_ref = on_ref
+        self.on_tree = on_tree
+        self.git_dir = str(git_dir)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if isinstance(event, _IGNORED):
+            return
+        paths = {str(event.src_path), str(getattr(event, "dest_path", "") or "")}
+        if paths & self.ref_paths:
+            if event.event_type in ("moved", "created", "modified", "deleted", "closed"):
+                self.on_ref()
+            return
+        if any(p.startswith(self.git_dir) for p in paths if p):
+            return
+        name = os.path.basename(str(event.src_path))
+        if ".mc-tmp-" in name:
+            return  # the store's own atomic writes
+        self.on_tree()
+
+
+class Daemon:
+    def __init__(
+        self,
+        board_path: Path,
+        url: str,
+        *,
+        poll: float = POLL_SECONDS,
+        on_sync: Callable[[SyncResult], None] | None = None,
+        ensure_database: Callable[[], None] | None = None,
+    ) -> None:
+        self.board = Board.open(board_path)
+        self.url = url
+        self.poll = poll
+        self.on_sync = on_sync
+        self.ensure_database = ensure_database
+        self.syncer = Syncer(self.board)
+        self.wake = threading.Event()
+        self.tree_changed = threading.Event()
+        self.stop = threading.Event()
+        self.conn: db.Connection | None = None
+        self.last_synced: str | None = None
+        self.syncs = 0
+        self.observer: Any = None
+
+    # ------------------------------------------------------------------ watching
+
+    def _signal_ref(self) -> None:
+        self.wake.set()
+
+    def _signal_tree(self) -> None:
+        self.tree_changed.set()
+        self.wake.set()
+
+    def start_watching(self) -> None:
+        repo = self.board.repo
+        git_dir = Path(repo.git_dir)
+        handler = _Watcher(git_dir, self.board.ref, self._signal_ref, self._signal_tree)
+        observer = Observer()
+        ref_dir = (git_dir / self.board.ref).parent
+        ref_dir.mkdir(parents=True, exist_ok=True)
+        observer.schedule(handler, str(ref_dir), recursive=False)
+        observer.schedule(handler, str(git_dir), recursive=False)  # packed-refs
+        if repo.work_tree is not None:
+            for lane in LANE_NAMES_ORDERED:
+                folder = Path(repo.work_tree) / lane
+                if folder.is_dir():
+                    observer.schedule(handler, str(folder), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self.observer = observer
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> None:
+        """Sync until stopped (SIGTERM/SIGINT set ``stop``)."""
+        self.start_watching()
+        self.tree_changed.set()  # report uncommitted edits once at start
+        backoff = 0.1
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.step()
+                    backoff = 0.1
+                except McError as exc:
+                    if not db.is_disconnect(exc) and "database" not in exc.message:
+                        log.error("sync failed: %s", exc)
+                    else:
+                        log.warning("database unavailable (%s); retrying in %.1fs", exc, backoff)
+                    self._drop_connection()
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, 5.0) * random.uniform(0.8, 1.2)
+                    continue
+                self.wake.wait(self.poll)
+                self.wake.clear()
+        finally:
+            if self.observer is not None:
+                self.observer.stop()
+            self._drop_connection()
+            self.board.close()
+
+    def step(self) -> SyncResult | None:
+        """One pass: sync if the tip moved, refresh the uncommitted list if lanes changed."""
+        result = None
+        self.board.refresh()  # mc.yaml may have changed with the last commit
+        tip = self.board.tip
+        if tip != self.last_synced:
+            conn = self._connection()
+            result = self.syncer.sync(conn)
+            self.last_synced = tip if result is None else result.commit
+            if result is not None:
+                self.syncs += 1
+                self.tree_changed.set()  # committed files leave the uncommitted list
+                if self.on_sync is not None:
+                    self.on_sync(result)
+        if self.tree_changed.is_set():
+            self.tree_changed.clear()
+            time.sleep(UNCOMMITTED_DEBOUNCE)  # an editor's save is several events
+            store_uncommitted(self._connection(), scan_uncommitted(self.board))
+        return result
+
+    def _connection(self) -> db.Connection:
+        if self.conn is None or self.conn.closed:
+            if self.ensure_database is not None:
+                self.ensure_database()
+            self.conn = db.connect(self.url, application_name=f"mc daemon {os.getpid()}")
+            row = db.fetch_one(self.conn, "meta_get", {"key": "last_synced_commit"})
+            self.conn.commit()
+            self.last_synced = row["value"] if row else None
+        return self.conn
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
+                self.conn.close()
+            self.conn = None
+            self.last_synced = None

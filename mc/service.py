@@ -1,0 +1,52 @@
+"""systemd user units for running the board's services."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import sys
+from pathlib import Path
+
+
+def _unit_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user"
+
+
+def units(board_root: Path) -> dict[str, str]:
+    """Unit name -> text: the daemon for this board, restarted on failure."""
+    tag = hashlib.sha1(str(board_root).encode()).hexdigest()[:8]
+    command = " ".join(
+        shlex.quote(part)
+        for part in (sys.executable, "-m", "mc", "--board", str(board_root), "daemon")
+    )
+    daemon = f"""[Unit]
+Description=Mission Control daemon for {board_root}
+After=network.target
+
+[Service]
+Type=simple
+WorkingDirectory={board_root}
+ExecStart={command}
+Restart=on-failure
+RestartSec=2
+# SIGTERM: the daemon finishes its sync and stops the embedded PostgreSQL.
+KillSignal=SIGTERM
+TimeoutStopSec=30
+
+[Install]
+WantedBy=default.target
+"""
+    return {f"mc-daemon-{tag}.service": daemon}
+
+
+def install(found: dict[str, str]) -> list[Path]:
+    folder = _unit_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in found.items():
+        path = folder / name
+        path.write_text(text)
+        written.append(path)
+    return written
