@@ -94,10 +94,14 @@ class Daemon:
         self.last_synced: str | None = None
         self.syncs = 0
         self.observer: Any = None
+        self.woken_at: float | None = None  # when the first unhandled ref event came
+        self.uncommitted: list[dict[str, Any]] | None = None  # as last stored
 
     # ------------------------------------------------------------------ watching
 
     def _signal_ref(self) -> None:
+        if self.woken_at is None:
+            self.woken_at = time.perf_counter()
         self.wake.set()
 
     def _signal_tree(self) -> None:
@@ -156,19 +160,32 @@ class Daemon:
         result = None
         self.board.refresh()  # mc.yaml may have changed with the last commit
         tip = self.board.tip
+        woken, self.woken_at = self.woken_at, None
         if tip != self.last_synced:
             conn = self._connection()
             result = self.syncer.sync(conn)
             self.last_synced = tip if result is None else result.commit
             if result is not None:
                 self.syncs += 1
-                self.tree_changed.set()  # committed files leave the uncommitted list
+                if woken is not None:
+                    log.info(
+                        "synced %s (%d commits, %d projects) %.1f ms after the ref event",
+                        result.commit[:12],
+                        result.commits,
+                        len(result.projects),
+                        (time.perf_counter() - woken) * 1000,
+                    )
                 if self.on_sync is not None:
                     self.on_sync(result)
-        if self.tree_changed.is_set():
+        edited = self.tree_changed.is_set()
+        if edited or result is not None:  # committed files leave the uncommitted list
             self.tree_changed.clear()
-            time.sleep(UNCOMMITTED_DEBOUNCE)  # an editor's save is several events
-            store_uncommitted(self._connection(), scan_uncommitted(self.board))
+            if edited:
+                time.sleep(UNCOMMITTED_DEBOUNCE)  # an editor's save is several events
+            rows = scan_uncommitted(self.board)
+            if rows != self.uncommitted:  # no transaction when nothing changed
+                store_uncommitted(self._connection(), rows)
+                self.uncommitted = rows
         return result
 
     def _connection(self) -> db.Connection:
@@ -187,3 +204,4 @@ class Daemon:
                 self.conn.close()
             self.conn = None
             self.last_synced = None
+            self.uncommitted = None
