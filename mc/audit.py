@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import rules
-from .errors import ConfigError, InvalidProjectFile
+from .errors import ConfigError, InvalidProjectFile, McError
 from .git import CatFile, Repo
 from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, artifacts_prefix, classify
 from .rules import Actor, Change, Role, State
@@ -36,6 +36,14 @@ class FileChange(NamedTuple):
     path: str
     old: str | None  # blob before (None: added)
     new: str | None  # blob after (None: deleted)
+    mode: str | None = None  # git file mode after (100644, 120000 for a symlink, ...)
+
+
+# Folders whose contents the board reads and writes: only regular files there, and
+# nothing else may take their names (a symlink named up-next would send the store's
+# writes outside the repository).
+_BOARD_FOLDERS = frozenset({*LANE_NAMES_ORDERED, "artifacts", "templates", ".mc"})
+_REGULAR = frozenset({"100644", "100755"})
 
 
 class Violation(NamedTuple):
@@ -96,11 +104,19 @@ def trailers(message: str) -> dict[str, str]:
 
 
 class Auditor:
-    def __init__(self, repo: Repo, cat: CatFile | None = None) -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        cat: CatFile | None = None,
+        parser: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        """``parser(blob, name)``: a project parser to share (the board's cached one)."""
         self.repo = repo
         self.cat = cat or CatFile(repo)
+        self.parser = parser
         self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
         self._configs: dict[str, list[str] | None] = {}
+        self._archetypes_at: dict[str, list[str] | None] = {}
 
     def close(self) -> None:
         self.cat.close()
@@ -134,6 +150,16 @@ class Auditor:
             found.append(Violation(path, message, hint, commit, pid))
 
         for ch in changes:
+            if ch.new is not None:
+                top = ch.path.split("/", 1)[0]
+                if top in _BOARD_FOLDERS and "/" not in ch.path:
+                    add(
+                        ch.path, f"{top} is one of the board's folders; it cannot be a file or link"
+                    )
+                    continue
+                if top in _BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
+                    add(ch.path, "only regular files here (no symlinks or submodules)")
+                    continue
             kind, lane, pid = classify(ch.path)
             if kind is PathKind.PROJECT:
                 assert lane is not None and pid is not None
@@ -145,7 +171,8 @@ class Auditor:
                     "lowercase letters, digits and - (at most 64)",
                 )
             elif kind is PathKind.STRAY_PROJECT and ch.new is not None:
-                add(ch.path, "project files belong in a lane folder", "mc project new TITLE")
+                if self._looks_like_project(ch.new):
+                    add(ch.path, "project files belong in a lane folder", "mc project new TITLE")
             elif ch.path.startswith("artifacts/"):
                 parts = ch.path.split("/")
                 if len(parts) >= 3:
@@ -164,9 +191,16 @@ class Auditor:
                         load_config(self._read(ch.new), ch.path)
                     except ConfigError as exc:
                         add(None, exc.message)
+                # mc.yaml names the board branch and the commands agents run: once the
+                # board has an approver, only an approver changes it.
+                if actor is not None and parent is not None:
+                    count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
+                    decision = rules.check_signers_change(actor, count, ch.path)
+                    if not decision:
+                        add(ch.path, decision.reason, decision.hint)
             elif is_signers_path(ch.path) and actor is not None and parent is not None:
                 count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
-                decision = rules.check_signers_change(actor, count)
+                decision = rules.check_signers_change(actor, count, ch.path)
                 if not decision:
                     add(ch.path, decision.reason, decision.hint)
 
@@ -440,7 +474,11 @@ class Auditor:
 
         if blob not in self._parsed:
             try:
-                self._parsed[blob] = (dict(load(self._read(blob), name).data), None)
+                if self.parser is not None:
+                    project = self.parser(blob, name)
+                else:
+                    project = load(self._read(blob), name)
+                self._parsed[blob] = (dict(project.data), None)
             except InvalidProjectFile as exc:
                 self._parsed[blob] = (None, exc.message)
         data, error = self._parsed[blob]
@@ -448,6 +486,12 @@ class Auditor:
 
     def _archetypes(self, spec: str) -> list[str] | None:
         """The archetypes a project may name under that mc.yaml (None: it is unreadable)."""
+        if spec in self._archetypes_at and not spec.startswith(":"):
+            return self._archetypes_at[spec]
+        self._archetypes_at[spec] = names = self._archetypes_of(spec)
+        return names
+
+    def _archetypes_of(self, spec: str) -> list[str] | None:
         from .config import load as load_config
 
         blob = self._sha_of(spec)
@@ -459,6 +503,16 @@ class Auditor:
             except ConfigError:
                 self._configs[key] = None
         return self._configs[key]
+
+    def _looks_like_project(self, blob: str) -> bool:
+        """A top-level YAML file with a title and an archetype: a project put astray."""
+        from .yamlsafe import parse
+
+        try:
+            values = parse(self._read(blob), "<top>").values
+        except McError:
+            return False
+        return "title" in values and "archetype" in values
 
     def _approver_count(self, signers_text: str | None) -> int:
         from .signing import approver_count
@@ -513,11 +567,13 @@ def _parse_raw(out: bytes, with_commits: bool = False) -> dict[str, list[FileCha
             old, new, status = meta[2].decode(), meta[3].decode(), meta[4].decode()
             path = tokens[i + 1].decode("utf-8", "surrogateescape")
             i += 2
+            gone = status.startswith("D") or set(new) == {"0"}
             result.setdefault(current, []).append(
                 FileChange(
                     path,
                     None if status.startswith("A") or set(old) == {"0"} else old,
-                    None if status.startswith("D") or set(new) == {"0"} else new,
+                    None if gone else new,
+                    None if gone else meta[1].decode(),
                 )
             )
             continue

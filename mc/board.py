@@ -19,7 +19,7 @@ from . import config as config_mod
 from .config import CONFIG_FILE, Config
 from .errors import BoardNotFound, InvalidProjectFile, ProjectNotFound
 from .git import CatFile, Repo, find_repo, parse_tree
-from .lanes import LANE_NAMES, LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
+from .lanes import BY_NAME, LANE_NAMES, LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
 from .projectfile import SCHEMA_VERSION, Project, load
 
 
@@ -167,14 +167,14 @@ class Board:
             for spec, obj in self.cat.read_many(specs):
                 if obj is not None and obj[1] == "blob":
                     lane_name, _, name = spec.split(":", 1)[1].partition("/")
-                    files.setdefault(name[: -len(".yaml")], []).append((Lane(lane_name), obj[0]))
+                    files.setdefault(name[: -len(".yaml")], []).append((BY_NAME[lane_name], obj[0]))
             return Snapshot(commit, files)
         misplaced = []
         root = self.cat.read(f"{commit}^{{tree}}")
         if root is None:
             raise BoardNotFound(f"{commit} is not a commit of this repository")
         lanes = [
-            (Lane(name), sha)
+            (BY_NAME[name], sha)
             for mode, name, sha in parse_tree(root[2])
             if mode == "40000" and name in LANE_NAMES
         ]
@@ -228,6 +228,17 @@ class Board:
         except InvalidProjectFile as exc:
             return Entry(project_id, lane, blob, None, exc.message)
 
+    def prefetch(self, blobs: Iterable[tuple[str, str]]) -> None:
+        """Parse many (blob, file name) pairs, reading the new ones in one pipelined batch."""
+        self._load_cache()
+        wanted = {blob: name for blob, name in blobs if blob not in self._parsed}
+        if not wanted:
+            return
+        for blob, obj in self.cat.read_many(list(wanted)):
+            if obj is not None:
+                with contextlib.suppress(InvalidProjectFile):
+                    self._remember(blob, obj[2], wanted[blob])
+
     def entries(self, snapshot: Snapshot) -> Iterator[Entry]:
         """Every project file of a snapshot, parsed (blobs read in one pipelined batch)."""
         self._load_cache()
@@ -268,7 +279,7 @@ class Board:
 
     @property
     def _cache_path(self) -> Path:
-        return self.repo.git_path("mc", "parsed.pickle")
+        return self.repo.common_path("mc", "parsed.pickle")
 
     def _load_cache(self) -> None:
         """Parsed project files of earlier runs, by blob: content-addressed, so never stale.

@@ -16,6 +16,7 @@ DB_NAME = "mc"
 class Target(NamedTuple):
     url: str
     cluster: Cluster | None  # the embedded cluster, when no URL is configured
+    migrated: tuple[int, ...] = ()  # migrations opened() just applied
 
     @property
     def embedded(self) -> bool:
@@ -47,8 +48,8 @@ def opened(board: Board, *, keep_running: bool = False) -> Iterator[Target]:
         if where.cluster is not None:
             db.ensure_database(where.cluster.url("postgres"), DB_NAME)
         with db.connect(where.url) as conn:
-            db.migrate(conn)
-        yield where
+            applied = db.migrate(conn)
+        yield where._replace(migrated=tuple(applied))
     finally:
         if started and not keep_running and where.cluster is not None:
             where.cluster.stop()

@@ -66,8 +66,10 @@ def connect(url: str, *, autocommit: bool = False, application_name: str = "mc")
 
 
 def _one_line(exc: BaseException) -> str:
+    """libpq's message on one line: where it tried, why, and its hint."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    lines = [line.removeprefix("connection is bad: ") for line in lines]
+    return "; ".join(lines) if lines else type(exc).__name__
 
 
 @contextmanager

@@ -45,6 +45,18 @@ class Repo(NamedTuple):
     # Plain strings: pathlib costs the pre-commit hook ~10 ms of import on every commit.
     git_dir: str
     work_tree: str | None
+    # A linked worktree has its own git dir (HEAD, index) but shares objects, refs and
+    # config with the main repository's: its "common" dir. None: the same as git_dir.
+    common_dir: str | None = None
+
+    @property
+    def common(self) -> str:
+        return self.common_dir or self.git_dir
+
+    def common_path(self, *parts: str) -> Path:
+        from pathlib import Path
+
+        return Path(self.common, *parts)
 
     @property
     def root(self) -> Path:
@@ -180,7 +192,7 @@ class Repo(NamedTuple):
         home = env.get("HOME", "")
         xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
         files = [
-            os.path.join(self.git_dir, "config"),
+            os.path.join(self.common, "config"),
             env.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
             os.path.join(xdg, "git", "config"),
         ]
@@ -242,7 +254,14 @@ def _first_line(stderr: bytes) -> str:
 def find_repo(start: str | os.PathLike[str]) -> Repo:
     """The repository containing ``start`` (a work tree or a bare repository)."""
     proc = subprocess.run(
-        [GIT, "rev-parse", "--absolute-git-dir", "--is-bare-repository", "--show-toplevel"],
+        [
+            GIT,
+            "rev-parse",
+            "--absolute-git-dir",
+            "--is-bare-repository",
+            "--git-common-dir",
+            "--show-toplevel",
+        ],
         cwd=start,
         capture_output=True,
         env=_env(None),
@@ -253,9 +272,11 @@ def find_repo(start: str | os.PathLike[str]) -> Repo:
 
         raise BoardNotFound(f"{start} is not in a git repository")
     git_dir = lines[0]
+    common = os.path.abspath(os.path.join(start, lines[2])) if len(lines) > 2 else git_dir
+    common_dir = None if os.path.samefile(common, git_dir) else common
     if lines[1] == "true":
-        return Repo(git_dir, None)
-    return Repo(git_dir, lines[2])
+        return Repo(git_dir, None, common_dir)
+    return Repo(git_dir, lines[3], common_dir)
 
 
 class CatFile:
@@ -308,9 +329,13 @@ class CatFile:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
             payload = b"".join(s.encode("utf-8", "surrogateescape") + b"\n" for s in specs)
-            # Feed stdin from a thread so a large batch cannot deadlock on full pipes.
-            writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
-            writer.start()
+            writer = None
+            if len(payload) <= 32 * 1024:
+                _feed(proc.stdin, payload)  # fits the pipe: cannot block on our reads
+            else:
+                # Feed stdin from a thread so a large batch cannot deadlock on full pipes.
+                writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+                writer.start()
             out = proc.stdout
             for spec in specs:
                 header = out.readline()
@@ -321,7 +346,8 @@ class CatFile:
                     continue
                 sha, typ, size = header.decode().split()
                 yield spec, (sha, typ, out.read(int(size) + 1)[:-1])
-            writer.join()
+            if writer is not None:
+                writer.join()
 
     def close(self) -> None:
         if self._proc is not None:
@@ -382,6 +408,14 @@ def format_tree(entries: Iterable[tuple[str, str, str]]) -> bytes:
     )
 
 
+def _shared_mode(repo: Repo) -> str | None:
+    """core.sharedRepository: new object folders must be writable by the group (or all)."""
+    value = (repo.config_get("core.sharedrepository") or "").lower()
+    if value in ("", "false", "umask", "0", "no", "off"):
+        return None
+    return "all" if value in ("all", "world", "everybody", "2") else "group"
+
+
 def object_id(kind: str, data: bytes) -> str:
     import hashlib
 
@@ -398,7 +432,8 @@ class ObjectWriter:
 
     def __init__(self, repo: Repo) -> None:
         objects = os.environ.get("GIT_OBJECT_DIRECTORY")
-        self.objects = objects or os.path.join(repo.git_dir, "objects")
+        self.objects = objects or os.path.join(repo.common, "objects")
+        self.shared = _shared_mode(repo)
 
     def write(self, kind: str, data: bytes) -> str:
         import zlib
@@ -409,12 +444,15 @@ class ObjectWriter:
         path = os.path.join(folder, sha[2:])
         if os.path.exists(path):
             return sha
-        os.makedirs(folder, exist_ok=True)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)
+            if self.shared:
+                os.chmod(folder, 0o2775 if self.shared == "group" else 0o2777)
         tmp = os.path.join(folder, f"tmp_obj_mc_{os.getpid()}_{threading.get_ident()}")
         # Like git (core.fsync's default), no fsync: the ref update is what publishes.
         with open(tmp, "wb") as fh:
             fh.write(zlib.compress(raw, 1))
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, 0o444 if not self.shared else 0o664 if self.shared == "group" else 0o666)
         try:
             os.link(tmp, path)  # never replaces: an existing object is the same bytes
         except FileExistsError:
@@ -464,19 +502,29 @@ def build_tree(
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
+BIG_TREE = 16 * 1024  # bytes of tree object; beyond this git's own diff is faster
+
+
 def diff_trees(
     cat: CatFile, old: str | None, new: str | None, prefix: str = ""
-) -> list[tuple[str, str | None, str | None]]:
-    """(path, old blob, new blob) for every file that differs between two trees.
+) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(path, old blob, new blob, new mode) for every file that differs between two trees.
 
     Walks only the subtrees whose ids differ, through the running cat-file: a commit
-    that moves one project reads four small trees and starts no process.
+    that moves one project on a small board reads four small trees and starts no
+    process. A pair of big trees (a lane of thousands of projects) goes to
+    ``git diff-tree``, whose C loop beats parsing them here.
     """
     if old == new:
         return []
-    before = _entries(cat, old)
-    after = _entries(cat, new)
-    out: list[tuple[str, str | None, str | None]] = []
+    before_obj = cat.read(old) if old else None
+    after_obj = cat.read(new) if new else None
+    if before_obj and after_obj and max(len(before_obj[2]), len(after_obj[2])) > BIG_TREE:
+        raw = cat.repo.run("diff-tree", "-r", "-z", "--raw", "--no-renames", old, new).stdout  # type: ignore[arg-type]
+        return [(prefix + p, o, n, m) for p, o, n, m in parse_raw_diff(raw)]
+    before = _entries(before_obj, old)
+    after = _entries(after_obj, new)
+    out: list[tuple[str, str | None, str | None, str | None]] = []
     for name in sorted(before.keys() | after.keys()):
         a, b = before.get(name), after.get(name)
         if a == b:
@@ -488,21 +536,48 @@ def diff_trees(
             out += diff_trees(
                 cat, a[1] if a_tree and a else None, b[1] if b_tree and b else None, path + "/"
             )
-        if (a is not None and not a_tree) or (b is not None and not b_tree):
+        a_file = a is not None and not a_tree
+        b_file = b is not None and not b_tree
+        if a_file or b_file:
             out.append(
                 (
                     path,
-                    a[1] if a is not None and not a_tree else None,
-                    b[1] if b is not None and not b_tree else None,
+                    a[1] if a_file and a else None,
+                    b[1] if b_file and b else None,
+                    b[0] if b_file and b else None,
                 )
             )
     return out
 
 
-def _entries(cat: CatFile, tree: str | None) -> dict[str, tuple[str, str]]:
+def parse_raw_diff(out: bytes) -> list[tuple[str, str | None, str | None, str | None]]:
+    """`diff --raw -z` output (no commit headers) as (path, old blob, new blob, new mode)."""
+    result = []
+    tokens = out.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith(b":"):
+            i += 1
+            continue
+        meta = tok[1:].split()
+        new_mode, old, new = meta[1].decode(), meta[2].decode(), meta[3].decode()
+        path = tokens[i + 1].decode("utf-8", "surrogateescape")
+        i += 2
+        result.append(
+            (
+                path,
+                None if set(old) == {"0"} else old,
+                None if set(new) == {"0"} else new,
+                None if set(new) == {"0"} else new_mode,
+            )
+        )
+    return result
+
+
+def _entries(obj: tuple[str, str, bytes] | None, tree: str | None) -> dict[str, tuple[str, str]]:
     if tree is None:
         return {}
-    obj = cat.read(tree)
     if obj is None or obj[1] != "tree":
         raise GitError(f"tree {tree} is missing")
     return {name: (mode, sha) for mode, name, sha in parse_tree(obj[2])}

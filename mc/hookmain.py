@@ -26,7 +26,16 @@ def pre_commit() -> int:
     from .audit import check_staged
 
     try:
-        violations = check_staged(_hook_repo())
+        repo = _hook_repo()
+        if os.path.exists(os.path.join(repo.git_dir, "mc", "pending-checkout")):
+            _say(
+                [
+                    "mc: the board branch moved but your checkout was not updated yet (git held "
+                    "its index); run `mc checkout`, then commit again"
+                ]
+            )
+            return 1
+        violations = check_staged(repo)
     except McError as exc:
         _say([f"mc: pre-commit: {exc}"])
         return 1

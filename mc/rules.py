@@ -288,8 +288,11 @@ def _check_approve(actor: Actor, change: Change, changed: set[str]) -> Decision:
     return Decision(True, "approve")
 
 
-def check_signers_change(actor: Actor, approvers_before: int) -> Decision:
-    """Who may change .mc/allowed_signers: an approver, once the board has one.
+def check_signers_change(
+    actor: Actor, approvers_before: int, path: str = ".mc/allowed_signers"
+) -> Decision:
+    """Who may change the files that say who signs what (.mc/allowed_signers, .mc/gpg/)
+    and what runs (mc.yaml): an approver, once the board has one.
 
     The first approver may be added by anyone who can commit (there is nobody to
     vouch for them yet); after that, each change is signed by an existing approver.
@@ -298,6 +301,7 @@ def check_signers_change(actor: Actor, approvers_before: int) -> Decision:
         return Decision(True, "approvers")
     return _refuse(
         "approvers",
-        "changes to .mc/allowed_signers and .mc/gpg/ must be signed by an existing approver",
-        "sign the commit with your approver key: git commit -S, or mc approvers add",
+        f"changes to {path} must be signed by an existing approver",
+        "sign the commit with your approver key: git commit -S"
+        + ("" if path == "mc.yaml" else ", or use mc approvers add"),
     )

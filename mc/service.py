@@ -28,6 +28,8 @@ After=network.target
 [Service]
 Type=simple
 WorkingDirectory={board_root}
+# MC_DATABASE_URL and other settings of the shell that installed this (mode 0600).
+EnvironmentFile=-{board_root}/.mc/service.env
 ExecStart={command}
 Restart=on-failure
 RestartSec=2
@@ -41,7 +43,22 @@ WantedBy=default.target
     return {f"mc-daemon-{tag}.service": daemon}
 
 
-def install(found: dict[str, str]) -> list[Path]:
+SETTINGS = ("MC_DATABASE_URL", "MC_TZ", "MC_GIT", "MC_PG_USER")
+
+
+def environment_lines() -> list[str]:
+    """The MC_* settings of this shell, for the service's environment file."""
+    return [f"{k}={os.environ[k]}" for k in SETTINGS if os.environ.get(k)]
+
+
+def install(found: dict[str, str], board_root: Path) -> list[Path]:
+    """Write the units, and the MC_* settings of this shell for them (a URL may hold a password)."""
+    env = board_root / ".mc" / "service.env"
+    env.parent.mkdir(exist_ok=True)
+    lines = environment_lines()
+    fd = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(line + "\n" for line in lines))
     folder = _unit_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -49,4 +66,4 @@ def install(found: dict[str, str]) -> list[Path]:
         path = folder / name
         path.write_text(text)
         written.append(path)
-    return written
+    return [*written, env]

@@ -12,7 +12,6 @@ branch, the transition's own files are then brought up to date in it, so
 from __future__ import annotations
 
 import fcntl
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -23,14 +22,13 @@ from typing import NamedTuple
 from . import rules
 from .board import Board
 from .errors import (
-    GitError,
     InvalidProjectFile,
     McError,
     ProjectExists,
     TransitionRefused,
     UncommittedChanges,
 )
-from .git import ObjectWriter, blob_id, build_tree
+from .git import EMPTY_TREE, ObjectWriter, blob_id, build_tree
 from .lanes import PathKind, artifacts_prefix, classify
 from .rules import Actor, Change, Role, State
 
@@ -78,6 +76,7 @@ class Store:
     def apply(self, build: Builder, who: Identity) -> Committed:
         """Build a transition on the current tip and commit it; rebuild if the tip moved."""
         with self._locked():
+            self._finish_checkout(wait=True)
             for _ in range(MAX_ATTEMPTS):
                 tip = self.board.tip
                 transition = build(tip)
@@ -89,7 +88,7 @@ class Store:
                 what = f"mc: {transition.action} {transition.project_id or ''}".strip()
                 if self.repo.update_ref(self.board.ref, commit, tip, what):
                     if on_branch:
-                        self._sync_checkout(transition)
+                        self._sync_checkout(tip, commit)
                     return Committed(commit, transition)
                 time.sleep(random.uniform(0.001, 0.02))  # lost the race: rebuild on the new tip
         raise McError(f"{self.board.ref} kept moving during {transition.action}; try again")
@@ -191,8 +190,25 @@ class Store:
     def _checkout_on_branch(self) -> bool:
         return self.repo.work_tree is not None and self.repo.symbolic_head() == self.board.ref
 
+    def finish_checkout(self) -> bool:
+        """Finish a pending checkout update now; True when nothing is left pending."""
+        with self._locked():
+            self._finish_checkout(wait=True)
+        return not self._pending_path().exists()
+
     def _ensure_clean(self, transition: Transition) -> None:
         paths = _touched_paths(transition)
+        root = self.repo.root
+        for path in paths:
+            # Never let a symlink in the checkout redirect the board's writes.
+            here = root
+            for part in path.rstrip("/").split("/")[:-1]:
+                here = here / part
+                if here.is_symlink():
+                    raise TransitionRefused(
+                        f"{here.relative_to(root)} is a symbolic link in your checkout; the "
+                        "board's folders must be real folders"
+                    )
         out = self.repo.run(
             "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths
         ).stdout
@@ -203,33 +219,58 @@ class Store:
                 f"{transition.action} (git diff -- {dirty[0]})"
             )
 
-    def _sync_checkout(self, transition: Transition) -> None:
-        assert self.repo.work_tree is not None
-        root = self.repo.root
-        for path, data in transition.files.items():
-            target = root / path
-            if data is None:
-                target.unlink(missing_ok=True)
-                _prune_empty_dirs(target.parent, root)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.mc-tmp-{os.getpid()}")
-                tmp.write_bytes(data)
-                os.replace(tmp, target)
-        paths = list(transition.files)
-        for attempt in range(200):
-            proc = self.repo.run("update-index", "--add", "--remove", "--", *paths, check=False)
+    def _sync_checkout(self, old: str | None, new: str) -> None:
+        """Bring the checkout from ``old`` to ``new``: only the paths that changed.
+
+        ``git read-tree -m -u`` is git's own two-way merge (what switching branches
+        does): it updates index and files together under git's index lock, keeps every
+        unrelated staged or unstaged edit, and never writes through a symlink. When it
+        cannot run now (someone holds .git/index.lock, e.g. a `git commit` waiting for
+        its editor), the move is written down and finished by the next mc command; the
+        pre-commit hook refuses commits until then, so a stale index cannot undo it.
+        """
+        pending = self._pending_path()
+        pending.parent.mkdir(exist_ok=True)
+        pending.write_text(f"{old or EMPTY_TREE} {new}\n")
+        self._finish_checkout(wait=True)
+
+    def _pending_path(self) -> Path:
+        return self.repo.git_path("mc", "pending-checkout")
+
+    def _finish_checkout(self, *, wait: bool) -> None:
+        """Finish a checkout update left pending, if any (under the store lock)."""
+        pending = self._pending_path()
+        try:
+            old, new = pending.read_text().split()
+        except (OSError, ValueError):
+            return
+        if self.repo.work_tree is None or self.repo.symbolic_head() != self.board.ref:
+            pending.unlink(missing_ok=True)  # the checkout left the board branch
+            return
+        for attempt in range(40 if wait else 1):
+            proc = self.repo.run("read-tree", "-m", "-u", old, new, check=False)
             if proc.returncode == 0:
+                pending.unlink(missing_ok=True)
                 return
             if b"index.lock" not in proc.stderr:
-                raise GitError(f"git update-index failed: {proc.stderr.decode().strip()}")
-            time.sleep(0.01 + attempt * 0.001)  # someone else holds the index briefly
-        raise GitError("the checkout's index stayed locked (.git/index.lock); run git status")
+                # e.g. stale stat data: refresh and try once more, else leave it pending.
+                self.repo.run("update-index", "-q", "--refresh", check=False)
+                if self.repo.run("read-tree", "-m", "-u", old, new, check=False).returncode == 0:
+                    pending.unlink(missing_ok=True)
+                    return
+                break
+            time.sleep(0.025 + attempt * 0.005)  # someone holds the index for a moment
+        import sys
+
+        sys.stderr.write(
+            f"mc: committed {new[:12]}, but your checkout could not be updated yet "
+            "(.git/index.lock is held); the next mc command finishes it (mc checkout)\n"
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One writer at a time per repository on this machine (the ref CAS covers the rest)."""
-        path = self.repo.git_path("mc-store.lock")
+        path = self.repo.common_path("mc-store.lock")
         with open(path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -243,12 +284,6 @@ def _touched_paths(transition: Transition) -> list[str]:
     if transition.project_id and any(p.startswith("artifacts/") for p in paths):
         paths.append(artifacts_prefix(transition.project_id))
     return paths
-
-
-def _prune_empty_dirs(folder: Path, root: Path) -> None:
-    while folder != root and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent
 
 
 def message(transition: Transition, actor: Actor) -> str:

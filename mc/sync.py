@@ -22,15 +22,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import db
-from .audit import Auditor, CommitInfo, FileChange, Violation
+from .audit import SIGNERS_PATH, Auditor, CommitInfo, FileChange, Violation
 from .board import Board
 from .errors import InvalidProjectFile
 from .git import diff_trees
-from .lanes import LANE_NAMES_ORDERED, Lane, PathKind, classify
+from .lanes import BY_NAME, LANE_NAMES_ORDERED, Lane, PathKind, classify
 from .projectfile import to_json
 
 META_LAST = "last_synced_commit"
 META_AT = "last_synced_at"
+# The allowed signers the mirror accepted: a refused change to them must not let its
+# keys sign later commits (signatures are judged against this, not git's parent).
+META_SIGNERS = "accepted_signers"
 MAX_WALK = 200_000
 _POSITION = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<reason>.*)$")
 
@@ -76,21 +79,52 @@ class _Replay:
         self.attempts: dict[str, Attempt] = {}
         self.activity: list[dict[str, Any]] = []
         self.violations: list[dict[str, Any]] = []
+        self.signers: str | None = None  # accepted .mc/allowed_signers text (None: git's)
+        self._signers_refused = False
 
     def run(self, commits: Sequence[str], load: Any) -> None:
         if not commits:
             return
         infos = self.auditor.read_infos(commits)
         actors, signer_texts = self.auditor.signatures(commits, infos)
+        from . import signing
+        from .audit import actor_for
+
         for sha in commits:
             info = infos[sha]
+            if self.signers is not None and signer_texts[sha] != self.signers:
+                sig = signing.verify(self.board.repo, [sha], self.signers).get(sha)
+                actors[sha] = actor_for(info, sig, signing.parse_allowed_signers(self.signers))
+                signer_texts[sha] = self.signers
+            self._signers_refused = False
             parent = info.parents[0] if info.parents else None
             parent_tree = infos[parent].tree if parent in infos else self._tree_of(parent)
             changes = [
-                FileChange(path, old, new)
-                for path, old, new in diff_trees(self.board.cat, parent_tree, info.tree)
+                FileChange(path, old, new, mode)
+                for path, old, new, mode in diff_trees(self.board.cat, parent_tree, info.tree)
             ]
             self._commit(info, actors[sha], changes, signer_texts[sha], load)
+            if self._signers_refused:
+                self.signers = signer_texts[sha]
+            else:
+                data = self.board.cat.read(f"{sha}:{SIGNERS_PATH}")
+                self.signers = (data[2] if data else b"").decode("utf-8", "replace")
+
+    def _lane_index(self, tree: str) -> dict[str, list[Lane]]:
+        from .git import parse_tree
+
+        index: dict[str, list[Lane]] = {}
+        root = self.board.cat.read(tree)
+        assert root is not None
+        for mode, name, sha in parse_tree(root[2]):
+            if mode != "40000" or name not in LANE_NAMES_ORDERED:
+                continue
+            obj = self.board.cat.read(sha)
+            assert obj is not None
+            for _, file, _ in parse_tree(obj[2]):
+                if file.endswith(".yaml"):
+                    index.setdefault(file[:-5], []).append(BY_NAME[name])
+        return index
 
     def _tree_of(self, commit: str | None) -> str | None:
         if commit is None:
@@ -106,40 +140,65 @@ class _Replay:
         load: Any,
     ) -> None:
         at = dt.datetime.fromtimestamp(info.time, dt.UTC)
-        by_id: dict[str, list[tuple[Lane, str | None, str | None]]] = {}
+        by_id: dict[str, list[tuple[Lane, str | None, str | None, str | None]]] = {}
         others: list[FileChange] = []
         for ch in changes:
             kind, lane, pid = classify(ch.path)
             if kind is PathKind.PROJECT and lane is not None and pid is not None:
-                by_id.setdefault(pid, []).append((lane, ch.old, ch.new))
+                by_id.setdefault(pid, []).append((lane, ch.old, ch.new, ch.mode))
             else:
                 others.append(ch)
         load(by_id.keys())
+
+        def still_there(pid: str) -> tuple[Lane, str] | None:
+            found = [
+                (BY_NAME[spec.split(":", 1)[1].split("/", 1)[0]], obj[0])
+                for spec, obj in self.board.cat.read_many(
+                    [f"{info.sha}:{lane}/{pid}.yaml" for lane in LANE_NAMES_ORDERED]
+                )
+                if obj is not None
+            ]
+            return found[0] if len(found) == 1 else None
+
+        self.board.prefetch(
+            (n, _path(lane, pid)) for pid, files in by_id.items() for lane, _, n, _ in files if n
+        )
         # The change as the database sees it: from what it accepted to what git has now.
         judged: list[FileChange] = list(others)
         after: dict[str, tuple[Lane, str] | None] = {}
+        modes: dict[str, str | None] = {}
         for pid, files in by_id.items():
-            new = next(((lane, n) for lane, _, n in files if n is not None), None)
+            new = next(((lane, n) for lane, _, n, _ in files if n is not None), None)
+            if new is None:
+                new = still_there(pid)
+            modes[pid] = next((m for _, _, n, m in files if n is not None), None)
             after[pid] = new
             acc = self.accepted.get(pid)
             old = (acc.lane, acc.blob) if acc is not None and acc.blob is not None else None
             if old == new:
                 continue
             if old is not None and new is not None and old[0] is new[0]:
-                judged.append(FileChange(_path(old[0], pid), old[1], new[1]))
+                judged.append(FileChange(_path(old[0], pid), old[1], new[1], modes[pid]))
                 continue
             if old is not None:
                 judged.append(FileChange(_path(old[0], pid), old[1], None))
             if new is not None:
-                judged.append(FileChange(_path(new[0], pid), None, new[1]))
+                judged.append(FileChange(_path(new[0], pid), None, new[1], modes[pid]))
+
+        index: dict[str, list[Lane]] | None = None
 
         def lanes_of(pid: str) -> list[Lane]:
+            nonlocal index
+            if len(by_id) > 20:  # many projects at once: list the lanes once
+                if index is None:
+                    index = self._lane_index(info.tree)
+                return index.get(pid, [])
             found = []
             for spec, obj in self.board.cat.read_many(
                 [f"{info.sha}:{lane}/{pid}.yaml" for lane in LANE_NAMES_ORDERED]
             ):
                 if obj is not None:
-                    found.append(Lane(spec.split(":", 1)[1].split("/", 1)[0]))
+                    found.append(BY_NAME[spec.split(":", 1)[1].split("/", 1)[0]])
             return found
 
         found = self.auditor.check_changes(
@@ -162,6 +221,8 @@ class _Replay:
         who = actor.name if actor.name and actor.name != "mc-service" else info.author
         role = "human" if actor.role.is_person else actor.role.value
         for v in found:
+            if v.path == SIGNERS_PATH:
+                self._signers_refused = True
             self.violations.append(
                 {
                     "commit": info.sha,
@@ -174,6 +235,21 @@ class _Replay:
             )
             if v.project_id:
                 refused.setdefault(v.project_id, v)
+            else:
+                self.activity.append(
+                    {
+                        "kind": "violation",
+                        "project_id": None,
+                        "from_lane": None,
+                        "to_lane": None,
+                        "commit": info.sha,
+                        "action": info.trailers.get("Mc-Action"),
+                        "actor": role,
+                        "who": who,
+                        "summary": (v.path + ": " if v.path else "") + v.message,
+                        "at": at,
+                    }
+                )
         action = info.trailers.get("Mc-Action")
         for pid, new in after.items():
             acc = self.accepted.get(pid)
@@ -188,6 +264,7 @@ class _Replay:
                     )
                     continue
             if pid in refused:
+                self.attempts.pop(pid, None)
                 message = refused[pid].message
                 if acc is not None:
                     self.accepted[pid] = acc._replace(flagged=message, flagged_commit=info.sha)
@@ -206,9 +283,9 @@ class _Replay:
                 continue
             self.attempts.pop(pid, None)
             if new is None:
+                self.deleted.add(pid)
                 if acc is not None:
                     self.accepted[pid] = None
-                    self.deleted.add(pid)
                     self._note("delete", pid, acc, None, info, action, role, who, "", at)
                 continue
             data = dict(project.data)
@@ -301,6 +378,7 @@ def _row(pid: str, acc: Accepted) -> dict[str, Any]:
         "flagged": acc.flagged,
         "flagged_commit": acc.flagged_commit,
         "at": acc.lane_since or dt.datetime.now(dt.UTC),
+        "created_at": acc.created_at or acc.lane_since or dt.datetime.now(dt.UTC),
     }
 
 
@@ -329,7 +407,16 @@ def _from_db(board: Board, row: Mapping[str, Any]) -> Accepted | None:
         data = dict(board.parse_blob(row["applied_blob"], _path(lane, row["id"])).data)
     except InvalidProjectFile:
         data = _dates_back(row["data"] or {})
-    return Accepted(lane, row["applied_blob"], data, row["flagged"])
+    return Accepted(
+        lane,
+        row["applied_blob"],
+        data,
+        row["flagged"],
+        row["flagged_commit"],
+        row["applied_commit"],
+        row["lane_since"],
+        row["created_at"],
+    )
 
 
 _TIMESTAMPS = {
@@ -361,7 +448,7 @@ class Syncer:
 
     def __init__(self, board: Board) -> None:
         self.board = board
-        self.auditor = Auditor(board.repo, board.cat)
+        self.auditor = Auditor(board.repo, board.cat, parser=board.parse_blob)
         self.syncs = 0  # transactions that changed something (for the daemon's counters)
 
     def sync(self, conn: db.Connection) -> SyncResult | None:
@@ -427,7 +514,11 @@ class Syncer:
                     accepted[row["id"]] = _from_db(self.board, row)
 
         replay = _Replay(self.board, self.auditor, accepted)
+        row = db.fetch_one(conn, "meta_get", {"key": META_SIGNERS})
+        replay.signers = row["value"] if row else None
         replay.run(commits, load)
+        if replay.signers is not None:
+            db.execute(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
         now = dt.datetime.now(dt.UTC)
         for pid in sorted(replay.touched):
             acc = accepted.get(pid)
@@ -447,6 +538,8 @@ class Syncer:
         replay = _Replay(self.board, self.auditor, accepted)
         replay.run(commits, lambda ids: None)
         db.execute(conn, "rebuild_truncate")
+        if replay.signers is not None:
+            db.execute(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
         now = dt.datetime.now(dt.UTC)
         rows = [_row(pid, acc) for pid, acc in sorted(accepted.items()) if acc is not None]
         columns = [

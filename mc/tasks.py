@@ -101,7 +101,7 @@ def parse_due(
     if raw in ("next week",):
         return today + dt.timedelta(days=7), None
     day = raw.removeprefix("next ")
-    if day[:3] in WEEKDAYS and (len(day) == 3 or day.startswith(_full(day[:3]))):
+    if day[:3] in WEEKDAYS and day in (day[:3], _full(day[:3])):
         ahead = (WEEKDAYS.index(day[:3]) - today.weekday()) % 7
         if raw.startswith("next ") and ahead == 0:
             ahead = 7
@@ -153,9 +153,28 @@ def _check_project(conn: db.Connection, project: str | None) -> None:
 
 def _check_title(title: str) -> str:
     title = title.strip()
-    if not title or len(title) > 500 or "\n" in title:
-        raise InvalidInput("TITLE: one line of 1 to 500 characters")
+    if not title or len(title) > 500 or len(title.splitlines()) != 1 or _CONTROL.search(title):
+        raise InvalidInput("TITLE: one line of 1 to 500 characters, no control characters")
     return title
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_text(what: str, text: str) -> str:
+    if "\x00" in text:
+        raise InvalidInput(f"{what}: must not contain NUL characters")
+    return text
+
+
+def _check_tags(tags: list[str] | None) -> list[str]:
+    out = []
+    for tag in tags or []:
+        tag = tag.strip()
+        if not tag or len(tag) > 100 or _CONTROL.search(tag) or "\n" in tag:
+            raise InvalidInput(f"--tag {tag!r}: one line of at most 100 characters")
+        out.append(tag)
+    return out
 
 
 def _check_priority(priority: int | None) -> int | None:
@@ -182,11 +201,11 @@ def add(
             "task_insert",
             {
                 "title": _check_title(title),
-                "notes": notes,
+                "notes": _check_text("--notes", notes),
                 "due_date": due_date,
                 "due_at": due_at,
                 "priority": _check_priority(priority),
-                "tags": list(tags or []),
+                "tags": _check_tags(tags),
                 "project_id": project,
             },
         )
@@ -244,13 +263,13 @@ def update(
         if title is not None:
             values["title"] = _check_title(title)
         if notes is not None:
-            values["notes"] = notes
+            values["notes"] = _check_text("--notes", notes)
         if due is not _UNSET:
             values["due_date"], values["due_at"] = parse_due(due) if due else (None, None)
         if priority is not _UNSET:
             values["priority"] = _check_priority(priority)
         if tags is not None:
-            values["tags"] = tags
+            values["tags"] = _check_tags(tags)
         if project is not _UNSET:
             _check_project(conn, project)
             values["project_id"] = project

@@ -434,6 +434,18 @@ def hooks_install(
         sys.stdout.write(f"Installed {path}\n")
 
 
+@app.command("checkout")
+def checkout_cmd() -> None:
+    """Finish updating your checkout after a commit mc made while git held the index."""
+    from mc.store import Store
+
+    with _board() as board:
+        done = Store(board).finish_checkout()
+    if not done:
+        _fail("the checkout is still not updated: is .git/index.lock held by another git?")
+    sys.stdout.write("Checkout is up to date with the board branch\n")
+
+
 # The database commands live in their own module; importing it registers them.
 from mc.cli import ops  # noqa: E402, F401
 

@@ -100,7 +100,7 @@ def db_migrate() -> None:
     from mc.database import opened
 
     with _board() as board, opened(board) as where, db.connect(where.url) as conn:
-        applied = db.migrate(conn)
+        applied = list(where.migrated) + db.migrate(conn)
     sys.stdout.write(f"Applied migrations {applied}\n" if applied else "Schema is up to date\n")
 
 
@@ -288,7 +288,8 @@ def service_install(
     ),
 ) -> None:
     """systemd user units for the daemon, restarted on failure."""
-    from mc.service import install, units
+    from mc.service import environment_lines, install, units
+    from mc.status import _redact
 
     with _board() as board:
         root = board.root
@@ -296,8 +297,12 @@ def service_install(
     if print_only:
         for name, text in found.items():
             sys.stdout.write(f"# {name}\n{text}\n")
+        sys.stdout.write(f"# {root}/.mc/service.env (mode 0600)\n")
+        for line in environment_lines():
+            key, _, value = line.partition("=")
+            sys.stdout.write(f"{key}={_redact(value)}\n")
         return
-    for path in install(found):
+    for path in install(found, Path(root)):
         sys.stdout.write(f"Wrote {path}\n")
     names = " ".join(found)
     sys.stdout.write(

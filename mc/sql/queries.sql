@@ -11,7 +11,8 @@ ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 SELECT pg_advisory_xact_lock(7171);
 
 -- name: projects_by_ids
-SELECT id, lane, applied_blob, data, flagged, error, attempted_blob
+SELECT id, lane, applied_blob, applied_commit, data, flagged, flagged_commit, error,
+       attempted_blob, lane_since, created_at
 FROM projects WHERE id = ANY(%(ids)s);
 
 -- name: project_upsert
@@ -22,7 +23,7 @@ INSERT INTO projects (id, lane, title, archetype, model, priority, owner, due_da
 VALUES (%(id)s, %(lane)s, %(title)s, %(archetype)s, %(model)s, %(priority)s, %(owner)s,
         %(due_date)s, %(due_at)s, %(labels)s, %(ready_for_human)s, %(needs_human)s, %(data)s,
         %(applied_commit)s, %(applied_blob)s, NULL, NULL, NULL, NULL, NULL, NULL,
-        %(flagged)s, %(flagged_commit)s, %(at)s, %(at)s, %(at)s)
+        %(flagged)s, %(flagged_commit)s, %(at)s, %(created_at)s, %(at)s)
 ON CONFLICT (id) DO UPDATE SET
     lane = EXCLUDED.lane, title = EXCLUDED.title, archetype = EXCLUDED.archetype,
     model = EXCLUDED.model, priority = EXCLUDED.priority, owner = EXCLUDED.owner,
