@@ -70,7 +70,10 @@ def pre_receive(stdin: str, repo: Repo | None = None) -> int:
     auditor = Auditor(repo, board.cat)
     refused: list[str] = []
     try:
-        board_ref = board.config.ref
+        # The protected branch is the server's own setting (mc hooks install --server),
+        # never what a pushed mc.yaml says.
+        branch = repo.config_get("mc.boardbranch")
+        board_ref = f"refs/heads/{branch}" if branch else board.config.ref
         for line in stdin.splitlines():
             parts = line.split()
             if len(parts) != 3:
@@ -100,6 +103,13 @@ def _check_board_update(repo: Repo, auditor: object, old: str, new: str, ref: st
         return [f"{ref}: the board branch cannot be deleted"]
     if old != ZERO and not auditor.is_ancestor(old, new):
         return [f"{ref}: force pushes to the board branch are refused (its history is linear)"]
+    root = repo.config_get("mc.boardroot")
+    if root and not auditor.is_ancestor(root, new):
+        return [f"{ref}: this history does not start at the board's first commit {root[:12]}"]
+    if not root:
+        roots = repo.out("rev-list", "--max-parents=0", new).split()
+        if roots:
+            repo.set_config("mc.boardRoot", roots[-1])  # the board's trust anchor from now on
     span = new if old == ZERO else f"{old}..{new}"
     merges = repo.out("rev-list", "--min-parents=2", span).split()
     if merges:

@@ -62,7 +62,32 @@ def install_client(repo: Repo, force: bool = False) -> list[Path]:
     return _install(_hooks_dir(repo), CLIENT_HOOKS, force)
 
 
-def install_server(bare: Repo, force: bool = False) -> list[Path]:
+def install_server(bare: Repo, force: bool = False, branch: str | None = None) -> list[Path]:
+    """pre-receive into a bare repository, which from then on knows its board branch.
+
+    The branch (and the board's first commit) are recorded in the repository's own
+    config: a push cannot change which branch is protected (by editing mc.yaml) or
+    replace the board with a history of its own making (a new root).
+    """
     if bare.work_tree is not None:
         raise McError(f"{bare.root} is not a bare repository (the server hook goes into one)")
+    if branch is None:
+        from .board import Board
+
+        board = Board(bare)
+        try:
+            head = bare.symbolic_head()
+            has_config = board.read_blob(f"HEAD:{'mc.yaml'}") is not None
+            branch = (
+                board.config.branch
+                if has_config
+                else (head.removeprefix("refs/heads/") if head else "main")
+            )
+        finally:
+            board.close()
+    bare.set_config("mc.boardBranch", branch)
+    root = bare.run("rev-list", "--max-parents=0", f"refs/heads/{branch}", check=False)
+    roots = root.stdout.decode().split()
+    if root.returncode == 0 and roots:
+        bare.set_config("mc.boardRoot", roots[-1])
     return _install(bare.git_path("hooks"), SERVER_HOOKS, force)

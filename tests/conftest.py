@@ -164,7 +164,11 @@ def database_url(pg_cluster: object) -> Iterator[str]:
     assert isinstance(pg_cluster, Cluster)
     name = f"t_{uuid.uuid4().hex[:16]}"
     with db.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE mc_template").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE mc_template").format(sql.Identifier(name))
+        )
     yield pg_cluster.url(name)
     with db.connect(pg_cluster.url("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

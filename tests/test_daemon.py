@@ -17,6 +17,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -579,6 +580,55 @@ def test_uncommitted_list_with_a_path_git_reports_twice(
     assert [(r["path"], r["project_id"]) for r in rows] == [("backlog/x.yaml", "x")]
     row = project_row(database_url, "x")
     assert row is not None and row["applied_commit"] == tip  # still board state as committed
+    daemon.check_alive()
+
+
+def test_daemon_never_holds_the_index_lock_against_the_person(
+    board_path: Path, database_url: str, start_daemon: StartDaemon
+) -> None:
+    """The daemon's `git status` must not take .git/index.lock (git's optional lock).
+
+    A person saves a file and runs `git add` / `git commit` right away; if the daemon's
+    scan refreshes the index at that moment, their command fails with "index.lock: File
+    exists". Here a thread keeps saving a lane file (so the daemon scans all the time)
+    while the test runs index-writing git commands: none may find the lock taken.
+    """
+    new_project(board_path, "x")
+    daemon = start_daemon(board_path, database_url, poll=LONG_POLL)
+    daemon.wait_synced(database_url, head(board_path))
+    path = board_path / "backlog" / "x.yaml"
+    original = path.read_text()
+    stop = threading.Event()
+
+    def keep_saving() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            path.write_text(original + f"owner: editor-{n}\n")
+            time.sleep(0.01)
+
+    editor = threading.Thread(target=keep_saving, daemon=True)
+    editor.start()
+    failures: list[str] = []
+    runs = 0
+    try:
+        wait_for(
+            lambda: uncommitted(database_url),
+            "the daemon to scan the edits",
+            timeout=EVENT_DEADLINE,
+            context=daemon.output,
+        )
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            for args in (("add", "backlog/x.yaml"), ("reset", "-q")):
+                runs += 1
+                proc = git(board_path, *args, check=False)
+                if proc.returncode != 0 and "index.lock" in proc.stderr:
+                    failures.append(proc.stderr.strip().splitlines()[0])
+    finally:
+        stop.set()
+        editor.join(5)
+    assert failures == [], f"{len(failures)} of {runs} git commands failed: {failures[:3]}"
     daemon.check_alive()
 
 

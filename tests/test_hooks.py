@@ -854,3 +854,27 @@ def test_approve_refused_after_edit_whose_message_claims_review(
     assert proc.returncode != 0, proc.stdout
     assert "changed after its review" in proc.stderr
     assert head(board_path) == before
+
+
+def test_server_keeps_protecting_its_branch_when_mc_yaml_renames_it(
+    board: Board, serve: Callable[..., Server]
+) -> None:
+    """The protected branch is the server's setting: a pushed `branch:` cannot lift it."""
+    server = serve()
+    assert git(server.bare, "config", "mc.boardBranch").stdout.strip() == "main"
+    root = git(server.bare, "rev-list", "--max-parents=0", "main").stdout.split()[-1]
+    assert git(server.bare, "config", "mc.boardRoot").stdout.strip() == root
+    mc_yaml = server.clone / "mc.yaml"
+    mc_yaml.write_text(mc_yaml.read_text().replace("branch: main", "branch: elsewhere"))
+    git(server.clone, "commit", "-q", "--no-verify", "-am", "rename the board branch")
+    before = server.tip()
+    # Unsigned: refused, mc.yaml changes need an approver once there is one.
+    push = git(server.clone, "push", "origin", "main", check=False)
+    assert push.returncode != 0 and "mc.yaml must be signed by an existing approver" in push.stderr
+    assert server.tip() == before
+    # Even signed by the approver, main stays the protected branch: no force push.
+    git(server.clone, "commit", "-q", "--amend", "--no-edit", "-S", "--no-verify")
+    git(server.clone, "push", "-q", "origin", "main")
+    git(server.clone, "reset", "-q", "--hard", "HEAD~1")
+    forced = git(server.clone, "push", "-f", "origin", "main", check=False)
+    assert forced.returncode != 0 and "force pushes" in forced.stderr

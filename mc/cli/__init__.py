@@ -418,6 +418,9 @@ def hooks_install(
         None, "--server", help="Install pre-receive into this bare repository instead."
     ),
     force: bool = typer.Option(False, "--force", help="Replace hooks that are not ours."),
+    branch: str | None = typer.Option(
+        None, "--branch", help="With --server: the board branch (default: from mc.yaml)."
+    ),
 ) -> None:
     """Install the client hooks into this clone (or pre-receive with --server)."""
     from mc.git import find_repo
@@ -426,7 +429,7 @@ def hooks_install(
     if server is not None:
         if not server.is_dir():
             _fail(f"--server {server}: no such folder")
-        written = install_server(find_repo(server.resolve()), force)
+        written = install_server(find_repo(server.resolve()), force, branch)
     else:
         with _board() as board:
             written = install_client(board.repo, force)

@@ -40,7 +40,10 @@ from mc.sync import Syncer  # noqa: E402
 
 def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+        [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:
@@ -106,7 +109,9 @@ def bench_commit_to_notify(tmp: Path, cluster: Cluster, runs: int) -> None:
     with open(log_path, "w") as log:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "mc", "--board", str(board_path), "daemon", "--poll", "30"],
-            env={**os.environ, "MC_DATABASE_URL": url}, stdout=log, stderr=log,
+            env={**os.environ, "MC_DATABASE_URL": url},
+            stdout=log,
+            stderr=log,
         )
     listener = Listener(url)
     listener.start()
@@ -155,11 +160,19 @@ def bench_commit_to_notify(tmp: Path, cluster: Cluster, runs: int) -> None:
         daemon.wait(30)
         listener.stop = True
     own = [float(m) for m in re.findall(r"([\d.]+) ms after the ref event", log_path.read_text())]
-    print(f"commit -> NOTIFY received (ref moved -> LISTEN)     {summary(latencies)}   (target p50 <= 60, p95 <= 100)")
-    print(f"  the daemon's own part (ref event -> NOTIFY)       {summary(own[-commits:])}   (target <= 10)")
+    print(
+        f"commit -> NOTIFY received (ref moved -> LISTEN)     {summary(latencies)}"
+        "   (target p50 <= 60, p95 <= 100)"
+    )
+    print(
+        f"  the daemon's own part (ref event -> NOTIFY)       {summary(own[-commits:])}"
+        "   (target <= 10)"
+    )
     print(f"  `mc project queue` start -> NOTIFY (CLI included) {summary(cli_latency)}")
     print(f"  `mc project queue` alone                          {summary(cli_times)}")
-    print(f"  {commits} commits -> {notifies} NOTIFYs, {len(own[-commits:])} sync transactions logged")
+    print(
+        f"  {commits} commits -> {notifies} NOTIFYs, {len(own[-commits:])} sync transactions logged"
+    )
 
 
 def bench_resync(tmp: Path, cluster: Cluster) -> None:
@@ -181,7 +194,9 @@ def bench_resync(tmp: Path, cluster: Cluster) -> None:
         url = fresh_db(cluster, f"resyncw{i}")
         out = sh(sys.executable, "-c", code % (str(HERE.parents[2]), str(board_path), url), cwd=tmp)
         warm.append(float(out.split()[0]))
-    print(f"full resync, 10,000 projects, no parse cache (cold)  {summary(cold)}   (target <= 1500)")
+    print(
+        f"full resync, 10,000 projects, no parse cache (cold)  {summary(cold)}   (target <= 1500)"
+    )
     print(f"full resync, 10,000 projects, parse cache present    {summary(warm)}")
 
     def incremental(path: Path, runs: int) -> list[float]:
@@ -215,15 +230,23 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mc-bench-mirror-"))
     home = tmp / "home"
     home.mkdir()
-    os.environ.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), GIT_CONFIG_NOSYSTEM="1")
-    for key, value in (("user.name", "Bench"), ("user.email", "bench@example.com"), ("init.defaultBranch", "main")):
+    os.environ.update(
+        HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), GIT_CONFIG_NOSYSTEM="1"
+    )
+    for key, value in (
+        ("user.name", "Bench"),
+        ("user.email", "bench@example.com"),
+        ("init.defaultBranch", "main"),
+    ):
         sh("git", "config", "--global", key, value, cwd=tmp)
     cluster = Cluster(tmp / "pg")
     cluster.init()
     cluster.start()
     try:
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"PostgreSQL from {cluster.bindir}")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, PostgreSQL from {cluster.bindir}"
+        )
         bench_commit_to_notify(tmp, cluster, args.runs)
         bench_resync(tmp, cluster)
     finally:
