@@ -324,13 +324,15 @@ def add_approver(board: Board, name: str, public_key: str) -> Committed:
 
     def build(tip: str | None) -> Transition:
         path = ".mc/allowed_signers"
-        text = (board.read_blob(f"{tip}:{path}") or b"").decode("utf-8", "replace")
+        # Bytes in, bytes out: whatever else the file holds is kept exactly.
+        text = (board.read_blob(f"{tip}:{path}") or b"").decode("utf-8", "surrogateescape")
         if key in text:
             raise InvalidInput("that key is already in .mc/allowed_signers")
         if text and not text.endswith("\n"):
             text += "\n"
         text += signer_line(name, key) + "\n"
-        return Transition(None, "approvers", f"Add approver {name}", {path: text.encode()})
+        data = text.encode("utf-8", "surrogateescape")
+        return Transition(None, "approvers", f"Add approver {name}", {path: data})
 
     return Store(board).apply(build, _approvers_identity(board))
 

@@ -114,6 +114,8 @@ class Auditor:
         self.repo = repo
         self.cat = cat or CatFile(repo)
         self.parser = parser
+        # Pushed blobs can be huge: ask their size before reading (costs a process).
+        self.guard_size = False
         self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
         self._configs: dict[str, list[str] | None] = {}
         self._archetypes_at: dict[str, list[str] | None] = {}
@@ -458,6 +460,12 @@ class Auditor:
     # ------------------------------------------------------------------ reading
 
     def _read(self, blob: str) -> bytes:
+        """A blob's bytes; a pushed 300 MB "project file" is never read whole."""
+        from .yamlsafe import MAX_FILE_BYTES
+
+        size = self.cat.size(blob) if self.guard_size else None
+        if size is not None and size > MAX_FILE_BYTES:
+            return b"\0" * (MAX_FILE_BYTES + 1)  # the parser refuses it by size
         obj = self.cat.read(blob)
         return obj[2] if obj else b""
 

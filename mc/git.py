@@ -285,6 +285,7 @@ class CatFile:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._proc: subprocess.Popen[bytes] | None = None
+        self._check: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -313,6 +314,24 @@ class CatFile:
             sha, typ, size = header.decode().split()
             data = proc.stdout.read(int(size) + 1)[:-1]
             return sha, typ, data
+
+    def size(self, spec: str) -> int | None:
+        """An object's size without reading it (a second, --batch-check process)."""
+        with self._lock:
+            if self._check is None or self._check.poll() is not None:
+                self._check = subprocess.Popen(
+                    [GIT, f"--git-dir={self.repo.git_dir}", "cat-file", "--batch-check"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=_env(None),
+                    cwd=self.repo.top,
+                )
+            proc = self._check
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().split()
+            return int(header[2]) if len(header) == 3 and header[2].isdigit() else None
 
     def resolve(self, rev: str) -> str | None:
         """The object id ``rev`` names (a ref, HEAD, ...), without starting a process."""
@@ -350,13 +369,14 @@ class CatFile:
                 writer.join()
 
     def close(self) -> None:
-        if self._proc is not None:
-            if self._proc.stdin:
-                self._proc.stdin.close()
-            self._proc.wait()
-            if self._proc.stdout:
-                self._proc.stdout.close()
-            self._proc = None
+        for proc in (self._proc, self._check):
+            if proc is not None:
+                if proc.stdin:
+                    proc.stdin.close()
+                proc.wait()
+                if proc.stdout:
+                    proc.stdout.close()
+        self._proc = self._check = None
 
     def __enter__(self) -> CatFile:
         return self

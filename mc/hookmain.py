@@ -68,6 +68,7 @@ def pre_receive(stdin: str, repo: Repo | None = None) -> int:
     repo = repo or find_repo(os.getcwd())
     board = Board(repo)
     auditor = Auditor(repo, board.cat)
+    auditor.guard_size = True
     refused: list[str] = []
     try:
         # The protected branch is the server's own setting (mc hooks install --server),

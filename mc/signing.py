@@ -93,12 +93,15 @@ def approver_count(text: str) -> int:
 
 
 def approvers(lines: Iterable[SignerLine]) -> dict[str, str]:
-    """Approver keys -> principal (everyone but the service)."""
-    out = {}
+    """Approver keys -> principal (everyone but the service).
+
+    A key listed twice keeps its first principal, as git's verification does.
+    """
+    out: dict[str, str] = {}
     for line in lines:
         names = [p for p in line.principals if p != SERVICE_PRINCIPAL]
         if names:
-            out[line.key] = names[0]
+            out.setdefault(line.key, names[0])
     return out
 
 

@@ -216,7 +216,7 @@ class Store:
         if dirty:
             raise UncommittedChanges(
                 f"{dirty[0]} has uncommitted edits: commit or discard them before "
-                f"{transition.action} (git diff -- {dirty[0]})"
+                f"{transition.action} (git diff HEAD -- {dirty[0]})"
             )
 
     def _sync_checkout(self, old: str | None, new: str) -> None:

@@ -375,7 +375,7 @@ def approvers_list(as_json: bool = JsonOpt) -> None:
 
     with _board() as board:
         tip = board.tip
-        text = (board.read_blob(f"{tip}:.mc/allowed_signers") or b"").decode()
+        text = (board.read_blob(f"{tip}:.mc/allowed_signers") or b"").decode("utf-8", "replace")
         by_fingerprint = gpg_approvers(board.cat, tip) if tip else {}
     # SSH keys read "<type> <base64>"; GPG keys "openpgp <fingerprint>".
     rows = [
