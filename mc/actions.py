@@ -173,8 +173,10 @@ def edit(board: Board, project_id: str, updates: Mapping[str, Any]) -> Committed
         entry = _entry_at(board, project_id, tip)
         if entry.project is None:
             raise InvalidProjectFile(f"{entry.error} — fix the file before editing it")
-        text = set_keys(_text_of(board, entry), checked)
-        load(text, entry.path)
+        before = _text_of(board, entry)
+        text = set_keys(before, checked)
+        if load(text, entry.path).data == entry.project.data:
+            raise InvalidInput(f"{project_id} already has those values: nothing to change")
         return Transition(
             project_id,
             "edit",
