@@ -138,16 +138,18 @@ class Daemon:
                 try:
                     self.step()
                     backoff = 0.1
-                except McError as exc:
-                    if not db.is_disconnect(exc) and "database" not in exc.message:
-                        log.error("sync failed: %s", exc)
-                    else:
+                except Exception as exc:
+                    if db.is_disconnect(exc):
                         log.warning("database unavailable (%s); retrying in %.1fs", exc, backoff)
+                    else:
+                        log.error("sync failed: %s", exc, exc_info=not isinstance(exc, McError))
+                        self._reopen_board()
                     self._drop_connection()
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, 5.0) * random.uniform(0.8, 1.2)
                     continue
-                self.wake.wait(self.poll)
+                if not self.wake.wait(self.poll):
+                    self.tree_changed.set()  # the poll also catches index-only changes
                 self.wake.clear()
         finally:
             if self.observer is not None:
@@ -187,6 +189,13 @@ class Daemon:
                 store_uncommitted(self._connection(), rows)
                 self.uncommitted = rows
         return result
+
+    def _reopen_board(self) -> None:
+        """After an unexpected failure (a git process died...), start git afresh."""
+        with contextlib.suppress(Exception):
+            self.board.close()
+        self.board = Board.open(self.board.root)
+        self.syncer = Syncer(self.board)
 
     def _connection(self) -> db.Connection:
         if self.conn is None or self.conn.closed:

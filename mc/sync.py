@@ -618,14 +618,26 @@ def scan_uncommitted(board: Board) -> list[dict[str, Any]]:
     """Edits in lane folders that are not committed (for the board's "uncommitted" badge)."""
     if board.repo.work_tree is None:
         return []
+    # --no-optional-locks: a background scan must never take .git/index.lock from
+    # under the person's own git commands (status refreshes the index otherwise).
     out = board.repo.run(
-        "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *LANE_NAMES_ORDERED
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--",
+        *LANE_NAMES_ORDERED,
     ).stdout
     rows = []
+    seen: set[str] = set()
     for item in out.split(b"\0"):
         if len(item) < 4 or item[2:3] != b" ":
             continue
         path = item[3:].decode("utf-8", "replace")
+        if path in seen:  # e.g. "D " and "??" for a file removed from the index, then edited
+            continue
+        seen.add(path)
         _, _, pid = classify(path)
         rows.append({"path": path, "project_id": pid, "status": item[:2].decode().strip() or "?"})
     return rows
