@@ -109,6 +109,19 @@ def execute(conn: Connection, name: str, params: Mapping[str, Any] | None = None
         return conn.execute(q(name), params or {}).rowcount
 
 
+def send(conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> None:
+    """Run a statement without waiting for its result (cheap inside ``pipeline``)."""
+    with translated():
+        conn.execute(q(name), params or {})
+
+
+@contextmanager
+def pipeline(conn: Connection) -> Iterator[None]:
+    """Send many statements in one round trip (psycopg's pipeline mode)."""
+    with translated(), conn.pipeline():
+        yield
+
+
 def execute_many(conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return

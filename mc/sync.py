@@ -455,17 +455,20 @@ class Syncer:
         """Bring the database to the tip: one transaction, one NOTIFY. None if already there."""
         with db.translated(), conn.transaction():
             db.execute(conn, "sync_lock")
-            row = db.fetch_one(conn, "meta_get", {"key": META_LAST})
-            last = row["value"] if row else None
+            meta = {
+                r["key"]: r["value"]
+                for r in db.fetch_all(conn, "meta_many", {"keys": [META_LAST, META_SIGNERS]})
+            }
+            last = meta.get(META_LAST)
             tip = self.board.tip
             if tip is None or tip == last:
                 return None
             commits = self._since(last, tip) if last else None
             if commits is None:
                 result = self._rebuild(conn, tip)
+                self._finish(conn, result)
             else:
-                result = self._incremental(conn, commits, tip)
-            self._finish(conn, result)
+                result = self._incremental(conn, commits, tip, meta.get(META_SIGNERS))
         self.syncs += 1
         return result
 
@@ -502,7 +505,9 @@ class Syncer:
         out.reverse()
         return out
 
-    def _incremental(self, conn: db.Connection, commits: list[str], tip: str) -> SyncResult:
+    def _incremental(
+        self, conn: db.Connection, commits: list[str], tip: str, signers: str | None
+    ) -> SyncResult:
         accepted: dict[str, Accepted | None] = {}
 
         def load(ids: Iterable[str]) -> None:
@@ -514,23 +519,29 @@ class Syncer:
                     accepted[row["id"]] = _from_db(self.board, row)
 
         replay = _Replay(self.board, self.auditor, accepted)
-        row = db.fetch_one(conn, "meta_get", {"key": META_SIGNERS})
-        replay.signers = row["value"] if row else None
+        replay.signers = signers
         replay.run(commits, load)
-        if replay.signers is not None:
-            db.execute(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
         now = dt.datetime.now(dt.UTC)
-        for pid in sorted(replay.touched):
-            acc = accepted.get(pid)
-            if pid in replay.deleted and acc is None:
-                db.execute(conn, "project_delete", {"id": pid})
-            elif acc is not None:
-                db.execute(conn, "project_upsert", _row(pid, acc))
-            if pid in replay.attempts:
-                db.execute(conn, "project_attempt", _attempt_row(pid, replay.attempts[pid], now))
-        ids = [db.fetch_one(conn, "activity_insert", a)["id"] for a in replay.activity]  # type: ignore[index]
-        db.execute_many(conn, "violation_insert", replay.violations)
-        return SyncResult(tip, len(commits), sorted(replay.touched), ids, len(replay.violations))
+        ids: list[int] = []
+        if replay.activity:  # one statement, for the ids the NOTIFY carries
+            columns = {k: [a[k] for a in replay.activity] for k in replay.activity[0]}
+            ids = [r["id"] for r in db.fetch_all(conn, "activity_insert_many", columns)]
+        result = SyncResult(tip, len(commits), sorted(replay.touched), ids, len(replay.violations))
+        with db.pipeline(conn):  # the rest in one round trip
+            if replay.signers is not None:
+                db.send(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
+            for pid in sorted(replay.touched):
+                acc = accepted.get(pid)
+                if pid in replay.deleted and acc is None:
+                    db.send(conn, "project_delete", {"id": pid})
+                elif acc is not None:
+                    db.send(conn, "project_upsert", _row(pid, acc))
+                if pid in replay.attempts:
+                    db.send(conn, "project_attempt", _attempt_row(pid, replay.attempts[pid], now))
+            for violation in replay.violations:
+                db.send(conn, "violation_insert", violation)
+            self._finish(conn, result)
+        return result
 
     def _rebuild(self, conn: db.Connection, tip: str) -> SyncResult:
         commits = self.board.repo.out("rev-list", "--reverse", "--first-parent", tip).split()
@@ -600,8 +611,8 @@ class Syncer:
         )
 
     def _finish(self, conn: db.Connection, result: SyncResult) -> None:
-        db.execute(conn, "meta_set", {"key": META_LAST, "value": result.commit})
-        db.execute(conn, "meta_set", {"key": META_AT, "value": dt.datetime.now(dt.UTC).isoformat()})
+        db.send(conn, "meta_set", {"key": META_LAST, "value": result.commit})
+        db.send(conn, "meta_set", {"key": META_AT, "value": dt.datetime.now(dt.UTC).isoformat()})
         payload: dict[str, Any] = {"kind": "sync", "commit": result.commit}
         if result.rebuilt:
             payload["rebuilt"] = True

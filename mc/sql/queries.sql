@@ -3,6 +3,9 @@
 -- name: meta_get
 SELECT value FROM mc_meta WHERE key = %(key)s;
 
+-- name: meta_many
+SELECT key, value FROM mc_meta WHERE key = ANY(%(keys)s);
+
 -- name: meta_set
 INSERT INTO mc_meta (key, value) VALUES (%(key)s, %(value)s)
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
@@ -55,6 +58,14 @@ WHERE id = %(id)s;
 
 -- name: project_delete
 DELETE FROM projects WHERE id = %(id)s;
+
+-- name: activity_insert_many
+INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary, at)
+SELECT * FROM unnest(%(kind)s::text[], %(project_id)s::text[], %(from_lane)s::text[],
+                     %(to_lane)s::text[], %(commit)s::text[], %(action)s::text[],
+                     %(actor)s::text[], %(who)s::text[], %(summary)s::text[],
+                     %(at)s::timestamptz[])
+RETURNING id;
 
 -- name: activity_insert
 INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary, at)
