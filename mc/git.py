@@ -523,9 +523,6 @@ def build_tree(
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
-BIG_TREE = 16 * 1024  # bytes of tree object; beyond this git's own diff is faster
-
-
 def diff_trees(
     cat: CatFile, old: str | None, new: str | None, prefix: str = ""
 ) -> list[tuple[str, str | None, str | None, str | None]]:
@@ -533,14 +530,13 @@ def diff_trees(
 
     Walks only the subtrees whose ids differ, through the running cat-file: a commit
     that moves one project on a small board reads four small trees and starts no
-    process. A pair of big trees (a lane of thousands of projects) goes to
-    ``git diff-tree``, whose C loop beats parsing them here.
+    process, and parses only the entries that differ (see _changed_entries).
     """
     if old == new:
         return []
     before_obj = cat.read(old) if old else None
     after_obj = cat.read(new) if new else None
-    if before_obj and after_obj and max(len(before_obj[2]), len(after_obj[2])) > BIG_TREE:
+    if before_obj and after_obj and before_obj[1] == after_obj[1] == "tree":
         before, after = _changed_entries(before_obj[2], after_obj[2])
     else:
         before = _entries(before_obj, old)
