@@ -288,6 +288,9 @@ class CatFile:
         self._proc: subprocess.Popen[bytes] | None = None
         self._check: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        # Recently read tree objects by id (immutable): a sync reads the same lane
+        # trees for the diff and for the duplicate-id check.
+        self._trees: dict[str, tuple[str, str, bytes]] = {}
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
@@ -302,6 +305,17 @@ class CatFile:
 
     def read(self, spec: str) -> tuple[str, str, bytes] | None:
         """(sha, type, content) of an object, or None if it does not exist."""
+        cached = self._trees.get(spec)
+        if cached is not None:
+            return cached
+        obj = self._read(spec)
+        if obj is not None and obj[1] == "tree" and spec == obj[0]:
+            if len(self._trees) >= 32:
+                self._trees.pop(next(iter(self._trees)))
+            self._trees[spec] = obj
+        return obj
+
+    def _read(self, spec: str) -> tuple[str, str, bytes] | None:
         with self._lock:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
@@ -598,6 +612,20 @@ def _changed_entries(
         whole = ({n: (m, s) for m, n, s in parse_tree(a)}, {n: (m, s) for m, n, s in parse_tree(b)})
         return whole
     return parsed[0][0], parsed[1][0]
+
+
+def tree_has(data: bytes, name: str) -> bool:
+    """Does a raw tree object have an entry ``name``? (A find, not a parse.)"""
+    needle = b" " + name.encode("utf-8", "surrogateescape") + b"\0"
+    at = data.find(needle)
+    while at >= 0:
+        for width in (6, 5):  # "100644" / "40000"
+            begin = at - width
+            boundary = begin == 0 or (begin >= 21 and data[begin - 21] == 0)
+            if begin >= 0 and boundary and _ENTRY_START.match(data, begin):
+                return True
+        at = data.find(needle, at + 1)
+    return False
 
 
 def _common_length(a: bytes, b: bytes, equal: Callable[[int], bool], limit: int) -> int:

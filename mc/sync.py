@@ -25,7 +25,7 @@ from . import db
 from .audit import SIGNERS_PATH, Auditor, CommitInfo, FileChange, Violation
 from .board import Board
 from .errors import InvalidProjectFile
-from .git import diff_trees
+from .git import diff_trees, parse_tree, tree_has
 from .lanes import BY_NAME, LANE_NAMES_ORDERED, Lane, PathKind, classify
 from .projectfile import to_json
 
@@ -111,8 +111,6 @@ class _Replay:
                 self.signers = (data[2] if data else b"").decode("utf-8", "replace")
 
     def _lane_index(self, tree: str) -> dict[str, list[Lane]]:
-        from .git import parse_tree
-
         index: dict[str, list[Lane]] = {}
         root = self.board.cat.read(tree)
         assert root is not None
@@ -193,13 +191,23 @@ class _Replay:
                 if index is None:
                     index = self._lane_index(info.tree)
                 return index.get(pid, [])
-            found = []
-            for spec, obj in self.board.cat.read_many(
-                [f"{info.sha}:{lane}/{pid}.yaml" for lane in LANE_NAMES_ORDERED]
-            ):
-                if obj is not None:
-                    found.append(BY_NAME[spec.split(":", 1)[1].split("/", 1)[0]])
-            return found
+            return [lane for lane, data in lane_trees() if tree_has(data, f"{pid}.yaml")]
+
+        trees: list[tuple[Lane, bytes]] | None = None
+
+        def lane_trees() -> list[tuple[Lane, bytes]]:
+            nonlocal trees
+            if trees is None:
+                cat = self.board.cat
+                root = cat.read(info.tree)
+                assert root is not None
+                trees = []
+                for mode, name, sha in parse_tree(root[2]):
+                    lane = BY_NAME.get(name)
+                    obj = cat.read(sha) if lane is not None and mode == "40000" else None
+                    if lane is not None and obj is not None:
+                        trees.append((lane, obj[2]))
+            return trees
 
         found = self.auditor.check_changes(
             actor,

@@ -97,3 +97,14 @@ def test_object_writer_writes_what_git_reads(tmp_path: Path) -> None:
     out = git(tmp_path / "b.git", "cat-file", "-p", sha).stdout
     assert out == "hello\n"
     assert sha == git(tmp_path, "hash-object", "--stdin", input="hello\n").stdout.strip()
+
+
+def test_tree_has_finds_entries_and_nothing_else() -> None:
+    from mc.git import tree_has
+
+    names = {f"p{i:03d}.yaml": ("ab" * 20) for i in range(200)}
+    data = _tree(names)
+    assert all(tree_has(data, n) for n in names)
+    assert not tree_has(data, "p999.yaml")
+    assert not tree_has(data, "p00.yaml")  # a prefix of real names
+    assert not tree_has(data, "00.yaml")  # a suffix of real names
