@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -130,6 +131,9 @@ class Daemon:
 
     def run(self) -> None:
         """Sync until stopped (SIGTERM/SIGINT set ``stop``)."""
+        # The watcher threads take the GIL for each burst of inotify events; a shorter
+        # switch interval (default 5 ms) lets the sync start as soon as it is woken.
+        sys.setswitchinterval(0.0005)
         self.start_watching()
         self.tree_changed.set()  # report uncommitted edits once at start
         backoff = 0.1
@@ -160,9 +164,11 @@ class Daemon:
     def step(self) -> SyncResult | None:
         """One pass: sync if the tip moved, refresh the uncommitted list if lanes changed."""
         result = None
-        self.board.refresh()  # mc.yaml may have changed with the last commit
         tip = self.board.tip
         woken, self.woken_at = self.woken_at, None
+        if woken is None:
+            self.board.refresh()  # mc.yaml (the branch name) is re-read on the poll
+            tip = self.board.tip
         if tip != self.last_synced:
             conn = self._connection()
             result = self.syncer.sync(conn)
