@@ -13,7 +13,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,26 +22,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc.boardinit import init  # noqa: E402
+from tests.bench.common import isolated_git, make_board, sh  # noqa: E402
 
 MC = [sys.executable, "-m", "mc"]
 BIN = Path(sys.executable).parent / "mc"
-
-
-def sh(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
-) -> str:
-    proc = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env={**os.environ, **(env or {})},
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"{args} failed: {proc.stderr}")
-    return proc.stdout
 
 
 def timed(fn: Callable[[int], object], runs: int) -> list[float]:
@@ -64,19 +47,6 @@ def report(name: str, samples: list[float], target: str) -> None:
     )
 
 
-def make_board(root: Path, projects: int) -> Path:
-    board = root / "board"
-    init(board)
-    for i in range(projects):
-        (board / "backlog" / f"p{i:05d}.yaml").write_text(
-            f"title: Project {i}\narchetype: coder\npriority: {1 + i % 4}\n"
-            "description: |\n  Something worth doing.\nlabels: [bench]\n"
-        )
-    sh("git", "add", "-A", cwd=board)
-    sh("git", "commit", "-q", "--no-verify", "-m", f"{projects} projects", cwd=board)
-    return board
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -84,20 +54,10 @@ def main() -> None:
     args = parser.parse_args()
     runs, n = args.runs, args.projects
 
-    # Measure what a person gets: Python keeps compiled bytecode between runs (this
-    # sandbox sets PYTHONDONTWRITEBYTECODE, which would recompile every import each time).
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    # Python keeps compiled bytecode between runs, as people have it (this sandbox
+    # sets PYTHONDONTWRITEBYTECODE, which would recompile every import each time).
     tmp = Path(tempfile.mkdtemp(prefix="mc-bench-"))
-    home = tmp / "home"
-    home.mkdir()
-    os.environ.update(
-        HOME=str(home),
-        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
-        GIT_CONFIG_NOSYSTEM="1",
-    )
-    sh("git", "config", "--global", "user.name", "Bench", cwd=tmp)
-    sh("git", "config", "--global", "user.email", "bench@example.com", cwd=tmp)
-    sh("git", "config", "--global", "init.defaultBranch", "main", cwd=tmp)
+    isolated_git(tmp)
     try:
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -105,7 +65,7 @@ def main() -> None:
             f"{sh('git', '--version', cwd=tmp).strip()}"
         )
         print(f"board: {n} projects, {runs} runs each\n")
-        board = make_board(tmp, n)
+        board = make_board(tmp / "board", n)
 
         # pre-commit with a one-file change staged.
         target = board / "backlog" / "p00000.yaml"

@@ -32,42 +32,10 @@ sys.path.insert(0, str(HERE.parents[2]))
 
 from mc import actions, db  # noqa: E402
 from mc.board import Board  # noqa: E402
-from mc.boardinit import init  # noqa: E402
 from mc.git import Repo  # noqa: E402
 from mc.pgembed import Cluster  # noqa: E402
 from mc.sync import Syncer  # noqa: E402
-
-
-def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"{args} failed: {proc.stderr}")
-    return proc.stdout
-
-
-def summary(samples: list[float]) -> str:
-    s = sorted(samples)
-    p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
-    return f"median {statistics.median(s):7.1f} ms   p95 {p95:7.1f} ms   (n={len(s)})"
-
-
-def make_board(root: Path, name: str, projects: int) -> Path:
-    board = root / name
-    init(board)
-    for i in range(projects):
-        (board / "backlog" / f"p{i:05d}.yaml").write_text(
-            f"title: Project {i}\narchetype: coder\npriority: {1 + i % 4}\n"
-            "description: |\n  Something worth doing.\nlabels: [bench]\n"
-        )
-    sh("git", "add", "-A", cwd=board)
-    sh("git", "commit", "-q", "--no-verify", "-m", f"{projects} projects", cwd=board)
-    return board
+from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
 
 
 def fresh_db(cluster: Cluster, name: str) -> str:
@@ -103,7 +71,7 @@ class Listener(threading.Thread):
 
 
 def bench_commit_to_notify(tmp: Path, cluster: Cluster, runs: int) -> None:
-    board_path = make_board(tmp, "b100", 100)
+    board_path = make_board(tmp / "b100", 100)
     url = fresh_db(cluster, "daemon")
     log_path = tmp / "daemon.log"
     with open(log_path, "w") as log:
@@ -176,7 +144,7 @@ def bench_commit_to_notify(tmp: Path, cluster: Cluster, runs: int) -> None:
 
 
 def bench_resync(tmp: Path, cluster: Cluster) -> None:
-    board_path = make_board(tmp, "b10k", 10_000)
+    board_path = make_board(tmp / "b10k", 10_000)
     code = (
         "import sys, time; sys.path.insert(0, %r)\n"
         "from mc import db; from mc.board import Board; from mc.sync import Syncer\n"
@@ -213,7 +181,7 @@ def bench_resync(tmp: Path, cluster: Cluster) -> None:
                 out.append((time.perf_counter() - t) * 1000)
         return out
 
-    small = make_board(tmp, "b100i", 300)
+    small = make_board(tmp / "b100i", 300)
     big_times = incremental(board_path, 15)
     small_times = incremental(small, 15)
     ratio = statistics.median(big_times) / statistics.median(small_times)
@@ -226,19 +194,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     tmp = Path(tempfile.mkdtemp(prefix="mc-bench-mirror-"))
-    home = tmp / "home"
-    home.mkdir()
-    os.environ.update(
-        HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), GIT_CONFIG_NOSYSTEM="1"
-    )
-    for key, value in (
-        ("user.name", "Bench"),
-        ("user.email", "bench@example.com"),
-        ("init.defaultBranch", "main"),
-    ):
-        sh("git", "config", "--global", key, value, cwd=tmp)
+    isolated_git(tmp)
     cluster = Cluster(tmp / "pg")
     cluster.init()
     cluster.start()
