@@ -610,6 +610,26 @@ def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> 
     return rules.HUMAN
 
 
+def verify_history(repo: Repo, cat: CatFile, spec: str) -> tuple[int, list[Violation]]:
+    """`mc verify`: every commit of ``spec`` (a ref or a range), and — for a whole
+    branch — that its history starts at the board's first commit as this clone
+    recorded it (a replaced history vouches for itself otherwise)."""
+    commits = repo.out("rev-list", "--reverse", "--topo-order", spec).split()
+    auditor = Auditor(repo, cat)
+    found: list[Violation] = []
+    root = repo.config_get("mc.boardroot")
+    if root and commits and ".." not in spec and not auditor.is_ancestor(root, commits[-1]):
+        found.append(
+            Violation(
+                None,
+                f"this history does not start at the board's first commit {root[:12]}",
+                "someone replaced the board's history; compare with your other clones",
+                commits[-1],
+            )
+        )
+    return len(commits), found + auditor.check_commits(commits)
+
+
 # ---------------------------------------------------------------------- the staged commit
 
 

@@ -59,7 +59,20 @@ def _install(target_dir: Path, names: tuple[str, ...], force: bool) -> list[Path
 
 
 def install_client(repo: Repo, force: bool = False) -> list[Path]:
-    return _install(_hooks_dir(repo), CLIENT_HOOKS, force)
+    """The client hooks; the clone also remembers the board's first commit (for verify)."""
+    written = _install(_hooks_dir(repo), CLIENT_HOOKS, force)
+    remember_root(repo)
+    return written
+
+
+def remember_root(repo: Repo, ref: str = "HEAD") -> None:
+    """Record the board's first commit as this repository's trust anchor, once."""
+    if repo.config_get("mc.boardroot"):
+        return
+    proc = repo.run("rev-list", "--max-parents=0", ref, check=False)
+    roots = proc.stdout.decode().split()
+    if proc.returncode == 0 and roots:
+        repo.set_config("mc.boardRoot", roots[-1])
 
 
 def install_server(bare: Repo, force: bool = False, branch: str | None = None) -> list[Path]:

@@ -878,3 +878,17 @@ def test_server_keeps_protecting_its_branch_when_mc_yaml_renames_it(
     git(server.clone, "reset", "-q", "--hard", "HEAD~1")
     forced = git(server.clone, "push", "-f", "origin", "main", check=False)
     assert forced.returncode != 0 and "force pushes" in forced.stderr
+
+
+def test_verify_refuses_a_history_that_does_not_start_at_the_boards_first_commit(
+    board_path: Path,
+) -> None:
+    """mc init records the board's first commit; a replaced history cannot vouch for itself."""
+    root = git(board_path, "rev-list", "--max-parents=0", "HEAD").stdout.split()[-1]
+    assert git(board_path, "config", "mc.boardRoot").stdout.strip() == root
+    tree = git(board_path, "rev-parse", "HEAD^{tree}").stdout.strip()
+    forged = git(board_path, "commit-tree", tree, "-m", "a board of my own").stdout.strip()
+    git(board_path, "update-ref", "refs/heads/main", forged)
+    proc = run_mc(board_path, "verify")
+    assert proc.returncode == 1
+    assert f"does not start at the board's first commit {root[:12]}" in proc.stdout

@@ -135,13 +135,10 @@ def verify(
     as_json: bool = JsonOpt,
 ) -> None:
     """Audit history against the board's rules; exit 1 on any violation."""
-    from mc.audit import Auditor
+    from mc.audit import verify_history
 
     with _board() as board:
-        spec = rev_range or board.ref
-        commits = board.repo.out("rev-list", "--reverse", "--topo-order", spec).split()
-        auditor = Auditor(board.repo, board.cat)
-        violations = auditor.check_commits(commits)
+        count, violations = verify_history(board.repo, board.cat, rev_range or board.ref)
     if as_json:
         _print_json(
             [
@@ -153,7 +150,7 @@ def verify(
         for v in violations:
             sys.stdout.write(f"{v}\n")
         sys.stdout.write(
-            f"{len(commits)} commits checked, {len(violations)} violation"
+            f"{count} commits checked, {len(violations)} violation"
             f"{'' if len(violations) == 1 else 's'}\n"
         )
     if violations:
