@@ -142,3 +142,114 @@ RETURNING *;
 
 -- name: project_exists
 SELECT 1 AS found FROM projects WHERE id = %(id)s;
+
+-- Jobs ---------------------------------------------------------------------------
+-- Every write a worker makes names the lease token it claimed with (fencing).
+
+-- name: job_enqueue
+INSERT INTO jobs (project_id, kind, archetype, priority, round, max_attempts, notes, run_after)
+VALUES (%(project_id)s, %(kind)s, %(archetype)s, %(priority)s, %(round)s, %(max_attempts)s,
+        %(notes)s, now())
+ON CONFLICT (project_id) WHERE state IN ('queued', 'running') DO NOTHING
+RETURNING *;
+
+-- name: job_claim
+WITH next AS (
+    SELECT id FROM jobs
+    WHERE state = 'queued' AND run_after <= now()
+      AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))
+    ORDER BY priority, run_after, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j SET state = 'running', lease_token = j.lease_token + 1, worker = %(worker)s,
+                  lease_until = now() + make_interval(secs => %(lease)s),
+                  started_at = coalesce(j.started_at, now())
+FROM next WHERE j.id = next.id
+RETURNING j.*;
+
+-- name: job_heartbeat
+UPDATE jobs SET lease_until = now() + make_interval(secs => %(lease)s)
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+RETURNING cancel_requested;
+
+-- name: job_succeed
+UPDATE jobs SET state = 'succeeded', finished_at = now(), lease_until = NULL,
+                attempts = attempts + 1, result = %(result)s, last_error = NULL
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+RETURNING *;
+
+-- name: job_fail
+-- A failed run: back to the queue after a backoff with jitter, or dead when its
+-- attempts are spent. A temporary failure (exit 75) does not spend an attempt.
+UPDATE jobs SET
+    attempts = attempts + (NOT %(temporary)s)::int,
+    tempfails = tempfails + (%(temporary)s)::int,
+    state = CASE WHEN NOT %(temporary)s AND attempts + 1 >= max_attempts THEN 'dead'
+                 ELSE 'queued' END,
+    finished_at = CASE WHEN NOT %(temporary)s AND attempts + 1 >= max_attempts THEN now() END,
+    run_after = now() + make_interval(secs => least(%(cap)s, %(base)s * power(2, attempts + tempfails))
+                                             * (0.5 + random() / 2)),
+    lease_until = NULL, worker = NULL, last_error = %(error)s
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+RETURNING *;
+
+-- name: job_hand_back
+-- A worker shutting down gives its job back without spending an attempt.
+UPDATE jobs SET state = 'queued', lease_until = NULL, worker = NULL, run_after = now()
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+RETURNING *;
+
+-- name: job_cancelled
+UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_until = NULL
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+RETURNING *;
+
+-- name: job_reclaim
+-- Leases that ran out (a worker killed or paused): the job runs again, or is dead.
+UPDATE jobs SET
+    attempts = attempts + 1,
+    state = CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE 'queued' END,
+    finished_at = CASE WHEN attempts + 1 >= max_attempts THEN now() END,
+    run_after = now(), lease_until = NULL, worker = NULL,
+    last_error = 'the worker stopped renewing its lease (killed or paused)'
+WHERE state = 'running' AND lease_until < now()
+RETURNING *;
+
+-- name: job_cancel
+-- Cancel: a queued job ends at once; a running one is told through its heartbeat
+-- (and a NOTIFY) and its worker kills the agent's process tree.
+UPDATE jobs SET cancel_requested = true,
+                state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+                finished_at = CASE WHEN state = 'queued' THEN now() ELSE finished_at END
+WHERE id = %(id)s AND state IN ('queued', 'running')
+RETURNING *;
+
+-- name: job_retry
+-- A person asks for another go at a dead or cancelled job: a new attempt budget.
+UPDATE jobs SET state = 'queued', attempts = 0, tempfails = 0, run_after = now(),
+                cancel_requested = false, finished_at = NULL, last_error = NULL
+WHERE id = %(id)s AND state IN ('dead', 'cancelled')
+RETURNING *;
+
+-- name: job_get
+SELECT * FROM jobs WHERE id = %(id)s;
+
+-- name: job_active_for_project
+SELECT * FROM jobs WHERE project_id = %(project_id)s AND state IN ('queued', 'running');
+
+-- name: job_list
+SELECT * FROM jobs
+WHERE (%(project)s::text IS NULL OR project_id = %(project)s)
+  AND (%(state)s::text IS NULL OR state = %(state)s)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: job_next_due
+SELECT min(run_after) AS at FROM jobs WHERE state = 'queued';
+
+-- name: job_log_append
+INSERT INTO job_log (job_id, attempt, stream, text) VALUES (%(job_id)s, %(attempt)s, %(stream)s, %(text)s);
+
+-- name: job_log_read
+SELECT id, attempt, stream, text, at FROM job_log
+WHERE job_id = %(job_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;
