@@ -28,6 +28,7 @@ test: setup
 bench: setup
 	$(BIN)/python tests/bench/bench_board_core.py
 	$(BIN)/python tests/bench/bench_mirror.py
+	$(BIN)/python tests/bench/bench_queue.py
 
 # A board with a few projects, shown in the terminal.
 demo: setup

@@ -135,6 +135,9 @@ def claim(
 ) -> Job | None:
     """Take the next ready job (highest priority, then oldest), or None."""
     with db.translated(), conn.transaction():
+        # A claim lost in a crash is harmless (the job just runs later, and the worker's
+        # writes are fenced), so it need not wait for the WAL flush: half the fsyncs.
+        conn.execute("SET LOCAL synchronous_commit = off")
         row = db.fetch_one(conn, "job_claim", {"worker": worker, "lease": lease, "kinds": kinds})
     return _job(row)
 
