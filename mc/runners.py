@@ -1,0 +1,299 @@
+"""Agent runners (DESIGN §5): how to start each agent CLI and how to tell if it worked.
+
+A runner turns a run (the brief, the workspace, the output folder) into an argv (a
+list, never a shell string) and, afterwards, judges the run: exit status 0 is
+necessary, not sufficient, because agent CLIs exit 0 on failure (Claude Code prints
+``is_error: true``, Codex reports ``turn.failed``, OpenClaw prints an empty payload).
+Exit 75 (EX_TEMPFAIL, e.g. a rate limit) is a temporary failure: requeued without
+spending an attempt.
+
+The built-in presets register in the same registry a board's own runners do
+(``runners:`` in mc.yaml: ``{preset: claude, args: [...]}`` or ``{command: [...]}``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .errors import ConfigError
+
+EX_TEMPFAIL = 75
+
+
+class Run(NamedTuple):
+    """What a runner needs to build its command."""
+
+    project_id: str
+    job_id: int
+    kind: str  # work | review
+    archetype: str
+    model: str | None
+    prompt: str  # the rendered brief
+    prompt_file: Path
+    output_dir: Path
+    workspace: Path
+
+
+class Verdict(NamedTuple):
+    """How a finished run went."""
+
+    ok: bool
+    error: str = ""
+    temporary: bool = False
+    summary: str = ""
+
+
+class Runner(NamedTuple):
+    """A runner: a command template, extra arguments, and a judge of its output."""
+
+    name: str
+    command: tuple[str, ...]  # placeholders: {prompt} {prompt_file} {output_dir} {model} ...
+    judge: Callable[[Run, int, str], Verdict]
+    model_args: tuple[str, ...] = ()  # added when the archetype names a model: "{model}"
+    args: tuple[str, ...] = ()
+    spawns: bool = True  # False: the handoff runner waits for someone to report back
+
+    def argv(self, run: Run) -> list[str]:
+        values = {
+            "prompt": run.prompt,
+            "prompt_file": str(run.prompt_file),
+            "output_dir": str(run.output_dir),
+            "workspace": str(run.workspace),
+            "model": run.model or "",
+            "project_id": run.project_id,
+            "job_id": str(run.job_id),
+            "archetype": run.archetype,
+            "kind": run.kind,
+            "python": sys.executable,
+        }
+        out = [_fill(part, values) for part in self.command]
+        if run.model:
+            out += [_fill(part, values) for part in self.model_args]
+        out += [_fill(part, values) for part in self.args]
+        return out
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """Substitute {name} placeholders; the values are never parsed (no shell)."""
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+# ---------------------------------------------------------------------- judges
+
+
+def _base(run: Run, code: int, output: str) -> Verdict | None:
+    """What every runner checks first: exit status, and a reviewer's verdict.json."""
+    if code == EX_TEMPFAIL:
+        return Verdict(False, f"temporary failure (exit {EX_TEMPFAIL})", temporary=True)
+    if code != 0:
+        return Verdict(False, f"exited with status {code}: {_tail(output)}")
+    if run.kind == "review":
+        verdict = read_verdict(run.output_dir)
+        if isinstance(verdict, str):
+            return Verdict(False, verdict)
+    return None
+
+
+def read_verdict(output_dir: Path) -> dict[str, str] | str:
+    """The reviewer's verdict.json, or why it is not usable."""
+    path = output_dir / "verdict.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return "the reviewer wrote no verdict.json"
+    except (ValueError, OSError) as exc:
+        return f"verdict.json is not valid JSON: {exc}"
+    if not isinstance(data, dict) or data.get("verdict") not in ("pass", "fail"):
+        return 'verdict.json must be {"verdict": "pass"|"fail", "notes": "..."}'
+    notes = data.get("notes", "")
+    return {"verdict": str(data["verdict"]), "notes": notes if isinstance(notes, str) else ""}
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)[:500] or "no output"
+
+
+def _json_objects(output: str) -> list[dict[str, Any]]:
+    """JSON objects in the output: the whole of it, or one per line (JSONL)."""
+    text = output.strip()
+    try:
+        whole = json.loads(text)
+        return [whole] if isinstance(whole, dict) else []
+    except ValueError:
+        pass
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                found.append(obj)
+    return found
+
+
+def judge_plain(run: Run, code: int, output: str) -> Verdict:
+    return _base(run, code, output) or Verdict(True, summary=_tail(output))
+
+
+def judge_claude(run: Run, code: int, output: str) -> Verdict:
+    """`claude -p --output-format json`: one result object; is_error / subtype say how it went."""
+    base = _base(run, code, output)
+    if base is not None:
+        return base
+    results = [o for o in _json_objects(output) if o.get("type") == "result" or "is_error" in o]
+    if not results:
+        return Verdict(False, f"Claude Code printed no result object: {_tail(output)}")
+    result = results[-1]
+    text = str(result.get("result") or "")
+    if result.get("is_error") or result.get("subtype", "success") != "success":
+        temporary = "rate limit" in text.lower() or "overloaded" in text.lower()
+        return Verdict(False, f"Claude Code reported an error: {text[:300]}", temporary=temporary)
+    return Verdict(True, summary=text[:1000])
+
+
+def judge_codex(run: Run, code: int, output: str) -> Verdict:
+    """`codex exec --json`: events; a turn.failed or error event is a failure."""
+    base = _base(run, code, output)
+    if base is not None:
+        return base
+    events = _json_objects(output)
+    for event in events:
+        kind = str(event.get("type") or event.get("msg", {}).get("type", ""))
+        if kind in ("turn.failed", "error"):
+            detail = event.get("error") or event.get("message") or event
+            return Verdict(False, f"Codex reported {kind}: {str(detail)[:300]}")
+    if not any(str(e.get("type")) == "turn.completed" for e in events):
+        return Verdict(False, f"Codex never completed a turn: {_tail(output)}")
+    return Verdict(True, summary=_tail(output))
+
+
+def judge_gemini(run: Run, code: int, output: str) -> Verdict:
+    """`gemini -p --output-format json`: a response, or an error object."""
+    base = _base(run, code, output)
+    if base is not None:
+        return base
+    objects = _json_objects(output)
+    if not objects:
+        return Verdict(False, f"Gemini CLI printed no JSON: {_tail(output)}")
+    last = objects[-1]
+    if last.get("error"):
+        return Verdict(False, f"Gemini CLI reported an error: {str(last['error'])[:300]}")
+    if not str(last.get("response") or "").strip():
+        return Verdict(False, "Gemini CLI returned an empty response")
+    return Verdict(True, summary=str(last["response"])[:1000])
+
+
+def judge_openclaw(run: Run, code: int, output: str) -> Verdict:
+    """`openclaw agent --json`: an empty payload means nothing was done."""
+    base = _base(run, code, output)
+    if base is not None:
+        return base
+    objects = _json_objects(output)
+    payload = objects[-1].get("payload") if objects else None
+    if not payload:
+        return Verdict(False, "OpenClaw returned an empty payload")
+    return Verdict(True, summary=str(payload)[:1000])
+
+
+def judge_handoff(run: Run, code: int, output: str) -> Verdict:
+    return Verdict(True)
+
+
+# ---------------------------------------------------------------------- the registry
+
+PRESETS: dict[str, Runner] = {}
+
+
+def register(runner: Runner) -> Runner:
+    PRESETS[runner.name] = runner
+    return runner
+
+
+register(
+    Runner(
+        "claude",
+        ("claude", "-p", "{prompt}", "--output-format", "json"),
+        judge_claude,
+        model_args=("--model", "{model}"),
+    )
+)
+register(
+    Runner(
+        "codex",
+        ("codex", "exec", "--json", "--skip-git-repo-check", "{prompt}"),
+        judge_codex,
+        model_args=("--model", "{model}"),
+    )
+)
+register(
+    Runner(
+        "gemini",
+        ("gemini", "-p", "{prompt}", "--output-format", "json"),
+        judge_gemini,
+        model_args=("--model", "{model}"),
+    )
+)
+register(
+    Runner(
+        "aider",
+        ("aider", "--yes-always", "--no-auto-commits", "--message-file", "{prompt_file}"),
+        judge_plain,
+        model_args=("--model", "{model}"),
+    )
+)
+register(
+    Runner(
+        "openclaw",
+        ("openclaw", "agent", "--message", "{prompt}", "--json"),
+        judge_openclaw,
+    )
+)
+register(Runner("command", (), judge_plain))
+register(Runner("handoff", (), judge_handoff, spawns=False))
+register(
+    Runner(
+        "demo",
+        ("{python}", "-m", "mc.demo_agent"),
+        judge_plain,
+    )
+)
+
+
+def resolve(
+    name: str,
+    runners: Mapping[str, Mapping[str, Any]],
+    command: Sequence[str] = (),
+    args: Sequence[str] = (),
+) -> Runner:
+    """The runner an archetype names: a board's own (mc.yaml `runners:`) or a preset."""
+    spec = runners.get(name)
+    if spec is not None:
+        base = PRESETS.get(str(spec.get("preset", "command")))
+        if base is None:
+            raise ConfigError(f"runners.{name}.preset: no preset {spec.get('preset')!r}")
+        runner = base._replace(name=name)
+        if spec.get("command"):
+            runner = runner._replace(command=tuple(spec["command"]))
+        runner = runner._replace(args=tuple(spec.get("args", ())) + tuple(args))
+    else:
+        found = PRESETS.get(name)
+        if found is None:
+            known = ", ".join(sorted({*PRESETS, *runners}))
+            raise ConfigError(f"unknown runner {name!r}: choose one of {known}")
+        runner = found._replace(args=tuple(args))
+    if command:
+        runner = runner._replace(command=tuple(command))
+    if runner.spawns and not runner.command:
+        raise ConfigError(f"runner {name!r} needs a command (an argv list)")
+    return runner

@@ -1,0 +1,154 @@
+"""Runners: argv building (never a shell), and judging each agent CLI's output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mc.errors import ConfigError
+from mc.runners import EX_TEMPFAIL, PRESETS, Run, read_verdict, resolve
+
+
+def _run(tmp_path: Path, kind: str = "work", model: str | None = "sonnet") -> Run:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    return Run(
+        project_id="p",
+        job_id=7,
+        kind=kind,
+        archetype="reviewer" if kind == "review" else "coder",
+        model=model,
+        prompt="Build it; rm -rf / $(whoami) `id`",
+        prompt_file=tmp_path / "brief.md",
+        output_dir=out,
+        workspace=tmp_path / "ws",
+    )
+
+
+def test_argv_is_a_list_with_the_prompt_as_one_argument(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    argv = PRESETS["claude"].argv(run)
+    assert argv[:3] == ["claude", "-p", run.prompt]  # one argument, nothing interpreted
+    assert argv[-2:] == ["--model", "sonnet"]
+    assert "--model" not in PRESETS["claude"].argv(run._replace(model=None))
+
+
+# Structured outputs as each CLI prints them (failures seen on machines without credentials).
+CLAUDE_NOT_LOGGED_IN = json.dumps(
+    {
+        "type": "result",
+        "subtype": "success",
+        "is_error": True,
+        "result": "Not logged in · Please run /login",
+    }
+)
+CLAUDE_OK = json.dumps(
+    {"type": "result", "subtype": "success", "is_error": False, "result": "Done."}
+)
+CODEX_STUCK = "\n".join(
+    json.dumps(e)
+    for e in ({"type": "thread.started"}, {"type": "error", "message": "Reconnecting... 1/5"})
+)
+CODEX_FAILED = json.dumps({"type": "turn.failed", "error": {"message": "quota"}})
+CODEX_OK = "\n".join(json.dumps(e) for e in ({"type": "turn.started"}, {"type": "turn.completed"}))
+GEMINI_ERROR = json.dumps({"error": {"type": "AuthError", "message": "no credentials", "code": 41}})
+GEMINI_OK = json.dumps({"response": "Here is the research."})
+
+
+@pytest.mark.parametrize(
+    ("preset", "code", "output", "ok", "temporary"),
+    [
+        ("claude", 0, CLAUDE_NOT_LOGGED_IN, False, False),
+        ("claude", 0, CLAUDE_OK, True, False),
+        ("claude", 0, "", False, False),
+        ("claude", 1, CLAUDE_OK, False, False),
+        ("claude", EX_TEMPFAIL, "", False, True),
+        ("codex", 0, CODEX_STUCK, False, False),
+        ("codex", 0, CODEX_FAILED, False, False),
+        ("codex", 0, CODEX_OK, True, False),
+        ("gemini", 41, GEMINI_ERROR, False, False),
+        ("gemini", 0, GEMINI_ERROR, False, False),
+        ("gemini", 0, GEMINI_OK, True, False),
+        ("gemini", 0, json.dumps({"response": ""}), False, False),
+        ("openclaw", 0, json.dumps({"payload": ""}), False, False),
+        ("openclaw", 0, json.dumps({"payload": "did it"}), True, False),
+        ("command", 0, "all good\n", True, False),
+        ("command", 3, "oops\n", False, False),
+    ],
+)
+def test_exit_zero_is_not_enough(
+    tmp_path: Path, preset: str, code: int, output: str, ok: bool, temporary: bool
+) -> None:
+    verdict = PRESETS[preset].judge(_run(tmp_path), code, output)
+    assert verdict.ok is ok and verdict.temporary is temporary
+    if not ok:
+        assert verdict.error
+
+
+def test_a_review_needs_a_verdict_file(tmp_path: Path) -> None:
+    run = _run(tmp_path, "review")
+    assert not PRESETS["command"].judge(run, 0, "").ok
+    (run.output_dir / "verdict.json").write_text('{"verdict": "maybe"}')
+    assert "verdict.json must be" in PRESETS["command"].judge(run, 0, "").error
+    (run.output_dir / "verdict.json").write_text('{"verdict": "fail", "notes": "tests missing"}')
+    assert PRESETS["command"].judge(run, 0, "").ok
+    assert read_verdict(run.output_dir) == {"verdict": "fail", "notes": "tests missing"}
+
+
+def test_board_runners_override_and_extend_presets(tmp_path: Path) -> None:
+    runners = {
+        "my-claude": {"preset": "claude", "args": ["--permission-mode", "acceptEdits"]},
+        "mine": {
+            "command": ["my-agent", "--prompt-file", "{prompt_file}", "--out", "{output_dir}"]
+        },
+    }
+    run = _run(tmp_path, model=None)
+    mine = resolve("my-claude", runners)
+    assert mine.argv(run)[-2:] == ["--permission-mode", "acceptEdits"]
+    assert mine.judge is PRESETS["claude"].judge
+    custom = resolve("mine", runners).argv(run)
+    assert custom == [
+        "my-agent",
+        "--prompt-file",
+        str(run.prompt_file),
+        "--out",
+        str(run.output_dir),
+    ]
+    with pytest.raises(ConfigError, match="unknown runner"):
+        resolve("nope", runners)
+    with pytest.raises(ConfigError, match="needs a command"):
+        resolve("command", {})
+    assert resolve("command", {}, command=["x", "{prompt_file}"]).argv(run) == [
+        "x",
+        str(run.prompt_file),
+    ]
+    assert not resolve("handoff", {}).spawns
+
+
+@pytest.mark.parametrize("archetype", ["writer", "reviewer"])
+def test_the_demo_agent_behaves_like_an_agent(tmp_path: Path, archetype: str) -> None:
+    import os
+    import subprocess
+
+    run = _run(tmp_path, "review" if archetype == "reviewer" else "work", model=None)
+    run.prompt_file.write_text("# Write the launch post\n\nAbout the board.\n")
+    env = {
+        **os.environ,
+        "MC_PROJECT_ID": run.project_id,
+        "MC_ARCHETYPE": archetype,
+        "MC_PROMPT_FILE": str(run.prompt_file),
+        "MC_OUTPUT_DIR": str(run.output_dir),
+        "MC_DEMO_SECONDS": "0.1",
+    }
+    proc = subprocess.run(PRESETS["demo"].argv(run), env=env, capture_output=True, text=True)
+    verdict = PRESETS["demo"].judge(run, proc.returncode, proc.stdout)
+    assert verdict.ok, verdict.error
+    if archetype == "reviewer":
+        assert read_verdict(run.output_dir) == {
+            "verdict": "pass",
+            "notes": "Demo review: the report answers the brief.",
+        }
+    else:
+        assert (run.output_dir / "report.md").read_text().startswith("# Write the launch post")
