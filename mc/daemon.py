@@ -81,6 +81,7 @@ class Daemon:
         poll: float = POLL_SECONDS,
         on_sync: Callable[[SyncResult], None] | None = None,
         ensure_database: Callable[[], None] | None = None,
+        dispatch: bool = False,
     ) -> None:
         self.board = Board.open(board_path)
         self.url = url
@@ -88,6 +89,7 @@ class Daemon:
         self.on_sync = on_sync
         self.ensure_database = ensure_database
         self.syncer = Syncer(self.board)
+        self.dispatch = dispatch  # give queued projects their work jobs (the dispatcher)
         self.wake = threading.Event()
         self.tree_changed = threading.Event()
         self.stop = threading.Event()
@@ -185,6 +187,10 @@ class Daemon:
                     )
                 if self.on_sync is not None:
                     self.on_sync(result)
+        if self.dispatch and (result is not None or woken is None):
+            from .pipeline import dispatch_ready
+
+            dispatch_ready(self.board, self._connection())
         edited = self.tree_changed.is_set()
         if edited or result is not None:  # committed files leave the uncommitted list
             self.tree_changed.clear()

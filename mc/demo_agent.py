@@ -19,7 +19,7 @@ def main() -> int:
     brief = Path(os.environ["MC_PROMPT_FILE"]).read_text()
     project = os.environ.get("MC_PROJECT_ID", "?")
     reviewer = os.environ.get("MC_ARCHETYPE") == "reviewer"
-    seconds = float(os.environ.get("MC_DEMO_SECONDS", "3"))
+    seconds = float(os.environ.get("DEMO_AGENT_SECONDS", "3"))
     steps = ["reading the brief", "working", "writing it up"]
     for step in steps:
         print(f"[demo agent] {project}: {step}…", flush=True)

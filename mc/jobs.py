@@ -61,6 +61,7 @@ class Job(NamedTuple):
     cancel_requested: bool
     last_error: str | None
     result: Any
+    reported: Any
     notes: str
     created_at: dt.datetime
     started_at: dt.datetime | None
@@ -252,6 +253,23 @@ def retry(conn: db.Connection, job_id: int) -> Job:
             state = get(conn, job_id).state
             raise McError(f"job {job_id} is {state}: only dead or cancelled jobs are retried")
         _notify(conn, job=job_id, kind="queued")
+    job = _job(row)
+    assert job is not None
+    return job
+
+
+def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error: str = "") -> Job:
+    """`mc job complete|fail JOB`: the outcome of a handoff job, for its worker to record."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(
+            conn,
+            "job_report",
+            {"id": job_id, "reported": db.jsonb({"ok": ok, "notes": notes, "error": error})},
+        )
+        if row is None:
+            state = get(conn, job_id).state
+            raise McError(f"job {job_id} is {state}, or already reported: nothing to complete")
+        _notify(conn, job=job_id, kind="reported")
     job = _job(row)
     assert job is not None
     return job

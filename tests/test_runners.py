@@ -140,7 +140,7 @@ def test_the_demo_agent_behaves_like_an_agent(tmp_path: Path, archetype: str) ->
         "MC_ARCHETYPE": archetype,
         "MC_PROMPT_FILE": str(run.prompt_file),
         "MC_OUTPUT_DIR": str(run.output_dir),
-        "MC_DEMO_SECONDS": "0.1",
+        "DEMO_AGENT_SECONDS": "0.1",
     }
     proc = subprocess.run(PRESETS["demo"].argv(run), env=env, capture_output=True, text=True)
     verdict = PRESETS["demo"].judge(run, proc.returncode, proc.stdout)

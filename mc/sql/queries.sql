@@ -253,3 +253,38 @@ INSERT INTO job_log (job_id, attempt, stream, text) VALUES (%(job_id)s, %(attemp
 -- name: job_log_read
 SELECT id, attempt, stream, text, at FROM job_log
 WHERE job_id = %(job_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- name: job_lock_fenced
+-- Hold a job's row for the transaction that records its result (the git commit
+-- included), only while this worker's lease token is the job's.
+SELECT id FROM jobs WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+FOR UPDATE;
+
+-- name: job_mark_succeeded
+UPDATE jobs SET state = 'succeeded', finished_at = now(), lease_until = NULL,
+                attempts = attempts + 1, result = %(result)s, last_error = NULL
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running';
+
+-- name: job_set_result
+UPDATE jobs SET result = %(result)s WHERE id = %(id)s;
+
+-- name: job_report
+-- The outcome of a handoff job, from whoever did the work.
+UPDATE jobs SET reported = %(reported)s
+WHERE id = %(id)s AND state = 'running' AND reported IS NULL
+RETURNING *;
+
+-- name: dispatch_candidates
+-- Projects waiting in up-next without an active job: highest priority, then oldest.
+SELECT p.id, p.archetype, p.priority FROM projects p
+WHERE p.lane = 'up-next' AND p.error IS NULL AND p.flagged IS NULL
+  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.project_id = p.id
+                  AND j.state IN ('queued', 'running'))
+ORDER BY coalesce(p.priority, 3), p.lane_since, p.id;
+
+-- name: jobs_active_by_archetype
+SELECT archetype, count(*) AS n FROM jobs
+WHERE state IN ('queued', 'running') AND kind = 'work' GROUP BY archetype;
+
+-- name: projects_in_lane
+SELECT id FROM projects WHERE lane = %(lane)s;

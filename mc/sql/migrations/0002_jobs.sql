@@ -23,6 +23,7 @@ CREATE TABLE jobs (
     cancel_requested boolean NOT NULL DEFAULT false,
     last_error       text,
     result           jsonb,
+    reported         jsonb,  -- a handoff job's outcome, as reported by mc job complete|fail
     notes            text NOT NULL DEFAULT '',
     created_at       timestamptz NOT NULL DEFAULT now(),
     started_at       timestamptz,

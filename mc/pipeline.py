@@ -1,0 +1,471 @@
+"""The pipeline: dispatch, work, review — from a queued project to one ready for a human.
+
+- ``dispatch_ready``: projects committed into up-next get a work job and move to
+  in-progress (a service-signed commit naming the job), in priority then age order,
+  within the in-progress WIP limit and each archetype's concurrency.
+- ``Worker``: claims jobs, runs the archetype's runner in a fresh workspace under the
+  guard, streams the output into the job log, and finishes the job. Every write that
+  records a result — the git commit included — happens while holding the job's row
+  with the worker's lease token, so a worker whose lease ran out records nothing.
+- A work job that succeeds commits its artifacts and the move to review in one
+  commit, then a review job follows. The reviewer's verdict.json decides: pass →
+  ``ready_for_human``; fail → back to in-progress with the notes for another round,
+  until ``review.rounds`` are spent → it waits for the person ("needs human").
+- A run that fails is retried with backoff up to the archetype's max attempts; then
+  the job is dead and the project is flagged (and ``on_escalation`` runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import actions, db, jobs
+from .board import Board
+from .errors import McError
+from .execute import agent_env, run_agent
+from .jobs import Job
+from .lanes import Lane
+from .runners import Run, Runner, Verdict, read_verdict, resolve
+
+log = logging.getLogger("mc.pipeline")
+
+REVIEWER = "reviewer"
+POLL_SECONDS = 5.0
+BEAT_SECONDS = 5.0
+
+
+# ---------------------------------------------------------------------- dispatch
+
+
+def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
+    """Give waiting up-next projects a work job each, as far as the limits allow."""
+    config = board.config
+    rows = db.fetch_all(conn, "dispatch_candidates")
+    conn.commit()
+    limit = config.wip_limits.get(Lane.IN_PROGRESS)
+    counts = {r["archetype"]: r["n"] for r in db.fetch_all(conn, "jobs_active_by_archetype")}
+    conn.commit()
+    in_progress = sum(1 for r in db.fetch_all(conn, "projects_in_lane", {"lane": "in-progress"}))
+    conn.commit()
+    made: list[int] = []
+    for row in rows:
+        if limit is not None and in_progress >= limit:
+            break
+        archetype = config.archetypes.get(row["archetype"])
+        if archetype is None:
+            continue
+        if (
+            archetype.concurrency is not None
+            and counts.get(archetype.name, 0) >= archetype.concurrency
+        ):
+            continue
+        try:
+            # The job becomes visible to workers only when this transaction commits,
+            # after the commit that moves the project to in-progress (naming the job).
+            with db.translated(), conn.transaction():
+                job = jobs.enqueue(
+                    conn,
+                    row["id"],
+                    "work",
+                    archetype.name,
+                    priority=row["priority"] or 3,
+                    max_attempts=archetype.max_attempts,
+                )
+                if job is None:
+                    continue  # it already has one
+                actions.dispatch(board, row["id"], str(job.id), attempt=1)
+        except McError as exc:
+            log.warning("dispatch of %s refused: %s", row["id"], exc)
+            continue
+        made.append(job.id)
+        in_progress += 1
+        counts[archetype.name] = counts.get(archetype.name, 0) + 1
+    return made
+
+
+# ---------------------------------------------------------------------- the brief
+
+
+def render_brief(board: Board, project_id: str, job: Job, tasks: list[Any]) -> str:
+    entry = board.get(project_id)
+    assert entry.project is not None
+    data = entry.project.data
+    lines = [f"# {entry.project.title}", "", f"Project `{project_id}` ({data['archetype']})."]
+    if job.kind == "review":
+        lines += [
+            "",
+            "You are the reviewer. Judge the work below against the brief and the acceptance "
+            'criteria. Write verdict.json into $MC_OUTPUT_DIR: {"verdict": "pass"|"fail", '
+            '"notes": "..."}. The artifacts are in ./artifacts.',
+        ]
+    if data.get("description"):
+        lines += ["", "## Brief", "", str(data["description"]).strip()]
+    if data.get("acceptance"):
+        lines += ["", "## Acceptance criteria", "", *(f"- {a}" for a in data["acceptance"])]
+    review = data.get("review") or {}
+    if job.kind == "work" and job.notes:
+        lines += ["", "## Notes from the last review (fix these)", "", job.notes]
+    elif job.kind == "work" and review.get("notes") and review.get("verdict") == "fail":
+        lines += ["", "## Notes from the last review (fix these)", "", str(review["notes"])]
+    if tasks:
+        lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]
+    lines += ["", "Leave what you produce in $MC_OUTPUT_DIR."]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- the worker
+
+
+class Worker:
+    def __init__(
+        self,
+        board_path: Path,
+        url: str,
+        *,
+        name: str | None = None,
+        lease: float = jobs.LEASE_SECONDS,
+        poll: float = POLL_SECONDS,
+        beat_every: float = BEAT_SECONDS,
+        grace: float = 10.0,
+    ) -> None:
+        self.board_path = board_path
+        self.url = url
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = lease
+        self.poll = poll
+        self.beat_every = beat_every
+        self.grace = grace
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.current: Job | None = None
+        self._stop_at: float | None = None
+
+    def request_stop(self) -> None:
+        """SIGTERM: claim nothing more; a running job gets ~20 s, then goes back."""
+        self._stop_at = time.monotonic()
+        self.stop.set()
+        self.wake.set()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        """Claim and run jobs until ``stop`` is set; woken by NOTIFY, polling as a safety net."""
+        listener = threading.Thread(target=self._listen, daemon=True)
+        listener.start()
+        with db.connect(self.url, application_name=f"mc worker {self.name}") as conn:
+            while not self.stop.is_set():
+                try:
+                    jobs.reclaim(conn)
+                    job = jobs.claim(conn, self.name, lease=self.lease)
+                except McError as exc:
+                    log.warning("queue unavailable: %s", exc)
+                    self.stop.wait(2)
+                    continue
+                if job is None:
+                    self.wake.wait(self.poll)
+                    self.wake.clear()
+                    continue
+                self.current = job
+                try:
+                    self.run_job(conn, job)
+                except Exception as exc:
+                    log.exception("job %s failed in the worker", job.id)
+                    with contextlib.suppress(McError):
+                        jobs.fail(conn, job, f"worker error: {exc}")
+                finally:
+                    self.current = None
+
+    def _listen(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with db.connect(self.url, autocommit=True) as listener:
+                    listener.execute(f"LISTEN {jobs.CHANNEL}")
+                    while not self.stop.is_set():
+                        for _ in listener.notifies(timeout=1.0, stop_after=1):
+                            self.wake.set()
+            except Exception:
+                self.stop.wait(1.0)
+
+    # ------------------------------------------------------------------ one job
+
+    def run_job(self, conn: db.Connection, job: Job) -> None:
+        with Board.open(self.board_path) as board:
+            entry = board.get(job.project_id)
+            expected = Lane.IN_PROGRESS if job.kind == "work" else Lane.REVIEW
+            if entry.lane is not expected or entry.project is None:
+                jobs.mark_cancelled(conn, job)
+                log.info("job %s: %s is in %s now; not run", job.id, job.project_id, entry.lane)
+                return
+            config = board.config
+            archetype = config.archetype(REVIEWER if job.kind == "review" else job.archetype)
+            runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
+            folder = board.root / ".mc" / "work" / f"job-{job.id}-{job.attempt}"
+            shutil.rmtree(folder, ignore_errors=True)
+            output = folder / "out"
+            workspace = folder / "ws"
+            output.mkdir(parents=True)
+            workspace.mkdir()
+            if job.kind == "review":
+                self._copy_artifacts(board, job.project_id, workspace / "artifacts")
+            from .tasks import listing
+
+            tasks = listing(conn, project=job.project_id)
+            conn.commit()
+            brief = render_brief(board, job.project_id, job, tasks)
+            prompt_file = folder / "brief.md"
+            prompt_file.write_text(brief)
+            run = Run(
+                job.project_id,
+                job.id,
+                job.kind,
+                archetype.name,
+                archetype.model or entry.project.get("model"),
+                brief,
+                prompt_file,
+                output,
+                workspace,
+            )
+            verdict = self._execute(conn, job, runner, run, archetype.timeout)
+            self._finish(conn, board, job, run, verdict)
+
+    def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
+        tip = board.tip
+        assert tip is not None
+        for entry in board.repo.ls_tree(tip, [f"artifacts/{project_id}"]):
+            data = board.read_blob(entry.sha)
+            if data is None:
+                continue
+            target = into / entry.path.removeprefix(f"artifacts/{project_id}/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    def _execute(
+        self, conn: db.Connection, job: Job, runner: Runner, run: Run, timeout: float
+    ) -> Verdict:
+        log_conn = db.connect(self.url)
+        pending: list[tuple[str, str]] = []
+        lock = threading.Lock()
+
+        def on_output(stream: str, text: str) -> None:
+            with lock:
+                pending.append((stream, text))
+
+        def flush() -> None:
+            with lock:
+                batch, pending[:] = list(pending), []
+            for stream, text in batch:
+                jobs.log(log_conn, job, stream, text)
+
+        def beat() -> str | None:
+            flush()
+            if self.stop.is_set() and self._shutting_down_too_long():
+                return "shutdown"
+            try:
+                return "cancel" if jobs.heartbeat(conn, job, lease=self.lease) else None
+            except jobs.LeaseLost:
+                return "lease lost"
+
+        env = agent_env(
+            {
+                "MC_PROJECT_ID": run.project_id,
+                "MC_JOB_ID": str(run.job_id),
+                "MC_ARCHETYPE": run.archetype,
+                "MC_MODEL": run.model or "",
+                "MC_PROMPT_FILE": str(run.prompt_file),
+                "MC_OUTPUT_DIR": str(run.output_dir),
+            }
+        )
+        try:
+            if not runner.spawns:
+                return self._handoff(conn, job, beat)
+            execution = run_agent(
+                runner.argv(run),
+                cwd=run.workspace,
+                env=env,
+                timeout=timeout,
+                on_output=on_output,
+                beat=beat,
+                beat_every=self.beat_every,
+                lease=self.lease,
+                grace=self.grace,
+            )
+            flush()
+        finally:
+            log_conn.close()
+        if execution.stopped:
+            return Verdict(False, execution.stopped)
+        if execution.timed_out:
+            return Verdict(False, f"timed out after {timeout:.0f} s")
+        return runner.judge(run, execution.code, execution.output)
+
+    def _shutting_down_too_long(self) -> bool:
+        return self._stop_at is not None and time.monotonic() - self._stop_at > 20
+
+    def _handoff(self, conn: db.Connection, job: Job, beat: Callable[[], str | None]) -> Verdict:
+        """No agent to spawn: wait for `mc job complete|fail JOB` (or the API)."""
+        log.info(
+            "job %s for %s handed off: waiting for mc job complete|fail", job.id, job.project_id
+        )
+        while True:
+            reason = beat()
+            if reason:
+                return Verdict(False, reason)
+            row = db.fetch_one(conn, "job_get", {"id": job.id})
+            conn.commit()
+            reported = row["reported"] if row else None
+            if reported:
+                ok = bool(reported.get("ok"))
+                return Verdict(
+                    ok,
+                    "" if ok else str(reported.get("error") or "reported failed"),
+                    summary=str(reported.get("notes") or ""),
+                )
+            time.sleep(min(self.beat_every, 1.0))
+
+    # ------------------------------------------------------------------ results
+
+    def _finish(
+        self, conn: db.Connection, board: Board, job: Job, run: Run, verdict: Verdict
+    ) -> None:
+        if verdict.error in ("cancel",):
+            jobs.mark_cancelled(conn, job)
+            return
+        if verdict.error == "shutdown":
+            jobs.hand_back(conn, job)
+            return
+        if verdict.error == "lease lost":
+            log.warning("job %s: lease lost, result dropped", job.id)
+            return
+        if not verdict.ok:
+            failed = jobs.fail(conn, job, verdict.error, temporary=verdict.temporary)
+            if failed.state == "dead":
+                self._escalate(
+                    board,
+                    job,
+                    f"{job.kind} job {job.id} failed {failed.attempts} times: {verdict.error}",
+                )
+            return
+        if job.kind == "work":
+            self._work_done(conn, board, job, run, verdict)
+        else:
+            self._review_done(conn, board, job, run)
+
+    def _fenced(self, conn: db.Connection, job: Job) -> None:
+        """Hold the job's row with our token for the rest of this transaction, or LeaseLost."""
+        row = db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token})
+        if row is None:
+            raise jobs.LeaseLost(f"job {job.id}: lease lost before recording the result")
+
+    def _work_done(
+        self, conn: db.Connection, board: Board, job: Job, run: Run, verdict: Verdict
+    ) -> None:
+        artifacts = {
+            str(p.relative_to(run.output_dir)): p.read_bytes()
+            for p in sorted(run.output_dir.rglob("*"))
+            if p.is_file()
+        }
+        if verdict.summary:
+            artifacts.setdefault("summary.txt", verdict.summary.encode())
+        config = board.config
+        with db.translated(), conn.transaction():
+            self._fenced(conn, job)
+            actions.complete(board, job.project_id, str(job.id), artifacts, attempt=job.attempt)
+            db.execute(
+                conn,
+                "job_mark_succeeded",
+                {
+                    "id": job.id,
+                    "token": job.lease_token,
+                    "result": db.jsonb({"artifacts": sorted(artifacts)}),
+                },
+            )
+        reviewer = config.archetype(REVIEWER)
+        jobs.enqueue(
+            conn,
+            job.project_id,
+            "review",
+            REVIEWER,
+            priority=job.priority,
+            round=job.round,
+            max_attempts=reviewer.max_attempts,
+        )
+
+    def _review_done(self, conn: db.Connection, board: Board, job: Job, run: Run) -> None:
+        found = read_verdict(run.output_dir)
+        assert isinstance(found, dict)  # the judge checked it
+        verdict, notes = found["verdict"], found["notes"]
+        rounds = board.config.review_rounds
+        with db.translated(), conn.transaction():
+            self._fenced(conn, job)
+            # The result first: the daemon accepts ready_for_human only with a passing
+            # review job behind it, and reads this row when it syncs the commit.
+            db.execute(conn, "job_set_result", {"id": job.id, "result": db.jsonb(found)})
+        with db.translated(), conn.transaction():
+            self._fenced(conn, job)
+            if verdict == "pass":
+                actions.record_review(
+                    board, job.project_id, str(job.id), "pass", notes, rework=False
+                )
+            elif job.round < rounds:
+                actions.record_review(
+                    board, job.project_id, str(job.id), "fail", notes, rework=True
+                )
+            else:
+                actions.record_review(
+                    board,
+                    job.project_id,
+                    str(job.id),
+                    "fail",
+                    notes,
+                    rework=False,
+                    escalate=f"the review failed {job.round} times; it needs you",
+                )
+            db.execute(
+                conn,
+                "job_mark_succeeded",
+                {"id": job.id, "token": job.lease_token, "result": db.jsonb(found)},
+            )
+        if verdict == "fail" and job.round < rounds:
+            archetype = board.config.archetype(board.get(job.project_id).project.archetype)  # type: ignore[union-attr]
+            jobs.enqueue(
+                conn,
+                job.project_id,
+                "work",
+                archetype.name,
+                priority=job.priority,
+                round=job.round + 1,
+                max_attempts=archetype.max_attempts,
+                notes=notes,
+            )
+
+    def _escalate(self, board: Board, job: Job, reason: str) -> None:
+        with contextlib.suppress(McError):
+            actions.escalate(board, job.project_id, reason)
+        command = board.config.on_escalation
+        if command:
+            details = json.dumps({"project": job.project_id, "job": job.id, "reason": reason})
+            with contextlib.suppress(OSError):
+                subprocess.run(
+                    [*command, details],
+                    stdin=subprocess.DEVNULL,
+                    timeout=30,
+                    env=agent_env(
+                        {
+                            "MC_PROJECT_ID": job.project_id,
+                            "MC_JOB_ID": str(job.id),
+                            "MC_ESCALATION": reason,
+                        }
+                    ),
+                    check=False,
+                )

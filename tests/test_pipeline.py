@@ -1,0 +1,90 @@
+"""The whole loop, for real: queue -> dispatch -> agent -> review -> ready -> signed approve."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mc import db, jobs
+from mc.daemon import Daemon
+from mc.pipeline import Worker
+
+from .conftest import git, run_mc
+
+
+def _use_runner(board_path: Path, runner_lines: str, rounds: int = 2) -> None:
+    """Point every archetype at a runner (a signed mc.yaml commit, as an approver must)."""
+    (board_path / "mc.yaml").write_text(
+        "branch: main\narchetypes:\n"
+        + "".join(
+            f"  {name}: {{{runner_lines}, timeout: 60, max_attempts: 2}}\n"
+            for name in ("coder", "researcher", "writer", "ops", "reviewer")
+        )
+        + f"lanes:\n  in-progress: {{wip_limit: 3}}\nreview: {{rounds: {rounds}}}\n"
+    )
+    git(board_path, "commit", "-q", "-S", "-am", "use a test runner")
+
+
+def _wait_for(url: str, query: str, params: tuple[Any, ...], seconds: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with db.connect(url) as conn:
+            row = conn.execute(query, params).fetchone()
+        if row:
+            return row
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {query} {params}")
+
+
+def test_queue_to_signed_approval_with_the_demo_runner(
+    board_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMO_AGENT_SECONDS", "0.3")
+    _use_runner(board_path, "runner: demo")
+    daemon = Daemon(board_path, database_url, poll=0.5, dispatch=True)
+    worker = Worker(board_path, database_url, poll=0.5, beat_every=0.3, grace=1.0)
+    threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
+    for t in threads:
+        t.start()
+    try:
+        made = run_mc(board_path, "project", "new", "Write the docs", "-a", "writer", "--queue")
+        assert made.returncode == 0, made.stderr
+        row = _wait_for(
+            database_url,
+            "SELECT lane, ready_for_human FROM projects WHERE id = %s AND ready_for_human",
+            ("write-the-docs",),
+        )
+        assert row["lane"] == "review"
+    finally:
+        worker.request_stop()
+        daemon.stop.set()
+        daemon.wake.set()
+        for t in threads:
+            t.join(30)
+    # The work: artifacts and the move to review in one commit, the review in another.
+    report = git(board_path, "show", "main:artifacts/write-the-docs/report.md").stdout
+    assert report.startswith("# Write the docs")
+    with db.connect(database_url) as conn:
+        done = jobs.listing(conn, project="write-the-docs")
+        assert [(j.kind, j.state) for j in reversed(done)] == [
+            ("work", "succeeded"),
+            ("review", "succeeded"),
+        ]
+        assert done[0].result == {
+            "verdict": "pass",
+            "notes": "Demo review: the report answers the brief.",
+        }
+        logged = "".join(r["text"] for r in jobs.read_log(conn, done[-1].id))
+        assert "[demo agent] write-the-docs: working" in logged
+    log = git(board_path, "log", "--format=%G? %GS %s", "-4", "main").stdout.splitlines()
+    assert log[0].startswith("G mc-service Review write-the-docs: pass")
+    assert log[1].startswith("G mc-service Complete write-the-docs")
+    assert log[2].startswith("G mc-service Dispatch write-the-docs")
+    approved = run_mc(board_path, "approve", "write-the-docs")
+    assert approved.returncode == 0, approved.stderr
+    assert (board_path / "done" / "write-the-docs.yaml").exists()
+    assert run_mc(board_path, "verify").returncode == 0
