@@ -188,8 +188,9 @@ class Daemon:
                 if self.on_sync is not None:
                     self.on_sync(result)
         if self.dispatch and (result is not None or woken is None):
-            from .pipeline import dispatch_ready
+            from .pipeline import cancel_parked, dispatch_ready
 
+            cancel_parked(self._connection())
             dispatch_ready(self.board, self._connection())
         edited = self.tree_changed.is_set()
         if edited or result is not None:  # committed files leave the uncommitted list

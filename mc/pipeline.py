@@ -94,6 +94,18 @@ def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
     return made
 
 
+def cancel_parked(conn: db.Connection) -> list[int]:
+    """Cancel the jobs of projects moved back to the backlog (their agents are killed)."""
+    with db.translated(), conn.transaction():
+        ids = [r["id"] for r in db.fetch_all(conn, "jobs_cancel_parked")]
+        for job_id in ids:
+            conn.execute(
+                "SELECT pg_notify(%s, %s)",
+                (jobs.CHANNEL, json.dumps({"job": job_id, "kind": "cancel"})),
+            )
+    return ids
+
+
 # ---------------------------------------------------------------------- the brief
 
 

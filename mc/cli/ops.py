@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -38,7 +40,7 @@ def _connection() -> Iterator[db_mod.Connection]:
 # ---------------------------------------------------------------------- daemon, up
 
 
-def _serve(poll: float, what: str) -> None:
+def _serve(poll: float, what: str, *, dispatch: bool = False, workers: int = 0) -> None:
     import logging
 
     from mc.daemon import Daemon
@@ -54,9 +56,13 @@ def _serve(poll: float, what: str) -> None:
                 if cluster is not None and not cluster.running():
                     cluster.start()
 
-            daemon = Daemon(root, where.url, poll=poll, ensure_database=ensure)
+            daemon = Daemon(root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch)
+            procs = _start_workers(root, where.url, workers)
 
             def stop(*_: object) -> None:
+                for proc in procs:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)
                 daemon.stop.set()
                 daemon.wake.set()
 
@@ -69,25 +75,68 @@ def _serve(poll: float, what: str) -> None:
             worker.start()
             while worker.is_alive():
                 worker.join(0.5)
+            for proc in procs:  # a SIGTERM'd worker finishes or hands back within 30 s
+                try:
+                    proc.wait(35)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             if cluster is not None:
                 cluster.stop()
                 sys.stdout.write("mc: embedded PostgreSQL stopped\n")
 
 
+def _start_workers(root: Path, url: str, count: int) -> list[subprocess.Popen[bytes]]:
+    import os
+
+    env = {**os.environ, "MC_DATABASE_URL": url}
+    return [
+        subprocess.Popen([sys.executable, "-m", "mc", "--board", str(root), "worker"], env=env)
+        for _ in range(count)
+    ]
+
+
 @app.command()
 def daemon(
     poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+    dispatch: bool = typer.Option(
+        False, "--dispatch", help="Also dispatch queued projects to workers (mc up does)."
+    ),
 ) -> None:
     """Mirror the board into PostgreSQL as commits land (until SIGTERM/Ctrl-C)."""
-    _serve(poll, "daemon")
+    _serve(poll, "daemon", dispatch=dispatch)
+
+
+@app.command()
+def worker(
+    poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+) -> None:
+    """Claim jobs and run agents (several may run, on one machine or more)."""
+    import logging
+
+    from mc.database import opened
+    from mc.pipeline import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with _board() as board, opened(board, keep_running=True) as where:
+        root = board.root
+    runner = Worker(root, where.url, poll=poll)
+    signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: runner.request_stop())
+    sys.stdout.write(f"mc worker {runner.name}: claiming jobs for {root}\n")
+    sys.stdout.flush()
+    thread = threading.Thread(target=runner.run, name="mc-worker")
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.5)
 
 
 @app.command()
 def up(
     poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+    workers: int = typer.Option(2, "--workers", help="Worker processes to run agents."),
 ) -> None:
-    """Run everything for the board (today: the sync daemon, on the embedded database)."""
-    _serve(poll, "up")
+    """Run everything for the board: the daemon, the dispatcher and workers (web: issue 5)."""
+    _serve(poll, "up", dispatch=True, workers=workers)
 
 
 # ---------------------------------------------------------------------- db
@@ -320,3 +369,132 @@ def linked_tasks(project_id: str) -> list[Any] | None:
             return tasks.listing(conn, project=project_id, include_done=True)
     except McError:
         return None
+
+
+# ---------------------------------------------------------------------- jobs
+
+job_app = typer.Typer(help="Agent runs: list, logs, retry, cancel, report.", no_args_is_help=True)
+app.add_typer(job_app, name="job")
+
+
+def _job_line(job: Any) -> str:
+    when = job.finished_at or job.started_at or job.created_at
+    error = f"  {job.last_error}" if job.last_error and job.state != "succeeded" else ""
+    run = job.attempt if job.state in ("queued", "running") else max(job.attempts, 1)
+    return (
+        f"{job.id:>5}  {job.kind:<6} {job.state:<9} {job.project_id:<24} "
+        f"attempt {run}/{job.max_attempts}  {when:%Y-%m-%d %H:%M}{error}"
+    )
+
+
+@job_app.command("list")
+def job_list(
+    project: str | None = typer.Option(None, "--project", "-p"),
+    state: str | None = typer.Option(
+        None, "--state", help="queued, running, succeeded, dead, cancelled"
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Jobs, newest first."""
+    from mc import jobs
+
+    with _connection() as conn:
+        found = jobs.listing(conn, project=project, state=state)
+    if as_json:
+        _print_json([j.to_json() for j in found])
+        return
+    for job in found:
+        sys.stdout.write(_job_line(job) + "\n")
+    if not found:
+        sys.stdout.write("No jobs.\n")
+
+
+@job_app.command("show")
+def job_show(number: int = typer.Argument(..., metavar="JOB"), as_json: bool = JsonOpt) -> None:
+    """One job."""
+    from mc import jobs
+
+    with _connection() as conn:
+        job = jobs.get(conn, number)
+    if as_json:
+        _print_json(job.to_json())
+        return
+    sys.stdout.write(_job_line(job) + "\n")
+    if job.result:
+        sys.stdout.write(f"result: {job.result}\n")
+    if job.notes:
+        sys.stdout.write(f"notes: {job.notes}\n")
+
+
+@job_app.command("logs")
+def job_logs(
+    number: int = typer.Argument(..., metavar="JOB"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as it runs."),
+) -> None:
+    """What the agent printed (live with -f)."""
+    import time
+
+    from mc import jobs
+
+    after = 0
+    with _connection() as conn:
+        while True:
+            rows = jobs.read_log(conn, number, after=after)
+            conn.commit()
+            for row in rows:
+                (sys.stderr if row["stream"] == "stderr" else sys.stdout).write(row["text"])
+                after = row["id"]
+            sys.stdout.flush()
+            if rows:
+                continue
+            job = jobs.get(conn, number)
+            conn.commit()
+            if not follow or job.state not in ("queued", "running"):
+                return
+            time.sleep(0.5)
+
+
+@job_app.command("retry")
+def job_retry(number: int = typer.Argument(..., metavar="JOB")) -> None:
+    """Run a dead or cancelled job again (a fresh attempt budget)."""
+    from mc import jobs
+
+    with _connection() as conn:
+        job = jobs.retry(conn, number)
+    sys.stdout.write(_job_line(job) + "\n")
+
+
+@job_app.command("cancel")
+def job_cancel(number: int = typer.Argument(..., metavar="JOB")) -> None:
+    """Cancel a job: its agent's process tree is killed; it is not retried."""
+    from mc import jobs
+
+    with _connection() as conn:
+        job = jobs.cancel(conn, number)
+    sys.stdout.write(_job_line(job) + "\n")
+
+
+@job_app.command("complete")
+def job_complete(
+    number: int = typer.Argument(..., metavar="JOB"),
+    notes: str = typer.Option("", "--notes", help="What was done (kept with the result)."),
+) -> None:
+    """Report a handed-off job done (its worker records the result)."""
+    from mc import jobs
+
+    with _connection() as conn:
+        job = jobs.report(conn, number, ok=True, notes=notes)
+    sys.stdout.write(_job_line(job) + "\n")
+
+
+@job_app.command("fail")
+def job_fail(
+    number: int = typer.Argument(..., metavar="JOB"),
+    error: str = typer.Option(..., "--error", help="What went wrong."),
+) -> None:
+    """Report a handed-off job failed (it is retried like any failed run)."""
+    from mc import jobs
+
+    with _connection() as conn:
+        job = jobs.report(conn, number, ok=False, error=error)
+    sys.stdout.write(_job_line(job) + "\n")

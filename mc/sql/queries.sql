@@ -288,3 +288,13 @@ WHERE state IN ('queued', 'running') AND kind = 'work' GROUP BY archetype;
 
 -- name: projects_in_lane
 SELECT id FROM projects WHERE lane = %(lane)s;
+
+-- name: jobs_cancel_parked
+-- A project moved back to the backlog (cancelled or parked) loses its active job.
+UPDATE jobs SET cancel_requested = true,
+                state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END,
+                finished_at = CASE WHEN state = 'queued' THEN now() ELSE finished_at END
+WHERE state IN ('queued', 'running') AND NOT cancel_requested
+  AND (project_id IN (SELECT id FROM projects WHERE lane = 'backlog')
+       OR project_id NOT IN (SELECT id FROM projects))
+RETURNING id;
