@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import db
@@ -80,6 +80,9 @@ class _Replay:
         self.activity: list[dict[str, Any]] = []
         self.violations: list[dict[str, Any]] = []
         self.signers: str | None = None  # accepted .mc/allowed_signers text (None: git's)
+        # job id -> ("review", project, verdict) or None when there is no such job; set
+        # by the incremental sync, which can see the job records (a rebuild may not).
+        self.review_job: Callable[[str], tuple[str, str, str] | None] | None = None
         self._signers_refused = False
 
     def run(self, commits: Sequence[str], load: Any) -> None:
@@ -271,6 +274,20 @@ class _Replay:
                         "invalid", pid, acc, new[0], info, action, role, who, exc.message, at
                     )
                     continue
+            if pid not in refused and self.review_job is not None and new is not None:
+                reason = self._unbacked_ready(pid, acc, info, project)
+                if reason:
+                    refused[pid] = Violation(_path(new[0], pid), reason, "", info.sha, pid)
+                    self.violations.append(
+                        {
+                            "commit": info.sha,
+                            "project_id": pid,
+                            "path": _path(new[0], pid),
+                            "message": reason,
+                            "actor": role,
+                            "at": at,
+                        }
+                    )
             if pid in refused:
                 self.attempts.pop(pid, None)
                 message = refused[pid].message
@@ -315,6 +332,23 @@ class _Replay:
             )
             self.deleted.discard(pid)
             self._note(what, pid, acc, new[0], info, action, role, who, summary, at)
+
+    def _unbacked_ready(
+        self, pid: str, acc: Accepted | None, info: CommitInfo, project: Any
+    ) -> str | None:
+        """A commit setting ready_for_human needs a passing review job behind it."""
+        was_ready = bool(acc is not None and acc.data and acc.data.get("ready_for_human"))
+        if not project.get("ready_for_human") or was_ready:
+            return None
+        assert self.review_job is not None
+        job_id = info.trailers.get("Mc-Job", "")
+        found = self.review_job(job_id) if job_id.isdigit() else None
+        if found is None or found != ("review", pid, "pass"):
+            return (
+                f"{pid}: ready_for_human without a passing review job behind it "
+                f"(Mc-Job: {job_id or 'none'})"
+            )
+        return None
 
     def _note(
         self,
@@ -528,6 +562,8 @@ class Syncer:
 
         replay = _Replay(self.board, self.auditor, accepted)
         replay.signers = signers
+
+        replay.review_job = _review_jobs(conn)
         replay.run(commits, load)
         now = dt.datetime.now(dt.UTC)
         ids: list[int] = []
@@ -555,6 +591,7 @@ class Syncer:
         commits = self.board.repo.out("rev-list", "--reverse", "--first-parent", tip).split()
         accepted: dict[str, Accepted | None] = {}
         replay = _Replay(self.board, self.auditor, accepted)
+        replay.review_job = _review_jobs(conn)
         replay.run(commits, lambda ids: None)
         db.execute(conn, "rebuild_truncate")
         if replay.signers is not None:
@@ -631,6 +668,19 @@ class Syncer:
         if len(text) > 7000:  # NOTIFY payloads stop at 8000 bytes: say "reload" instead
             text = json.dumps({"kind": "sync", "commit": result.commit, "rebuilt": True})
         db.notify(conn, text)
+
+
+def _review_jobs(conn: db.Connection) -> Callable[[str], tuple[str, str, str] | None]:
+    """job id -> (kind, project, verdict) from the job records (kept across rebuilds)."""
+
+    def review_job(job_id: str) -> tuple[str, str, str] | None:
+        row = db.fetch_one(conn, "job_get", {"id": int(job_id)})
+        if row is None:
+            return None
+        result = row["result"] if isinstance(row["result"], dict) else {}
+        return (row["kind"], row["project_id"], str(result.get("verdict", "")))
+
+    return review_job
 
 
 def scan_uncommitted(board: Board) -> list[dict[str, Any]]:

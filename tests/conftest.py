@@ -113,13 +113,42 @@ def head(path: Path) -> str:
     return git(path, "rev-parse", "HEAD").stdout.strip()
 
 
-def to_review(board: Board, pid: str, *, title: str | None = None, verdict: str = "pass") -> None:
-    """Take a project through the pipeline's service commits up to a review verdict."""
+def to_review(
+    board: Board,
+    pid: str,
+    *,
+    title: str | None = None,
+    verdict: str = "pass",
+    jobs: tuple[int, int] = (1, 2),
+    conns: tuple[object, ...] = (),
+) -> None:
+    """Take a project through the pipeline's service commits up to a review verdict.
+
+    ``conns``: databases that get the job records the commits name (the mirror
+    accepts ready_for_human only with a passing review job behind it).
+    """
+    work, review = jobs
+    for conn in conns:
+        back_review_job(conn, pid, review, verdict)
     actions.new_project(board, title or pid, "coder", project_id=pid)
     actions.queue(board, pid)
-    actions.dispatch(board, pid, "1")
-    actions.complete(board, pid, "1", {"report.md": b"# Done\n"})
-    actions.record_review(board, pid, "2", verdict, "checked", rework=verdict == "fail")
+    actions.dispatch(board, pid, str(work))
+    actions.complete(board, pid, str(work), {"report.md": b"# Done\n"})
+    actions.record_review(board, pid, str(review), verdict, "checked", rework=verdict == "fail")
+
+
+def back_review_job(conn: object, pid: str, job_id: int, verdict: str = "pass") -> None:
+    """The job record a review commit names, as a worker would have left it."""
+    from mc import db as dbm
+
+    assert isinstance(conn, dbm.psycopg.Connection)
+    conn.execute(
+        "INSERT INTO jobs (id, project_id, kind, state, archetype, result, attempts) "
+        "OVERRIDING SYSTEM VALUE VALUES (%s, %s, 'review', 'succeeded', 'reviewer', %s, 1)",
+        (job_id, pid, dbm.jsonb({"verdict": verdict, "notes": "checked"})),
+    )
+    if not conn.autocommit:
+        conn.commit()
 
 
 MakeBoard = Callable[..., Path]

@@ -23,7 +23,7 @@ from mc.board import Board
 from mc.pgembed import Cluster
 from mc.sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
 
-from .conftest import Key, git, head, to_review, write
+from .conftest import Key, back_review_job, git, head, to_review, write
 
 # What "the same mirror" means: every column a sync decides (not the clock's).
 PROJECT_COLUMNS = (
@@ -247,9 +247,28 @@ def mirror(board: Board, conn: db.Connection) -> Mirror:
     return m
 
 
-def rebuilt_copy(board: Board, url: str) -> Snapshot:
-    """A full rebuild of the board into the (fresh) database at ``url``."""
+def rebuilt_copy(board: Board, url: str, jobs_from: db.Connection | None = None) -> Snapshot:
+    """A full rebuild of the board into the (fresh) database at ``url``.
+
+    ``jobs_from``: a database whose job records to bring along (they live only in
+    the database, and a rebuild keeps them: review commits are checked against them).
+    """
     with db.connect(url, autocommit=True) as other:
+        if jobs_from is not None:
+            for job in jobs_from.execute("SELECT * FROM jobs ORDER BY id").fetchall():
+                other.execute(
+                    "INSERT INTO jobs (id, project_id, kind, state, archetype, result, attempts) "
+                    "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        job["id"],
+                        job["project_id"],
+                        job["kind"],
+                        job["state"],
+                        job["archetype"],
+                        db.jsonb(job["result"]),
+                        job["attempts"],
+                    ),
+                )
         result = Syncer(board).rebuild(other)
         assert result is not None and result.rebuilt
         return snapshot(other)
@@ -525,7 +544,7 @@ def test_never_valid_file_deleted_leaves_no_row(mirror: Mirror, board_path: Path
 def test_person_moving_review_to_done_is_refused_and_flagged(
     mirror: Mirror, board_path: Path
 ) -> None:
-    to_review(mirror.board, "alpha")
+    to_review(mirror.board, "alpha", conns=(mirror.conn,))
     mirror.synced()
     accepted = mirror.must("alpha")
     assert (accepted["lane"], accepted["ready_for_human"]) == ("review", True)
@@ -565,7 +584,7 @@ def test_person_moving_review_to_done_is_refused_and_flagged(
 def test_move_to_done_signed_by_a_non_approver_is_refused(
     mirror: Mirror, board_path: Path, keys: dict[str, Key]
 ) -> None:
-    to_review(mirror.board, "alpha")
+    to_review(mirror.board, "alpha", conns=(mirror.conn,))
     mirror.synced()
     accepted = mirror.must("alpha")
     forged_approval(board_path, "alpha", "mallory")
@@ -641,8 +660,8 @@ def test_forbidden_commit_without_a_project_is_a_violation_with_activity(
 
 
 def test_edit_in_done_and_delete_from_review_are_refused(mirror: Mirror, board_path: Path) -> None:
-    to_review(mirror.board, "alpha")
-    to_review(mirror.board, "beta")
+    to_review(mirror.board, "alpha", conns=(mirror.conn,))
+    to_review(mirror.board, "beta", jobs=(3, 4), conns=(mirror.conn,))
     actions.approve(mirror.board, "alpha")
     mirror.synced()
     done = mirror.must("alpha")
@@ -668,7 +687,7 @@ def test_edit_in_done_and_delete_from_review_are_refused(mirror: Mirror, board_p
 def test_a_flagged_project_that_gets_an_invalid_file_stays_flagged(
     mirror: Mirror, board_path: Path, make_database: Callable[[], str]
 ) -> None:
-    to_review(mirror.board, "alpha")
+    to_review(mirror.board, "alpha", conns=(mirror.conn,))
     mirror.synced()
     accepted = mirror.must("alpha")
     git(board_path, "mv", "review/alpha.yaml", "done/alpha.yaml")
@@ -681,7 +700,7 @@ def test_a_flagged_project_that_gets_an_invalid_file_stays_flagged(
     assert (alpha["lane"], alpha["attempted_commit"]) == ("review", broken)
     assert alpha["applied_commit"] == accepted["applied_commit"]
     assert alpha["flagged"] and alpha["flagged_commit"] == flagged  # still flagged, by that commit
-    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database()))
+    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database(), mirror.conn))
 
 
 def test_an_invalid_file_then_a_refused_version_matches_a_rebuild(
@@ -699,7 +718,7 @@ def test_an_invalid_file_then_a_refused_version_matches_a_rebuild(
     mirror.synced()
     beta = mirror.must("beta")
     assert (beta["lane"], beta["flagged_commit"]) == ("backlog", skipped)
-    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database()))
+    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database(), mirror.conn))
 
 
 def test_an_approver_added_by_a_refused_commit_cannot_approve(
@@ -707,7 +726,7 @@ def test_an_approver_added_by_a_refused_commit_cannot_approve(
 ) -> None:
     """The database judges against what it accepted: a signer list it refused gives no one
     the right to approve."""
-    to_review(mirror.board, "alpha")
+    to_review(mirror.board, "alpha", conns=(mirror.conn,))
     mirror.synced()
     signers = board_path / ".mc" / "allowed_signers"
     key = keys["mallory"].public_text.split()
@@ -766,6 +785,8 @@ def test_two_syncers_at_once_apply_each_commit_once(
 def test_service_transitions_and_approval(mirror: Mirror, board_path: Path) -> None:
     """Each pipeline step is accepted and logged with its actor; approve lands in done."""
     board = mirror.board
+    back_review_job(mirror.conn, "alpha", 2, "fail")
+    back_review_job(mirror.conn, "alpha", 4, "pass")
     steps: list[tuple[Callable[[], object], str, str, str | None, str, str]] = [
         (lambda: actions.new_project(board, "Alpha", "coder", project_id="alpha"),
          "create", "human", None, "backlog", "create"),
@@ -932,7 +953,7 @@ def scripted_history(
         lambda: actions.approve(board, "alpha"),
         lambda: actions.new_project(board, "Gamma", "coder", project_id="gamma"),
         lambda: actions.delete(board, "gamma"),
-        lambda: to_review(board, "delta"),
+        lambda: to_review(board, "delta", jobs=(11, 12)),
         mallory_approves,
         sneak_write("backlog/beta-two.yaml", "title: Beta\narchetype: coder\npriority: 3\n", "fix"),
         lambda: actions.new_project(board, "Epsilon", "coder", project_id="epsilon"),
@@ -948,6 +969,10 @@ def test_incremental_syncs_equal_a_rebuild(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     step_url, batch_url, rebuild_url = database_url, make_database(), make_database()
+    for url in (step_url, batch_url, rebuild_url):  # the job records the history names
+        with db.connect(url, autocommit=True) as c:
+            back_review_job(c, "alpha", 2)
+            back_review_job(c, "delta", 12)
     with (
         db.connect(step_url, autocommit=True) as step_conn,
         db.connect(batch_url, autocommit=True) as batch_conn,
@@ -991,7 +1016,7 @@ def test_incremental_syncs_equal_a_rebuild(
 def test_rebuild_twice_gives_the_same_rows_and_ids(
     board: Board, board_path: Path, conn: db.Connection
 ) -> None:
-    to_review(board, "alpha")
+    to_review(board, "alpha", conns=(conn,))
     actions.new_project(board, "Beta", "coder", project_id="beta")
     git(board_path, "mv", "review/alpha.yaml", "done/alpha.yaml")
     sneak(board_path, "forbidden")
@@ -1044,7 +1069,7 @@ def test_history_rewritten_under_the_mirror_rebuilds(
     assert mirror.ids() == ["alpha", "gamma"]
     assert mirror.must("alpha")["lane"] == "backlog"
     assert mirror.meta("last_synced_commit") == head(board_path)
-    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database()))
+    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database(), mirror.conn))
     assert {a["commit"] for a in mirror.activity()} <= set(
         git(board_path, "rev-list", "HEAD").stdout.split()
     )
@@ -1137,4 +1162,21 @@ def test_a_hundred_commits_in_one_sync(
     kinds = [a["kind"] for a in mirror.activity()]
     assert kinds.count("create") == 20 and kinds.count("edit") == 80
     assert mirror.must("p19")["owner"] == "o99"
-    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database()))
+    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database(), mirror.conn))
+
+
+def test_ready_for_human_needs_a_passing_review_job_behind_it(mirror: Mirror) -> None:
+    """Even signed by the service key: no such job, a failing one, or another project's."""
+    back_review_job(mirror.conn, "beta", 2)  # a passing review, but of another project
+    back_review_job(mirror.conn, "gamma", 6, "fail")
+    to_review(mirror.board, "alpha", jobs=(1, 9))  # job 9 does not exist
+    to_review(mirror.board, "beta", jobs=(3, 2))  # backed
+    to_review(mirror.board, "gamma", jobs=(5, 2))  # job 2 is beta's
+    mirror.synced()
+    assert mirror.must("beta")["ready_for_human"] and not mirror.must("beta")["flagged"]
+    for pid, job in (("alpha", 9), ("gamma", 2)):
+        row = mirror.must(pid)
+        assert (row["lane"], row["ready_for_human"]) == ("review", False)
+        assert row["flagged"] == (
+            f"{pid}: ready_for_human without a passing review job behind it (Mc-Job: {job})"
+        )
