@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/python tests/bench/bench_board_core.py
 	$(BIN)/python tests/bench/bench_mirror.py
 	$(BIN)/python tests/bench/bench_queue.py
+	$(BIN)/python tests/bench/bench_pipeline.py
 
 # A board with a few projects, shown in the terminal.
 demo: setup

@@ -1,0 +1,128 @@
+"""Pipeline figure (issue 4): a project queued -> its agent process started. Not collected.
+
+Run:  .venv/bin/python tests/bench/bench_pipeline.py [--runs 15]
+
+`mc up`-like services in this process (the daemon with the dispatcher, one worker), a
+board whose archetypes run a tiny agent that notes the time it started; the queue is
+made with the library (the same call `mc project queue` makes) and timed from the
+moment the branch ref moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[2]))
+
+from mc import actions, db  # noqa: E402
+from mc.board import Board  # noqa: E402
+from mc.daemon import Daemon  # noqa: E402
+from mc.git import Repo  # noqa: E402
+from mc.pgembed import Cluster  # noqa: E402
+from mc.pipeline import Worker  # noqa: E402
+from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
+
+AGENT = """import os, sys, time
+open(os.environ["STARTED_FILE"], "a").write(f"{os.environ['MC_PROJECT_ID']} {time.time()}\\n")
+open(os.path.join(os.environ["MC_OUTPUT_DIR"], "report.md"), "w").write("# ok\\n")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="mc-bench-pipeline-"))
+    isolated_git(tmp)
+    cluster = Cluster(tmp / "pg")
+    cluster.init()
+    cluster.start()
+    try:
+        db.ensure_database(cluster.url("postgres"), "mc")
+        url = cluster.url("mc")
+        with db.connect(url) as conn:
+            db.migrate(conn)
+            conn.commit()
+        board_path = make_board(tmp / "board", 100)
+        agent = tmp / "agent.py"
+        agent.write_text(AGENT)
+        started_file = tmp / "started"
+        os.environ["STARTED_FILE"] = str(started_file)
+        lines = "".join(
+            f"  {a}: {{runner: command, command: [{sys.executable}, {agent}], timeout: 60}}\n"
+            for a in ("coder", "researcher", "writer", "ops", "reviewer")
+        )
+        (board_path / "mc.yaml").write_text(
+            f"branch: main\narchetypes:\n{lines}lanes: {{in-progress: {{wip_limit: 100}}}}\n"
+        )
+        sh("git", "commit", "-q", "--no-verify", "-am", "bench runner", cwd=board_path)
+        daemon = Daemon(board_path, url, poll=5, dispatch=True)
+        worker = Worker(board_path, url, poll=5)
+        threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        moved: list[float] = []
+        original = Repo.update_ref
+
+        def timed(self: Repo, ref: str, new: str, old: str | None, message: str) -> bool:
+            ok = original(self, ref, new, old, message)
+            if ok and "queue" in message:
+                moved.append(time.time())
+            return ok
+
+        Repo.update_ref = timed  # type: ignore[method-assign]
+        latencies = []
+        try:
+            with Board.open(board_path) as board:
+                for i in range(args.runs):
+                    pid = f"p{i:05d}"
+                    actions.queue(board, pid)
+                    deadline = time.time() + 30
+                    while time.time() < deadline:
+                        found = [
+                            float(line.split()[1])
+                            for line in (
+                                started_file.read_text() if started_file.exists() else ""
+                            ).splitlines()
+                            if line.split()[0] == pid
+                        ]
+                        if found:
+                            latencies.append((found[0] - moved[-1]) * 1000)
+                            break
+                        time.sleep(0.002)
+                    time.sleep(1.0)  # let review and the rest settle
+        finally:
+            Repo.update_ref = original  # type: ignore[method-assign]
+            worker.request_stop()
+            daemon.stop.set()
+            daemon.wake.set()
+            for t in threads:
+                t.join(30)
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
+        print(
+            f"project queued (ref moved) -> agent process started: {summary(latencies)}"
+            "   (target p50 <= 250; the first system: 15-45 s)"
+        )
+        print(f"  median {statistics.median(latencies):.0f} ms")
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
