@@ -150,6 +150,8 @@ class Worker:
         poll: float = POLL_SECONDS,
         beat_every: float = BEAT_SECONDS,
         grace: float = 10.0,
+        backoff: float = jobs.BACKOFF_BASE,
+        shutdown_wait: float = 20.0,
     ) -> None:
         self.board_path = board_path
         self.url = url
@@ -158,6 +160,8 @@ class Worker:
         self.poll = poll
         self.beat_every = beat_every
         self.grace = grace
+        self.backoff = backoff  # seconds before the first retry (doubling, with jitter)
+        self.shutdown_wait = shutdown_wait  # how long a running job may finish on SIGTERM
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.current: Job | None = None
@@ -322,7 +326,7 @@ class Worker:
         return runner.judge(run, execution.code, execution.output)
 
     def _shutting_down_too_long(self) -> bool:
-        return self._stop_at is not None and time.monotonic() - self._stop_at > 20
+        return self._stop_at is not None and time.monotonic() - self._stop_at > self.shutdown_wait
 
     def _handoff(self, conn: db.Connection, job: Job, beat: Callable[[], str | None]) -> Verdict:
         """No agent to spawn: wait for `mc job complete|fail JOB` (or the API)."""
@@ -360,7 +364,9 @@ class Worker:
             log.warning("job %s: lease lost, result dropped", job.id)
             return
         if not verdict.ok:
-            failed = jobs.fail(conn, job, verdict.error, temporary=verdict.temporary)
+            failed = jobs.fail(
+                conn, job, verdict.error, temporary=verdict.temporary, base=self.backoff
+            )
             if failed.state == "dead":
                 self._escalate(
                     board,

@@ -1,0 +1,269 @@
+"""The worker's failure paths, with the scripted fake agent: retries, dead jobs and
+escalation, timeouts, exit 75, cancellation, and workers that are killed, paused or
+asked to stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mc import db, jobs
+from mc.daemon import Daemon
+from mc.pipeline import Worker
+
+from .conftest import git, run_mc
+
+FAKE = str(Path(__file__).with_name("fake_agent.py"))
+
+
+def _configure(board_path: Path, mode: str, *, timeout: int = 60, attempts: int = 2,
+               escalate: Path | None = None) -> None:  # fmt: skip
+    """Every archetype runs the fake agent in ``mode`` (a signed mc.yaml commit)."""
+    runner = (
+        f"{{runner: command, command: [{sys.executable}, {FAKE}, {mode}], "
+        f"timeout: {timeout}, max_attempts: {attempts}}}"
+    )
+    text = "branch: main\narchetypes:\n" + "".join(
+        f"  {name}: {runner}\n" for name in ("coder", "researcher", "writer", "ops", "reviewer")
+    )
+    if escalate is not None:
+        code = f'import sys; open("{escalate}", "w").write(sys.argv[1])'
+        text += f"on_escalation: [{sys.executable}, -c, '{code}']\n"
+    (board_path / "mc.yaml").write_text(text)
+    git(board_path, "commit", "-q", "-S", "-am", f"fake agent: {mode}")
+
+
+class Services:
+    def __init__(self, board_path: Path, url: str, **worker: Any) -> None:
+        self.daemon = Daemon(board_path, url, poll=0.3, dispatch=True)
+        self.worker = Worker(board_path, url, poll=0.3, beat_every=0.2, grace=0.5, backoff=0.2,
+                             **worker)  # fmt: skip
+        self.threads = [
+            threading.Thread(target=self.daemon.run),
+            threading.Thread(target=self.worker.run),
+        ]
+        for t in self.threads:
+            t.start()
+
+    def close(self) -> None:
+        self.worker.request_stop()
+        self.daemon.stop.set()
+        self.daemon.wake.set()
+        for t in self.threads:
+            t.join(30)
+
+
+@pytest.fixture
+def services(board_path: Path, database_url: str) -> Iterator[Any]:
+    made: list[Services] = []
+
+    def start(**worker: Any) -> Services:
+        s = Services(board_path, database_url, **worker)
+        made.append(s)
+        return s
+
+    yield start
+    for s in made:
+        s.close()
+
+
+def _wait(
+    url: str, query: str, params: tuple[Any, ...] = (), seconds: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with db.connect(url) as conn:
+            row = conn.execute(query, params).fetchone()
+        if row:
+            return row
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {query} {params}")
+
+
+def _queue(board_path: Path, title: str = "Task") -> str:
+    made = run_mc(board_path, "project", "new", title, "-a", "coder", "--queue")
+    assert made.returncode == 0, made.stderr
+    return made.stdout.split()[1]
+
+
+def test_failures_are_retried_then_the_job_dies_and_escalates(
+    board_path: Path, database_url: str, services: Any, tmp_path: Path
+) -> None:
+    escalated = tmp_path / "escalated.json"
+    _configure(board_path, "fail", attempts=2, escalate=escalated)
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'", (pid,))
+    assert row["attempts"] == 2 and "exited with status 3" in row["last_error"]
+    project = _wait(database_url, "SELECT * FROM projects WHERE id = %s AND needs_human", (pid,))
+    assert project["lane"] == "in-progress"
+    assert "failed 2 times" in project["data"]["needs_human"]["reason"]
+    deadline = time.monotonic() + 10
+    while not escalated.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert f'"project": "{pid}"' in escalated.read_text()
+
+
+def test_a_timeout_is_a_failure(board_path: Path, database_url: str, services: Any) -> None:
+    _configure(board_path, "hang", timeout=1, attempts=1)
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'", (pid,))
+    assert row["last_error"] == "timed out after 1 s"
+
+
+def test_exit_75_requeues_without_spending_an_attempt(
+    board_path: Path, database_url: str, services: Any
+) -> None:
+    _configure(board_path, "tempfail", attempts=1)
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND tempfails >= 2", (pid,))
+    assert row["attempts"] == 0 and row["state"] in ("queued", "running")
+
+
+def test_cancelling_the_project_kills_the_agent_and_the_job_is_not_retried(
+    board_path: Path,
+    database_url: str,
+    services: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pids_file = tmp_path / "pids"
+    monkeypatch.setenv("FAKE_PIDS", str(pids_file))  # not an MC_ variable: the agent sees it
+    _configure(board_path, "children")
+    services()
+    pid = _queue(board_path)
+    _wait(database_url, "SELECT 1 FROM jobs WHERE project_id = %s AND state = 'running'", (pid,))
+    deadline = time.monotonic() + 20
+    while (
+        not pids_file.exists() or len(pids_file.read_text().split()) < 3
+    ) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    agents = [int(p) for p in pids_file.read_text().split()]
+    assert run_mc(board_path, "project", "cancel", pid).returncode == 0
+    row = _wait(
+        database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'cancelled'", (pid,)
+    )
+    assert row["attempts"] == 0
+    assert _gone(agents)
+    time.sleep(1)
+    with db.connect(database_url) as conn:
+        assert [j.state for j in jobs.listing(conn, project=pid)] == ["cancelled"]
+
+
+def _gone(pids: list[int], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (ProcessLookupError, OSError):
+        return False
+    return state != "Z"
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from mc.pipeline import Worker
+    Worker(Path({board!r}), {url!r}, poll=0.3, beat_every=0.3, lease=4, grace=0.5).run()
+    """
+)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP])
+def test_a_worker_killed_or_paused_mid_run_loses_nothing(
+    board_path: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    how: int,
+) -> None:  # fmt: skip
+    """Its agents die with it, the job runs again after the lease, never twice at once."""
+    pids_file = tmp_path / "pids"
+    monkeypatch.setenv("FAKE_PIDS", str(pids_file))
+    _configure(board_path, "hang", attempts=3)
+    daemon = Daemon(board_path, database_url, poll=0.3, dispatch=True)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    script = WORKER.format(
+        root=str(Path(__file__).parents[1]), board=str(board_path), url=database_url
+    )
+    first = subprocess.Popen([sys.executable, "-c", script])
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        pid = _queue(board_path)
+        _wait(
+            database_url, "SELECT 1 FROM jobs WHERE project_id = %s AND state = 'running'", (pid,)
+        )
+        deadline = time.monotonic() + 20
+        while not pids_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        agents = [int(p) for p in pids_file.read_text().split()]
+        killed_at = time.monotonic()
+        os.kill(first.pid, how)
+        assert _gone(agents, seconds=15), "the agent outlived its worker"
+        second = subprocess.Popen([sys.executable, "-c", script])
+        row = _wait(
+            database_url,
+            "SELECT * FROM jobs WHERE project_id = %s AND state = 'running' AND lease_token = 2",
+            (pid,),
+            seconds=30,
+        )
+        assert row["attempts"] == 1  # the lost run counted
+        assert time.monotonic() - killed_at < 30
+        # Never twice at once: the first agents were gone before the second run started.
+        deadline = time.monotonic() + 20
+        while len(pids_file.read_text().split()) <= len(agents) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        new_agents = [int(p) for p in pids_file.read_text().split()][len(agents) :]
+        assert new_agents and all(_alive(p) for p in new_agents)
+        assert not any(_alive(p) for p in agents)
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                with contextlib_suppress():
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        daemon.stop.set()
+        daemon.wake.set()
+        thread.join(30)
+
+
+def contextlib_suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(ProcessLookupError)
+
+
+def test_a_sigtermed_worker_hands_its_job_back_in_time(
+    board_path: Path, database_url: str, services: Any
+) -> None:
+    _configure(board_path, "hang")
+    s = services(shutdown_wait=1.0)
+    pid = _queue(board_path)
+    _wait(database_url, "SELECT 1 FROM jobs WHERE project_id = %s AND state = 'running'", (pid,))
+    asked = time.monotonic()
+    s.worker.request_stop()
+    s.threads[1].join(30)
+    assert not s.threads[1].is_alive() and time.monotonic() - asked < 30
+    with db.connect(database_url) as conn:
+        job = jobs.listing(conn, project=pid)[0]
+    assert (job.state, job.attempts) == ("queued", 0)
