@@ -231,7 +231,13 @@ class Worker:
             output = folder / "out"
             workspace = folder / "ws"
             output.mkdir(parents=True)
-            workspace.mkdir()
+            tree = None
+            if job.kind == "work" and entry.project.get("workspace"):
+                from .worktree import open_worktree
+
+                tree = open_worktree(str(entry.project.get("workspace")), job.project_id, workspace)
+            else:
+                workspace.mkdir()
             if job.kind == "review":
                 self._copy_artifacts(board, job.project_id, workspace / "artifacts")
             from .tasks import listing
@@ -252,8 +258,22 @@ class Worker:
                 output,
                 workspace,
             )
-            verdict = self._execute(conn, job, runner, run, archetype.timeout)
-            self._finish(conn, board, job, run, verdict)
+            try:
+                verdict = self._execute(conn, job, runner, run, archetype.timeout)
+                extra: dict[str, bytes] = {}
+                if tree is not None and verdict.ok:
+                    from .worktree import collect
+
+                    try:
+                        extra = collect(tree, job.id)
+                    except McError as exc:
+                        verdict = Verdict(False, str(exc))
+                self._finish(conn, board, job, run, verdict, extra)
+            finally:
+                if tree is not None:
+                    from .worktree import close_worktree
+
+                    close_worktree(tree)
 
     def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
         tip = board.tip
@@ -352,7 +372,13 @@ class Worker:
     # ------------------------------------------------------------------ results
 
     def _finish(
-        self, conn: db.Connection, board: Board, job: Job, run: Run, verdict: Verdict
+        self,
+        conn: db.Connection,
+        board: Board,
+        job: Job,
+        run: Run,
+        verdict: Verdict,
+        extra: dict[str, bytes] | None = None,
     ) -> None:
         if verdict.error in ("cancel",):
             jobs.mark_cancelled(conn, job)
@@ -375,7 +401,7 @@ class Worker:
                 )
             return
         if job.kind == "work":
-            self._work_done(conn, board, job, run, verdict)
+            self._work_done(conn, board, job, run, verdict, extra or {})
         else:
             self._review_done(conn, board, job, run)
 
@@ -386,7 +412,13 @@ class Worker:
             raise jobs.LeaseLost(f"job {job.id}: lease lost before recording the result")
 
     def _work_done(
-        self, conn: db.Connection, board: Board, job: Job, run: Run, verdict: Verdict
+        self,
+        conn: db.Connection,
+        board: Board,
+        job: Job,
+        run: Run,
+        verdict: Verdict,
+        extra: dict[str, bytes],
     ) -> None:
         artifacts = {
             str(p.relative_to(run.output_dir)): p.read_bytes()
@@ -395,6 +427,7 @@ class Worker:
         }
         if verdict.summary:
             artifacts.setdefault("summary.txt", verdict.summary.encode())
+        artifacts.update(extra)  # coder work: branch, diffstat, patch
         config = board.config
         with db.translated(), conn.transaction():
             self._fenced(conn, job)

@@ -1,6 +1,7 @@
 """A scripted stand-in for an agent CLI, for the tests: `python tests/fake_agent.py MODE`.
 
-Modes: ok, fail, hang, ignore-term, children, tempfail, env, stdin, and
+Modes: ok, edit (changes its working folder), fail, hang, ignore-term, children,
+tempfail, env, stdin, and
 claude-error / codex-failed / gemini-error (print that CLI's structured failure).
 It writes its pid (and its children's) to $FAKE_PIDS when set.
 """
@@ -26,8 +27,16 @@ def main() -> int:
     mode = sys.argv[1]
     note_pid(os.getpid())
     print(f"fake agent: {mode}", flush=True)
+    out = os.environ.get("MC_OUTPUT_DIR")
+    if out and os.environ.get("MC_ARCHETYPE") == "reviewer" and mode in ("ok", "edit"):
+        with open(os.path.join(out, "verdict.json"), "w") as fh:
+            json.dump({"verdict": "pass", "notes": "fake review"}, fh)
+        return 0
+    if mode == "edit":  # change the workspace (a coder's worktree)
+        with open("FIXED.txt", "w") as fh:
+            fh.write("fixed by the fake agent\n")
+        return 0
     if mode == "ok":
-        out = os.environ.get("MC_OUTPUT_DIR")
         if out:
             with open(os.path.join(out, "report.md"), "w") as fh:
                 fh.write("# Report\n")

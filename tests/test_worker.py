@@ -267,3 +267,55 @@ def test_a_sigtermed_worker_hands_its_job_back_in_time(
     with db.connect(database_url) as conn:
         job = jobs.listing(conn, project=pid)[0]
     assert (job.state, job.attempts) == ("queued", 0)
+
+
+def _workspace(tmp_path: Path) -> Path:
+    repo = tmp_path / "code"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    (repo / "README.md").write_text("# code\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "start")
+    return repo
+
+
+def _coder_project(board_path: Path, workspace: Path) -> str:
+    made = run_mc(board_path, "project", "new", "Fix the bug", "-a", "coder")
+    pid = made.stdout.split()[1]
+    assert (
+        run_mc(board_path, "project", "edit", pid, "--set", f"workspace={workspace}").returncode
+        == 0
+    )
+    assert run_mc(board_path, "project", "queue", pid).returncode == 0
+    return pid
+
+
+def test_coder_work_lands_on_a_branch_of_the_workspace(
+    board_path: Path, database_url: str, services: Any, tmp_path: Path
+) -> None:
+    workspace = _workspace(tmp_path)
+    _configure(board_path, "edit")
+    services()
+    pid = _coder_project(board_path, workspace)
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND ready_for_human", (pid,))
+    patch = git(board_path, "show", f"main:artifacts/{pid}/changes.patch").stdout
+    assert "+fixed by the fake agent" in patch and "FIXED.txt" in patch
+    branch, sha = git(board_path, "show", f"main:artifacts/{pid}/branch.txt").stdout.split()
+    assert branch == f"mc/{pid}"
+    assert git(workspace, "rev-parse", branch).stdout.strip() == sha
+    assert git(workspace, "show", f"{branch}:FIXED.txt").stdout == "fixed by the fake agent\n"
+    assert "FIXED.txt" in git(board_path, "show", f"main:artifacts/{pid}/diffstat.txt").stdout
+    # The worktree is gone; the person's own checkout of the workspace was not touched.
+    assert len(git(workspace, "worktree", "list").stdout.splitlines()) == 1
+    assert not (workspace / "FIXED.txt").exists()
+    assert git(workspace, "log", "-1", "--format=%G?", branch).stdout.strip() == "N"
+
+
+def test_coder_work_that_changes_nothing_fails(
+    board_path: Path, database_url: str, services: Any, tmp_path: Path
+) -> None:
+    workspace = _workspace(tmp_path)
+    _configure(board_path, "ok", attempts=1)
+    services()
+    pid = _coder_project(board_path, workspace)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'", (pid,))
+    assert "changed nothing" in row["last_error"]
