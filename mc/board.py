@@ -63,6 +63,9 @@ class Board:
     def __init__(self, repo: Repo, config: Config | None = None) -> None:
         self.repo = repo
         self._config = config
+        # A worker's clone shares the board through a remote (mc worker --remote R): its
+        # state is the remote's branch, fetched, and its commits are pushed there.
+        self.remote: str | None = None
         # blob -> parsed project, or the error message with "\0" where the file name goes
         self._parsed: dict[str, Project | str] = {}
         self._configs: dict[str, dict[str, object]] = {}  # mc.yaml blob -> checked values
@@ -149,7 +152,22 @@ class Board:
     @property
     def tip(self) -> str | None:
         """The commit at the tip of the board branch (None before the first commit)."""
-        return self.cat.resolve(self.ref)
+        return self.cat.resolve(self.tracking_ref if self.remote else self.ref)
+
+    @property
+    def tracking_ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.config.branch}"
+
+    def fetch(self) -> None:
+        """Bring the remote's board branch here (remote mode)."""
+        if self.remote:
+            self.repo.run(
+                "fetch",
+                "-q",
+                "--no-tags",
+                self.remote,
+                f"+refs/heads/{self.config.branch}:{self.tracking_ref}",
+            )
 
     # ------------------------------------------------------------------ reading
 

@@ -35,6 +35,7 @@ from watchdog.observers import Observer
 from . import db
 from .board import Board
 from .errors import McError
+from .jobs import PUSHED_CHANNEL
 from .lanes import LANE_NAMES_ORDERED
 from .sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
 
@@ -82,8 +83,13 @@ class Daemon:
         on_sync: Callable[[SyncResult], None] | None = None,
         ensure_database: Callable[[], None] | None = None,
         dispatch: bool = False,
+        remote: str | None = None,
     ) -> None:
         self.board = Board.open(board_path)
+        # Remote mode (workers on other machines): the board is the remote's branch,
+        # fetched on every pass; workers say PUSHED_CHANNEL after each push they make.
+        self.remote = remote
+        self.board.remote = remote
         self.url = url
         self.poll = poll
         self.on_sync = on_sync
@@ -137,6 +143,8 @@ class Daemon:
         # switch interval (default 5 ms) lets the sync start as soon as it is woken.
         sys.setswitchinterval(0.0005)
         self.start_watching()
+        if self.remote:
+            threading.Thread(target=self._listen_pushes, name="mc-pushes", daemon=True).start()
         self.tree_changed.set()  # report uncommitted edits once at start
         backoff = 0.1
         try:
@@ -166,6 +174,8 @@ class Daemon:
     def step(self) -> SyncResult | None:
         """One pass: sync if the tip moved, refresh the uncommitted list if lanes changed."""
         result = None
+        if self.remote:
+            self.board.fetch()
         tip = self.board.tip
         woken, self.woken_at = self.woken_at, None
         if woken is None:
@@ -192,8 +202,9 @@ class Daemon:
 
             cancel_parked(self._connection())
             dispatch_ready(self.board, self._connection())
-        edited = self.tree_changed.is_set()
-        if edited or result is not None:  # committed files leave the uncommitted list
+        # In remote mode this clone's files are nobody's edits: the board is the remote.
+        edited = self.tree_changed.is_set() and not self.remote
+        if not self.remote and (edited or result is not None):  # committed files leave
             self.tree_changed.clear()
             if edited:
                 time.sleep(UNCOMMITTED_DEBOUNCE)  # an editor's save is several events
@@ -208,7 +219,20 @@ class Daemon:
         with contextlib.suppress(Exception):
             self.board.close()
         self.board = Board.open(self.board.root)
+        self.board.remote = self.remote
         self.syncer = Syncer(self.board)
+
+    def _listen_pushes(self) -> None:
+        """Wake when a worker on another machine has pushed (the poll is the safety net)."""
+        while not self.stop.is_set():
+            try:
+                with db.connect(self.url, autocommit=True) as listener:
+                    listener.execute(f"LISTEN {PUSHED_CHANNEL}")
+                    while not self.stop.is_set():
+                        for _ in listener.notifies(timeout=1.0, stop_after=1):
+                            self._signal_ref()
+            except Exception:
+                self.stop.wait(1.0)
 
     def _connection(self) -> db.Connection:
         if self.conn is None or self.conn.closed:

@@ -26,6 +26,7 @@ from . import db
 from .errors import McError
 
 CHANNEL = "mc_jobs"
+PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
 LEASE_SECONDS = 60
 BACKOFF_BASE = 10.0
 BACKOFF_CAP = 600.0

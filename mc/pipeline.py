@@ -152,6 +152,7 @@ class Worker:
         grace: float = 10.0,
         backoff: float = jobs.BACKOFF_BASE,
         shutdown_wait: float = 20.0,
+        remote: str | None = None,
     ) -> None:
         self.board_path = board_path
         self.url = url
@@ -162,6 +163,7 @@ class Worker:
         self.grace = grace
         self.backoff = backoff  # seconds before the first retry (doubling, with jitter)
         self.shutdown_wait = shutdown_wait  # how long a running job may finish on SIGTERM
+        self.remote = remote  # share the board through this git remote (another machine)
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.current: Job | None = None
@@ -217,6 +219,8 @@ class Worker:
 
     def run_job(self, conn: db.Connection, job: Job) -> None:
         with Board.open(self.board_path) as board:
+            board.remote = self.remote
+            board.fetch()
             entry = board.get(job.project_id)
             expected = Lane.IN_PROGRESS if job.kind == "work" else Lane.REVIEW
             if entry.lane is not expected or entry.project is None:
@@ -269,6 +273,9 @@ class Worker:
                     except McError as exc:
                         verdict = Verdict(False, str(exc))
                 self._finish(conn, board, job, run, verdict, extra)
+                if self.remote:  # the daemon follows the remote: tell it a push happened
+                    conn.execute("SELECT pg_notify(%s, '')", (jobs.PUSHED_CHANNEL,))
+                    conn.commit()
             finally:
                 if tree is not None:
                     from .worktree import close_worktree

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from . import rules
 from .board import Board
 from .errors import (
+    GitError,
     InvalidProjectFile,
     McError,
     ProjectExists,
@@ -75,6 +76,8 @@ class Store:
 
     def apply(self, build: Builder, who: Identity) -> Committed:
         """Build a transition on the current tip and commit it; rebuild if the tip moved."""
+        if self.board.remote:
+            return self._apply_remote(build, who)
         with self._locked():
             self._finish_checkout(wait=True)
             for _ in range(MAX_ATTEMPTS):
@@ -92,6 +95,51 @@ class Store:
                     return Committed(commit, transition)
                 time.sleep(random.uniform(0.001, 0.02))  # lost the race: rebuild on the new tip
         raise McError(f"{self.board.ref} kept moving during {transition.action}; try again")
+
+    def _apply_remote(self, build: Builder, who: Identity) -> Committed:
+        """A worker's clone: build on the remote's tip, push; a rejected push means
+        another commit landed first, so fetch, rebuild on it and push again."""
+        remote, branch = self.board.remote, self.board.config.branch
+        assert remote is not None
+        with self._locked():
+            for _ in range(MAX_ATTEMPTS):
+                self.board.fetch()
+                tip = self.board.tip
+                transition = build(tip)
+                self.check(transition, tip, who.actor)
+                commit = self._commit(transition, tip, who)
+                proc = self.repo.run(
+                    "push",
+                    "-q",
+                    "--porcelain",
+                    remote,
+                    f"{commit}:refs/heads/{branch}",
+                    check=False,
+                )
+                if proc.returncode == 0:
+                    # Only the tracking ref moves: the clone's own branch and checkout
+                    # are the person's (or nobody's) and are left as they are.
+                    self.repo.run("update-ref", self.board.tracking_ref, commit)
+                    return Committed(commit, transition)
+                said = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+                # Lost races: the branch moved before our push (non-fast-forward) or
+                # while the server checked it (its ref lock saw another value). A hook
+                # that declined is a refusal, not a race.
+                raced = any(
+                    sign in said
+                    for sign in ("[rejected]", "fetch first", "non-fast-forward", "but expected")
+                )
+                if not raced or "hook declined" in said:
+                    lines = [
+                        line.strip()
+                        for line in said.splitlines()
+                        if "remote:" in line or "!" in line
+                    ]
+                    raise GitError(
+                        f"git push to {remote} refused: {' '.join(lines)[:400] or said[:400]}"
+                    )
+                time.sleep(random.uniform(0.01, 0.1))  # lost the race: fetch and rebuild
+        raise McError(f"{remote}/{branch} kept moving during {transition.action}; try again")
 
     # ------------------------------------------------------------------ checks
 

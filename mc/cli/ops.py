@@ -40,7 +40,9 @@ def _connection() -> Iterator[db_mod.Connection]:
 # ---------------------------------------------------------------------- daemon, up
 
 
-def _serve(poll: float, what: str, *, dispatch: bool = False, workers: int = 0) -> None:
+def _serve(
+    poll: float, what: str, *, dispatch: bool = False, workers: int = 0, remote: str | None = None
+) -> None:
     import logging
 
     from mc.daemon import Daemon
@@ -56,7 +58,9 @@ def _serve(poll: float, what: str, *, dispatch: bool = False, workers: int = 0) 
                 if cluster is not None and not cluster.running():
                     cluster.start()
 
-            daemon = Daemon(root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch)
+            daemon = Daemon(
+                root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch, remote=remote
+            )
             procs = _start_workers(root, where.url, workers)
 
             def stop(*_: object) -> None:
@@ -101,14 +105,20 @@ def daemon(
     dispatch: bool = typer.Option(
         False, "--dispatch", help="Also dispatch queued projects to workers (mc up does)."
     ),
+    remote: str | None = typer.Option(
+        None, "--remote", help="Follow this git remote's board branch (workers push there)."
+    ),
 ) -> None:
     """Mirror the board into PostgreSQL as commits land (until SIGTERM/Ctrl-C)."""
-    _serve(poll, "daemon", dispatch=dispatch)
+    _serve(poll, "daemon", dispatch=dispatch, remote=remote)
 
 
 @app.command()
 def worker(
     poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+    remote: str | None = typer.Option(
+        None, "--remote", help="Share the board through this git remote (fetch, commit, push)."
+    ),
 ) -> None:
     """Claim jobs and run agents (several may run, on one machine or more)."""
     import logging
@@ -119,7 +129,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with _board() as board, opened(board, keep_running=True) as where:
         root = board.root
-    runner = Worker(root, where.url, poll=poll)
+    runner = Worker(root, where.url, poll=poll, remote=remote)
     signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
     signal.signal(signal.SIGINT, lambda *_: runner.request_stop())
     sys.stdout.write(f"mc worker {runner.name}: claiming jobs for {root}\n")
