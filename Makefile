@@ -30,6 +30,7 @@ bench: setup
 	$(BIN)/python tests/bench/bench_mirror.py
 	$(BIN)/python tests/bench/bench_queue.py
 	$(BIN)/python tests/bench/bench_pipeline.py
+	$(BIN)/python tests/bench/bench_recovery.py
 
 # A board with a few projects, shown in the terminal.
 demo: setup

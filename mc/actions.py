@@ -187,18 +187,32 @@ def edit(board: Board, project_id: str, updates: Mapping[str, Any]) -> Committed
     return Store(board).apply(build, person_identity(board))
 
 
-def move(board: Board, project_id: str, lane: Lane, action: str | None = None) -> Committed:
-    """A lane move a person may make: queue, rework (review → up-next) or cancel (→ backlog)."""
+def move(
+    board: Board,
+    project_id: str,
+    lane: Lane,
+    action: str | None = None,
+    updates: Mapping[str, Any] | None = None,
+) -> Committed:
+    """A lane move a person may make: queue, rework (review → up-next) or cancel (→ backlog),
+    with ``updates`` to person-owned fields in the same commit."""
 
     def build(tip: str | None) -> Transition:
         entry = _entry_at(board, project_id, tip)
-        if entry.lane is lane:
-            raise TransitionRefused(f"{project_id} is already in {lane.value}")
         name = action or {
             Lane.UP_NEXT: "queue" if entry.lane is Lane.BACKLOG else "rework",
             Lane.BACKLOG: "cancel",
         }.get(lane, "move")
+        if name == "rework" and entry.lane is not Lane.REVIEW:
+            raise TransitionRefused(
+                f"{project_id} is in {entry.lane.value}: only a project in review is sent "
+                "back for rework"
+            )
+        if entry.lane is lane:
+            raise TransitionRefused(f"{project_id} is already in {lane.value}")
         data = board.read_blob(entry.blob) or b""
+        if updates:
+            data = set_keys(data.decode("utf-8"), updates).encode("utf-8")
         return Transition(
             project_id,
             name,
@@ -216,6 +230,14 @@ def move(board: Board, project_id: str, lane: Lane, action: str | None = None) -
 
 def queue(board: Board, project_id: str) -> Committed:
     return move(board, project_id, Lane.UP_NEXT, "queue")
+
+
+def rework(board: Board, project_id: str, notes: str = "") -> Committed:
+    """review → up-next: the person sends the work back, with notes for the next run."""
+    if notes.strip():
+        check_value("feedback", notes)
+    updates = {"feedback": notes} if notes.strip() else None
+    return move(board, project_id, Lane.UP_NEXT, "rework", updates)
 
 
 def cancel(board: Board, project_id: str) -> Committed:

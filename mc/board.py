@@ -287,6 +287,29 @@ class Board:
         lane, blob = locs[-1]
         return self.entry(project_id, lane, blob)
 
+    def history(self, project_id: str) -> list[dict[str, str]]:
+        """Every commit that touched the project's file (in any lane) or its artifacts,
+        newest first: commit, at, author, role (Mc-Actor), action (Mc-Action), subject."""
+        if not is_valid_id(project_id):
+            raise ProjectNotFound(f"{project_id!r} is not a project id")
+        tip = self.tip
+        if tip is None:
+            return []
+        sep = "%x1f"
+        fields = ["%H", "%aI", "%an", "%(trailers:key=Mc-Actor,valueonly,separator=%x2C)",
+                  "%(trailers:key=Mc-Action,valueonly,separator=%x2C)", "%s"]  # fmt: skip
+        out = self.repo.out(
+            "log",
+            "-z",
+            f"--format={sep.join(fields)}",
+            tip,
+            "--",
+            *(f"{lane}/{project_id}.yaml" for lane in LANE_NAMES_ORDERED),
+            f"artifacts/{project_id}",
+        )
+        keys = ("commit", "at", "author", "role", "action", "subject")
+        return [dict(zip(keys, rec.split("\x1f"), strict=True)) for rec in out.split("\0") if rec]
+
     def projects(self, lane: Lane | None = None) -> list[Entry]:
         entries = list(self.entries(self.snapshot()))
         if lane is not None:

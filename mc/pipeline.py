@@ -130,6 +130,8 @@ def render_brief(board: Board, project_id: str, job: Job, tasks: list[Any]) -> s
         lines += ["", "## Notes from the last review (fix these)", "", job.notes]
     elif job.kind == "work" and review.get("notes") and review.get("verdict") == "fail":
         lines += ["", "## Notes from the last review (fix these)", "", str(review["notes"])]
+    if job.kind == "work" and data.get("feedback"):
+        lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
     if tasks:
         lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]
     lines += ["", "Leave what you produce in $MC_OUTPUT_DIR."]

@@ -20,7 +20,7 @@ from .errors import InvalidInput, InvalidProjectFile
 from .yamlsafe import Parsed, parse, yaml
 
 # Bump when the fields or their checks change: parsed files are cached by blob under it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PERSON_KEYS = (
     "title",
@@ -33,6 +33,7 @@ PERSON_KEYS = (
     "due",
     "labels",
     "workspace",
+    "feedback",
 )
 PIPELINE_KEYS = ("run", "review", "ready_for_human", "needs_human", "approved")
 KEY_ORDER = PERSON_KEYS + PIPELINE_KEYS
@@ -54,6 +55,8 @@ FIELDS: dict[str, s.Check] = {
     "due": s.date_or_time,
     "labels": s.list_of(s.text(40, pattern=r"[^\s,][^,\r\n]{0,39}"), 30),
     "workspace": s.text(1_000),
+    # The person's notes for the next run (mc project rework ID --notes ...): in every brief.
+    "feedback": _NOTES,
     "run": s.Block(
         {
             "job": s.job_id,
@@ -222,7 +225,9 @@ def _dumper() -> Any:
         pass
 
     def represent_str(dumper: Any, value: str) -> Any:
-        style = '"' if _ODD_BREAKS.search(value) else None
+        # Multi-line text as a literal block, as a person would write it (the emitter
+        # falls back to a quoted style where a block cannot hold the value exactly).
+        style = '"' if _ODD_BREAKS.search(value) else "|" if "\n" in value else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, represent_str)

@@ -653,6 +653,28 @@ def test_rework_and_cancel_from_review(board: Board, board_path: Path) -> None:
     assert clean(board_path)
 
 
+def test_rework_with_notes_goes_into_the_brief_and_the_log_tells_the_story(
+    board: Board, board_path: Path
+) -> None:
+    to_review(board, "redo")
+    ok(mc(board_path, "project", "rework", "redo", "--notes", "Cite sources.\nShorter."))
+    assert lane_of(board_path, "redo") == "up-next"
+    assert trailers(board_path)["Mc-Action"] == "rework"
+    assert (
+        "feedback: |-\n  Cite sources.\n  Shorter."
+        in (board_path / "up-next/redo.yaml").read_text()
+    )
+    fails(mc(board_path, "project", "rework", "redo"), "redo is in up-next", "review")
+    printed = ok(mc(board_path, "project", "log", "redo", "--json"))
+    actions_seen = [e["action"] for e in json.loads(printed)]
+    assert actions_seen[0] == "rework" and actions_seen[-1] == "create"
+    assert {"dispatch", "complete", "review"} <= set(actions_seen)
+    text = ok(mc(board_path, "project", "log", "redo")).splitlines()
+    assert len(text) == len(actions_seen) and "rework" in text[0]
+    fails(mc(board_path, "project", "log", "nope"), "no project 'nope'")
+    assert clean(board_path)
+
+
 def test_delete_refused_outside_backlog_and_up_next(board: Board, board_path: Path) -> None:
     to_review(board, "busy")
     before = head(board_path)

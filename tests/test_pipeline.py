@@ -88,3 +88,34 @@ def test_queue_to_signed_approval_with_the_demo_runner(
     assert approved.returncode == 0, approved.stderr
     assert (board_path / "done" / "write-the-docs.yaml").exists()
     assert run_mc(board_path, "verify").returncode == 0
+
+
+def test_the_brief_carries_the_criteria_the_review_notes_and_the_persons_feedback(
+    board: Any,
+) -> None:
+    import datetime as dt
+
+    from mc import actions
+    from mc.pipeline import render_brief
+
+    actions.new_project(
+        board,
+        "Ship it",
+        "writer",
+        project_id="ship",
+        fields={"description": "Write the release notes.", "acceptance": ["Lists every fix"]},
+    )
+    actions.queue(board, "ship")
+    actions.dispatch(board, "ship", "1")
+    actions.complete(board, "ship", "1", {"notes.md": b"draft\n"})
+    actions.record_review(board, "ship", "2", "pass", "Fine.", rework=False)
+    actions.rework(board, "ship", "Mention the <b>breaking</b> change.")
+    now = dt.datetime.now(dt.UTC)
+    job = jobs.Job(3, "ship", "work", "running", "writer", 3, 0, now, 0, 3, 0, 1, None, None,
+                   False, None, None, None, "", now, None, None)  # fmt: skip
+    brief = render_brief(board, "ship", job, [])
+    assert "## Brief\n\nWrite the release notes." in brief
+    assert "## Acceptance criteria\n\n- Lists every fix" in brief
+    assert "## Notes from the person\n\nMention the <b>breaking</b> change." in brief
+    review = render_brief(board, "ship", job._replace(kind="review"), [])
+    assert "You are the reviewer" in review and "Notes from the person" not in review

@@ -112,6 +112,15 @@ def test_failures_are_retried_then_the_job_dies_and_escalates(
     while not escalated.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert f'"project": "{pid}"' in escalated.read_text()
+    # The person fixes the cause and retries the project: the dead job runs again.
+    _configure(board_path, "ok")
+    retried = run_mc(board_path, "project", "retry", pid, env={"MC_DATABASE_URL": database_url})
+    assert retried.returncode == 0, retried.stderr
+    assert f"{row['id']}  work" in retried.stdout
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND ready_for_human", (pid,))
+    again = run_mc(board_path, "project", "retry", pid, env={"MC_DATABASE_URL": database_url})
+    assert again.returncode == 1
+    assert "is succeeded; nothing to retry" in again.stderr or "not in-progress" in again.stderr
 
 
 def test_a_timeout_is_a_failure(board_path: Path, database_url: str, services: Any) -> None:

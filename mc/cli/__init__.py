@@ -300,6 +300,40 @@ def project_cancel(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     _committed(result, f"Cancelled {project_id}")
 
 
+@project_app.command("rework")
+def project_rework(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    notes: str = typer.Option(
+        "", "--notes", "-n", help="What to change: kept in the project's feedback, in every brief."
+    ),
+) -> None:
+    """Send a project in review back to up-next for another run, with your notes."""
+    from mc.actions import rework
+
+    with _board() as board:
+        result = rework(board, project_id, notes)
+    _committed(result, f"Sent {project_id} back for rework")
+
+
+@project_app.command("log")
+def project_log(
+    project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
+) -> None:
+    """The project's history: every commit that touched its file or artifacts, newest first."""
+    with _board() as board:
+        entries = board.history(project_id)
+        if not entries:
+            board.get(project_id)  # a clear error for an unknown id
+    if as_json:
+        _print_json(entries)
+        return
+    for e in entries:
+        sys.stdout.write(
+            f"{e['at'][:16].replace('T', ' ')}  {e['commit'][:10]}  {e['role'] or 'human':<10} "
+            f"{e['action'] or '-':<9} {e['subject']}\n"
+        )
+
+
 @project_app.command("delete")
 def project_delete(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Delete a project that is in backlog or up-next."""

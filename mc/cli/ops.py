@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mc.cli import JsonOpt, _board, _print_json, app
+from mc.cli import JsonOpt, _board, _print_json, app, project_app
+from mc.errors import McError
 
 if TYPE_CHECKING:
     from mc import db as db_mod
@@ -471,6 +472,33 @@ def job_retry(number: int = typer.Argument(..., metavar="JOB")) -> None:
 
     with _connection() as conn:
         job = jobs.retry(conn, number)
+    sys.stdout.write(_job_line(job) + "\n")
+
+
+@project_app.command("retry")
+def project_retry(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Run a project's dead or cancelled job again (a fresh attempt budget)."""
+    from mc import jobs
+    from mc.lanes import Lane
+
+    with _board() as board:
+        lane = board.get(project_id).lane
+    with _connection() as conn:
+        found = jobs.listing(conn, project=project_id)
+        if not found:
+            raise McError(
+                f"{project_id} has no jobs yet: queue it with mc project queue {project_id}"
+            )
+        last = found[0]
+        wanted = Lane.IN_PROGRESS if last.kind == "work" else Lane.REVIEW
+        if last.state not in ("dead", "cancelled"):
+            raise McError(f"{project_id}: its last job {last.id} is {last.state}; nothing to retry")
+        if lane is not wanted:
+            raise McError(
+                f"{project_id} is in {lane.value}, not {wanted.value}: its {last.kind} job cannot "
+                f"run there (queue it again with mc project queue {project_id})"
+            )
+        job = jobs.retry(conn, last.id)
     sys.stdout.write(_job_line(job) + "\n")
 
 
