@@ -20,6 +20,7 @@ from .errors import (
     ProjectExists,
     ProjectNotFound,
     SigningError,
+    StaleVersion,
     TransitionRefused,
 )
 from .lanes import Lane, artifacts_prefix, is_valid_id, project_path
@@ -149,8 +150,11 @@ def _free_id(board: Board, base: str, tip: str | None) -> str:
     return candidate
 
 
-def edit(board: Board, project_id: str, updates: Mapping[str, Any]) -> Committed:
-    """Change person-owned fields (DELETE removes an optional one)."""
+def edit(
+    board: Board, project_id: str, updates: Mapping[str, Any], *, expect: str | None = None
+) -> Committed:
+    """Change person-owned fields (DELETE removes an optional one); with ``expect``, only
+    if the file is still that blob (StaleVersion otherwise)."""
     if not updates:
         raise InvalidInput("nothing to change: give --set key=value")
     checked: dict[str, Any] = {}
@@ -171,6 +175,8 @@ def edit(board: Board, project_id: str, updates: Mapping[str, Any]) -> Committed
 
     def build(tip: str | None) -> Transition:
         entry = _entry_at(board, project_id, tip)
+        if expect is not None and entry.blob != expect:
+            raise StaleVersion(f"{project_id} changed since you read it: reload it")
         if entry.project is None:
             raise InvalidProjectFile(f"{entry.error} — fix the file before editing it")
         before = _text_of(board, entry)

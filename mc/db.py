@@ -65,6 +65,20 @@ def connect(url: str, *, autocommit: bool = False, application_name: str = "mc")
         raise DatabaseError(f"cannot connect to the database: {_one_line(exc)}") from None
 
 
+def pool(url: str, *, min_size: int = 2, max_size: int = 8, name: str = "mc web") -> Any:
+    """A connection pool (psycopg_pool) for a server's request handlers."""
+    from psycopg_pool import ConnectionPool
+
+    return ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"row_factory": dict_row, "application_name": name},
+        open=True,
+        timeout=10,
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     """libpq's message on one line: where it tried, why, and its hint."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -23,7 +23,8 @@ import json
 from typing import Any, NamedTuple
 
 from . import db
-from .errors import McError
+from .errors import McError, TransitionRefused
+from .lanes import Lane
 
 CHANNEL = "mc_jobs"
 PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
@@ -257,6 +258,27 @@ def retry(conn: db.Connection, job_id: int) -> Job:
     job = _job(row)
     assert job is not None
     return job
+
+
+def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
+    """`mc project retry`: the project's last job again, if it is dead or cancelled and
+    the project is still in the lane that job runs in."""
+    found = listing(conn, project=project_id, limit=1)
+    conn.commit()
+    if not found:
+        raise McError(f"{project_id} has no jobs yet: queue it with mc project queue {project_id}")
+    last = found[0]
+    if last.state not in ("dead", "cancelled"):
+        raise TransitionRefused(
+            f"{project_id}: its last job {last.id} is {last.state}; nothing to retry"
+        )
+    wanted = Lane.IN_PROGRESS if last.kind == "work" else Lane.REVIEW
+    if lane is not wanted:
+        raise TransitionRefused(
+            f"{project_id} is in {lane.value}, not {wanted.value}: its {last.kind} job cannot "
+            f"run there (queue it again with mc project queue {project_id})"
+        )
+    return retry(conn, last.id)
 
 
 def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error: str = "") -> Job:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mc.cli import JsonOpt, _board, _print_json, app, project_app
-from mc.errors import McError
 
 if TYPE_CHECKING:
     from mc import db as db_mod
@@ -23,9 +22,13 @@ if TYPE_CHECKING:
 db_app = typer.Typer(help="The PostgreSQL mirror of the board.", no_args_is_help=True)
 task_app = typer.Typer(help="Small to-dos, linked to projects.", no_args_is_help=True)
 service_app = typer.Typer(help="Run the daemon as a systemd user service.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for scripts and agents.", no_args_is_help=True)
+HostOpt = typer.Option("127.0.0.1", "--host", help="Address the web board listens on.")
+PortOpt = typer.Option(8765, "--port", help="Port of the web board.")
 app.add_typer(db_app, name="db")
 app.add_typer(task_app, name="task")
 app.add_typer(service_app, name="service")
+app.add_typer(token_app, name="token")
 
 
 @contextmanager
@@ -42,7 +45,14 @@ def _connection() -> Iterator[db_mod.Connection]:
 
 
 def _serve(
-    poll: float, what: str, *, dispatch: bool = False, workers: int = 0, remote: str | None = None
+    poll: float,
+    what: str,
+    *,
+    dispatch: bool = False,
+    workers: int = 0,
+    remote: str | None = None,
+    web: tuple[str, int] | None = None,
+    workers_env: dict[str, str] | None = None,
 ) -> None:
     import logging
 
@@ -62,9 +72,16 @@ def _serve(
             daemon = Daemon(
                 root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch, remote=remote
             )
-            procs = _start_workers(root, where.url, workers)
+            procs = _start_workers(root, where.url, workers, workers_env or {})
+            server = None
+            if web is not None:
+                from mc.web.server import WebServer
+
+                server = WebServer(root, where.url, host=web[0], port=web[1]).start()
 
             def stop(*_: object) -> None:
+                if server is not None:
+                    server.web.hub.close()
                 for proc in procs:
                     with contextlib.suppress(ProcessLookupError):
                         proc.send_signal(signal.SIGTERM)
@@ -75,11 +92,18 @@ def _serve(
             signal.signal(signal.SIGINT, stop)
             place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
             sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
+            if server is not None:
+                sys.stdout.write(
+                    f"mc {what}: the board is at {server.origin}/\n"
+                    f"mc {what}: log in (one time, 15 minutes): {server.login_url()}\n"
+                )
             sys.stdout.flush()
             worker = threading.Thread(target=daemon.run, name="mc-daemon")
             worker.start()
             while worker.is_alive():
                 worker.join(0.5)
+            if server is not None:
+                server.stop()
             for proc in procs:  # a SIGTERM'd worker finishes or hands back within 30 s
                 try:
                     proc.wait(35)
@@ -90,10 +114,12 @@ def _serve(
                 sys.stdout.write("mc: embedded PostgreSQL stopped\n")
 
 
-def _start_workers(root: Path, url: str, count: int) -> list[subprocess.Popen[bytes]]:
+def _start_workers(
+    root: Path, url: str, count: int, extra_env: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
     import os
 
-    env = {**os.environ, "MC_DATABASE_URL": url}
+    env = {**os.environ, **extra_env, "MC_DATABASE_URL": url}
     return [
         subprocess.Popen([sys.executable, "-m", "mc", "--board", str(root), "worker"], env=env)
         for _ in range(count)
@@ -145,9 +171,80 @@ def worker(
 def up(
     poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
     workers: int = typer.Option(2, "--workers", help="Worker processes to run agents."),
+    host: str = HostOpt,
+    port: int = PortOpt,
 ) -> None:
-    """Run everything for the board: the daemon, the dispatcher and workers (web: issue 5)."""
-    _serve(poll, "up", dispatch=True, workers=workers)
+    """Run everything for the board: the daemon, the dispatcher, workers and the web board."""
+    _serve(poll, "up", dispatch=True, workers=workers, web=(host, port))
+
+
+@app.command()
+def web(
+    poll: float = typer.Option(5.0, "--poll", help="Safety-net poll interval in seconds."),
+    host: str = HostOpt,
+    port: int = PortOpt,
+) -> None:
+    """The web board (with the daemon keeping the mirror current; no agents run)."""
+    _serve(poll, "web", web=(host, port))
+
+
+@app.command()
+def login(
+    host: str = HostOpt,
+    port: int = PortOpt,
+) -> None:
+    """Print a new one-time login link for a running web board."""
+    from mc.web.auth import create_login_link
+
+    with _connection() as conn:
+        secret = create_login_link(conn)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    sys.stdout.write(f"http://{shown}:{port}/login?token={secret}\n")
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Argument(..., metavar="NAME"),
+    role: str = typer.Option("agent", "--role", help="human, agent or viewer."),
+) -> None:
+    """A bearer token for the API (shown once; only its digest is kept)."""
+    from mc.web.auth import create_token
+
+    with _connection() as conn:
+        secret = create_token(conn, name, role)
+    sys.stdout.write(f"Token {name} ({role}): {secret}\n")
+
+
+@token_app.command("list")
+def token_list(
+    show_all: bool = typer.Option(False, "--all", help="Revoked ones too."), as_json: bool = JsonOpt
+) -> None:
+    """API tokens (names and roles; the secrets are not kept)."""
+    from mc.web.auth import list_tokens
+
+    with _connection() as conn:
+        rows = list_tokens(conn, include_revoked=show_all)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else "active"
+        used = (
+            f"last used {r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never used"
+        )
+        sys.stdout.write(f"{r['id']:>4}  {r['name']:<24} {r['role']:<7} {state:<8} {used}\n")
+    if not rows:
+        sys.stdout.write("No tokens.\n")
+
+
+@token_app.command("revoke")
+def token_revoke(name: str = typer.Argument(..., metavar="NAME")) -> None:
+    """Revoke a token by name (or id): it stops working at once."""
+    from mc.web.auth import revoke_token
+
+    with _connection() as conn:
+        row = revoke_token(conn, name)
+    sys.stdout.write(f"Revoked token {row['name']}\n")
 
 
 # ---------------------------------------------------------------------- db
@@ -479,26 +576,11 @@ def job_retry(number: int = typer.Argument(..., metavar="JOB")) -> None:
 def project_retry(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Run a project's dead or cancelled job again (a fresh attempt budget)."""
     from mc import jobs
-    from mc.lanes import Lane
 
     with _board() as board:
         lane = board.get(project_id).lane
     with _connection() as conn:
-        found = jobs.listing(conn, project=project_id)
-        if not found:
-            raise McError(
-                f"{project_id} has no jobs yet: queue it with mc project queue {project_id}"
-            )
-        last = found[0]
-        wanted = Lane.IN_PROGRESS if last.kind == "work" else Lane.REVIEW
-        if last.state not in ("dead", "cancelled"):
-            raise McError(f"{project_id}: its last job {last.id} is {last.state}; nothing to retry")
-        if lane is not wanted:
-            raise McError(
-                f"{project_id} is in {lane.value}, not {wanted.value}: its {last.kind} job cannot "
-                f"run there (queue it again with mc project queue {project_id})"
-            )
-        job = jobs.retry(conn, last.id)
+        job = jobs.retry_project(conn, project_id, lane)
     sys.stdout.write(_job_line(job) + "\n")
 
 

@@ -88,7 +88,8 @@ DELETE FROM uncommitted;
 INSERT INTO uncommitted (path, project_id, status) VALUES (%(path)s, %(project_id)s, %(status)s);
 
 -- name: rebuild_truncate
-TRUNCATE projects, violations, activity RESTART IDENTITY;
+-- Activity ids keep counting up across a rebuild: they are the live feed's event ids.
+TRUNCATE projects, violations, activity;
 
 -- name: project_get
 SELECT * FROM projects WHERE id = %(id)s;
@@ -298,3 +299,92 @@ WHERE state IN ('queued', 'running') AND NOT cancel_requested
   AND (project_id IN (SELECT id FROM projects WHERE lane = 'backlog')
        OR project_id NOT IN (SELECT id FROM projects))
 RETURNING id;
+
+-- The web board -----------------------------------------------------------------
+
+-- name: token_insert
+INSERT INTO tokens (kind, name, role, digest, expires_at)
+VALUES (%(kind)s, %(name)s, %(role)s, %(digest)s, %(expires_at)s)
+RETURNING id, kind, name, role, created_at, expires_at, last_used_at, revoked_at;
+
+-- name: token_lookup
+UPDATE tokens SET last_used_at = now()
+WHERE digest = %(digest)s AND kind = ANY(%(kinds)s) AND revoked_at IS NULL
+  AND (expires_at IS NULL OR expires_at > now())
+RETURNING id, kind, name, role;
+
+-- name: token_consume
+UPDATE tokens SET revoked_at = now(), last_used_at = now()
+WHERE digest = %(digest)s AND kind = 'login' AND revoked_at IS NULL AND expires_at > now()
+RETURNING id, name, role;
+
+-- name: token_list
+SELECT id, kind, name, role, created_at, expires_at, last_used_at, revoked_at FROM tokens
+WHERE kind = 'api' AND (%(all)s OR revoked_at IS NULL) ORDER BY id;
+
+-- name: token_revoke
+UPDATE tokens SET revoked_at = now()
+WHERE kind = 'api' AND revoked_at IS NULL AND (name = %(name)s OR id::text = %(name)s)
+RETURNING id, name;
+
+-- name: board_cards
+SELECT p.id, p.lane, p.title, p.archetype, p.model, p.priority, p.owner, p.due_date, p.due_at,
+       p.labels, p.ready_for_human, p.needs_human, p.data -> 'needs_human' ->> 'reason' AS needs_reason,
+       p.data -> 'review' AS review, p.error, p.flagged, p.applied_blob, p.created_at, p.lane_since,
+       j.id AS job_id, j.kind AS job_kind, j.state AS job_state, j.attempts AS job_attempts,
+       j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
+       j.last_error AS job_last_error
+FROM projects p
+LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.id ORDER BY id DESC LIMIT 1) j
+  ON true
+ORDER BY p.priority NULLS LAST, p.lane_since, p.id;
+
+-- name: board_card
+SELECT p.*, p.data -> 'needs_human' ->> 'reason' AS needs_reason, p.data -> 'review' AS review,
+       j.id AS job_id, j.kind AS job_kind, j.state AS job_state, j.attempts AS job_attempts,
+       j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
+       j.last_error AS job_last_error
+FROM projects p
+LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.id ORDER BY id DESC LIMIT 1) j
+  ON true
+WHERE p.id = %(id)s;
+
+-- name: comment_insert
+INSERT INTO comments (project_id, author, role, text) VALUES (%(project_id)s, %(author)s, %(role)s, %(text)s)
+RETURNING *;
+
+-- name: comment_list
+SELECT * FROM comments WHERE project_id = %(project_id)s ORDER BY id;
+
+-- name: activity_since
+SELECT * FROM activity WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- name: activity_by_ids
+SELECT * FROM activity WHERE id = ANY(%(ids)s) ORDER BY id;
+
+-- name: activity_max
+SELECT coalesce(max(id), 0) AS id FROM activity;
+
+-- name: calendar_projects
+SELECT id, title, lane, due_date, due_at FROM projects
+WHERE coalesce(due_date, (due_at AT TIME ZONE %(tz)s)::date) BETWEEN %(first)s AND %(last)s;
+
+-- name: calendar_tasks
+SELECT * FROM tasks
+WHERE coalesce(due_date, (due_at AT TIME ZONE %(tz)s)::date) BETWEEN %(first)s AND %(last)s
+ORDER BY id;
+
+-- name: metrics_lane_moves
+SELECT project_id, from_lane, to_lane, at FROM activity
+WHERE kind IN ('create', 'move', 'approve', 'delete')
+ORDER BY at, id;
+
+-- name: metrics_jobs
+SELECT state, count(*) AS n, sum(greatest(attempts - 1, 0)) AS retries,
+       count(*) FILTER (WHERE attempts > 1) AS retried
+FROM jobs GROUP BY state;
+
+-- name: metrics_run_seconds
+SELECT extract(epoch FROM finished_at - started_at)::float8 AS s FROM jobs
+WHERE state = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY id DESC LIMIT 1000;

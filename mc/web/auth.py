@@ -1,0 +1,131 @@
+"""Who is asking: API tokens, one-time login links and browser sessions.
+
+The actor of every request is the principal found here, never anything in a request
+body. Secrets are 32 random bytes (urlsafe base64); only their SHA-256 digests are
+stored, so a copy of the database gives no usable token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from typing import Any, NamedTuple
+
+from .. import db
+from ..errors import InvalidInput, McError
+
+ROLES = ("human", "agent", "viewer")
+LOGIN_TTL = dt.timedelta(minutes=15)
+SESSION_TTL = dt.timedelta(days=30)
+SESSION_COOKIE = "mc_session"
+CSRF_HEADER = "x-csrf-token"
+
+
+class Principal(NamedTuple):
+    """An authenticated caller."""
+
+    name: str
+    role: str  # human, agent or viewer
+    via: str  # "session" or "token"
+    secret_digest: bytes  # of the session or token (the CSRF value derives from it)
+
+    @property
+    def csrf(self) -> str:
+        """The value a cookie session's writes must carry in X-CSRF-Token."""
+        return hmac.new(self.secret_digest, b"mc-csrf", hashlib.sha256).hexdigest()
+
+
+class TokenExists(McError):
+    """An active token has that name."""
+
+    http_status = 409
+
+
+def digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+def _issue(conn: db.Connection, kind: str, name: str, role: str, ttl: dt.timedelta | None) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"--role: {role!r} is not one of {', '.join(ROLES)}")
+    if not 1 <= len(name) <= 100 or any(c.isspace() and c != " " for c in name):
+        raise InvalidInput("NAME: 1 to 100 characters on one line")
+    secret = secrets.token_urlsafe(32)
+    expires = dt.datetime.now(dt.UTC) + ttl if ttl else None
+    with db.translated(), conn.transaction():
+        if kind == "api" and any(
+            r["name"] == name for r in db.fetch_all(conn, "token_list", {"all": False})
+        ):
+            raise TokenExists(f"a token named {name!r} exists: revoke it or pick another name")
+        db.fetch_one(
+            conn,
+            "token_insert",
+            {
+                "kind": kind,
+                "name": name,
+                "role": role,
+                "digest": digest(secret),
+                "expires_at": expires,
+            },
+        )
+    return secret
+
+
+def create_token(conn: db.Connection, name: str, role: str) -> str:
+    """A bearer token for scripts and agents (`mc token create NAME --role ROLE`)."""
+    return _issue(conn, "api", name, role, None)
+
+
+def list_tokens(conn: db.Connection, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+    rows = db.fetch_all(conn, "token_list", {"all": include_revoked})
+    conn.commit()
+    return rows
+
+
+def revoke_token(conn: db.Connection, name: str) -> dict[str, Any]:
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "token_revoke", {"name": name})
+    if row is None:
+        raise McError(f"no active token named {name!r} (see mc token list)")
+    return row
+
+
+def create_login_link(conn: db.Connection, name: str = "you") -> str:
+    """A one-time secret for the browser's login link (valid 15 minutes)."""
+    return _issue(conn, "login", name, "human", LOGIN_TTL)
+
+
+def consume_login(conn: db.Connection, secret: str) -> str | None:
+    """Trade a login link's secret for a new session secret (None if unknown/used/expired)."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "token_consume", {"digest": digest(secret)})
+        if row is None:
+            return None
+        session = secrets.token_urlsafe(32)
+        db.fetch_one(
+            conn,
+            "token_insert",
+            {
+                "kind": "session",
+                "name": row["name"],
+                "role": row["role"],
+                "digest": digest(session),
+                "expires_at": dt.datetime.now(dt.UTC) + SESSION_TTL,
+            },
+        )
+    return session
+
+
+def lookup(conn: db.Connection, secret: str, via: str) -> Principal | None:
+    """The principal behind a bearer token ("token") or a session cookie ("session")."""
+    if not secret or len(secret) > 200:
+        return None
+    d = digest(secret)
+    kinds = ["api"] if via == "token" else ["session"]
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "token_lookup", {"digest": d, "kinds": kinds})
+    if row is None:
+        return None
+    return Principal(row["name"], row["role"], via, d)
