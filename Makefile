@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-BOARD  ?= demo-board
+BOARD  ?= mc-demo
 
 .PHONY: setup check lint test bench demo clean
 
@@ -32,13 +32,10 @@ bench: setup
 	$(BIN)/python tests/bench/bench_pipeline.py
 	$(BIN)/python tests/bench/bench_recovery.py
 
-# A board with a few projects, shown in the terminal.
+# The demo: a board of its own run by the built-in demo agent, the web board at
+# http://127.0.0.1:8765 (open the login link it prints). Ctrl-C stops it.
 demo: setup
-	@test -d $(BOARD) || ( $(BIN)/mc init $(BOARD) && \
-	  $(BIN)/mc -b $(BOARD) project new "Build a CLI tool" -a coder --due "$$(date -d '+7 days' +%F)" && \
-	  $(BIN)/mc -b $(BOARD) project new "Research vacation logistics" -a researcher && \
-	  $(BIN)/mc -b $(BOARD) project new "Write the launch post" -a writer --queue )
-	$(BIN)/mc -b $(BOARD) board
+	$(BIN)/mc demo $(BOARD)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import config, signing
 from .board import Board
@@ -34,7 +35,11 @@ def _skeleton_files() -> dict[str, bytes]:
     return files
 
 
-def init(target: Path, *, install_hooks: bool = True) -> Initialised:
+def init(
+    target: Path, *, install_hooks: bool = True, settings: Mapping[str, Any] | None = None
+) -> Initialised:
+    """A new board at ``target``; ``settings`` replace top-level keys of the new mc.yaml
+    (in the first commit, so no approver signature is needed for them)."""
     target = target.expanduser().resolve()
     if target.exists() and not target.is_dir():
         raise McError(f"{target} is a file, not a folder")
@@ -56,9 +61,11 @@ def init(target: Path, *, install_hooks: bool = True) -> Initialised:
         raise McError(f"{target / signing.ALLOWED_SIGNERS} already exists; move it away first")
     head = repo.symbolic_head() or "refs/heads/main"
     branch = head.removeprefix("refs/heads/")
+    updates = dict(settings or {})
     if branch != "main":
-        text = set_keys(files[CONFIG_FILE].decode(), {"branch": branch})
-        files[CONFIG_FILE] = text.encode()
+        updates["branch"] = branch
+    if updates:
+        files[CONFIG_FILE] = set_keys(files[CONFIG_FILE].decode(), updates).encode()
 
     service_key = signing.make_service_key(target)
     signers = files[signing.ALLOWED_SIGNERS].decode()

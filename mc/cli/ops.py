@@ -52,7 +52,6 @@ def _serve(
     workers: int = 0,
     remote: str | None = None,
     web: tuple[str, int] | None = None,
-    workers_env: dict[str, str] | None = None,
 ) -> None:
     import logging
 
@@ -72,7 +71,7 @@ def _serve(
             daemon = Daemon(
                 root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch, remote=remote
             )
-            procs = _start_workers(root, where.url, workers, workers_env or {})
+            procs = _start_workers(root, where.url, workers)
             server = None
             if web is not None:
                 from mc.web.server import WebServer
@@ -114,12 +113,10 @@ def _serve(
                 sys.stdout.write("mc: embedded PostgreSQL stopped\n")
 
 
-def _start_workers(
-    root: Path, url: str, count: int, extra_env: dict[str, str]
-) -> list[subprocess.Popen[bytes]]:
+def _start_workers(root: Path, url: str, count: int) -> list[subprocess.Popen[bytes]]:
     import os
 
-    env = {**os.environ, **extra_env, "MC_DATABASE_URL": url}
+    env = {**os.environ, "MC_DATABASE_URL": url}
     return [
         subprocess.Popen([sys.executable, "-m", "mc", "--board", str(root), "worker"], env=env)
         for _ in range(count)
@@ -186,6 +183,30 @@ def web(
 ) -> None:
     """The web board (with the daemon keeping the mirror current; no agents run)."""
     _serve(poll, "web", web=(host, port))
+
+
+@app.command()
+def demo(
+    folder: Path = typer.Argument(Path("mc-demo"), help="Where the demo board goes."),
+    host: str = HostOpt,
+    port: int = PortOpt,
+    workers: int = typer.Option(2, "--workers", help="Worker processes."),
+) -> None:
+    """A demo board run by the built-in demo agent: open the link, watch, approve one."""
+    from mc.cli import _state
+    from mc.demo import make_demo_board
+
+    if not (folder / "mc.yaml").exists():
+        make_demo_board(folder)
+        sys.stdout.write(f"mc demo: made a demo board in {folder} (demo agents, no agent CLI)\n")
+    _state["board"] = str(folder)
+    _serve(
+        2.0,
+        "demo",
+        dispatch=True,
+        workers=workers,
+        web=(host, port),
+    )
 
 
 @app.command()
