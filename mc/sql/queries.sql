@@ -308,10 +308,13 @@ VALUES (%(kind)s, %(name)s, %(role)s, %(digest)s, %(expires_at)s)
 RETURNING id, kind, name, role, created_at, expires_at, last_used_at, revoked_at;
 
 -- name: token_lookup
-UPDATE tokens SET last_used_at = now()
+SELECT id, kind, name, role, last_used_at < now() - interval '1 minute' AS stale
+FROM tokens
 WHERE digest = %(digest)s AND kind = ANY(%(kinds)s) AND revoked_at IS NULL
-  AND (expires_at IS NULL OR expires_at > now())
-RETURNING id, kind, name, role;
+  AND (expires_at IS NULL OR expires_at > now());
+
+-- name: token_touch
+UPDATE tokens SET last_used_at = now() WHERE id = %(id)s;
 
 -- name: token_consume
 UPDATE tokens SET revoked_at = now(), last_used_at = now()
@@ -335,8 +338,8 @@ SELECT p.id, p.lane, p.title, p.archetype, p.model, p.priority, p.owner, p.due_d
        j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
        j.last_error AS job_last_error
 FROM projects p
-LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.id ORDER BY id DESC LIMIT 1) j
-  ON true
+LEFT JOIN (SELECT DISTINCT ON (project_id) * FROM jobs ORDER BY project_id, id DESC) j
+  ON j.project_id = p.id
 ORDER BY p.priority NULLS LAST, p.lane_since, p.id;
 
 -- name: board_card

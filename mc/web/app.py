@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -219,6 +219,7 @@ class Web:
         self._cache: tuple[float, int, bytes] | None = None
         self._generation = 0
         self._can_sign: tuple[float, bool] | None = None
+        self._templates: tuple[str | None, list[str]] | None = None
         self.hub = Hub(url, on_change=self.invalidate)
 
     def invalidate(self) -> None:
@@ -236,6 +237,15 @@ class Web:
     def writer(self) -> Board:
         """A Board of its own for one write (the store keeps per-board state)."""
         return Board.open(self.board_path)
+
+    def template_names(self, board: Board) -> list[str]:
+        """The tip's template names (listing them is a git process: kept per tip)."""
+        from ..actions import templates
+
+        tip = board.tip
+        if self._templates is None or self._templates[0] != tip:
+            self._templates = (tip, sorted(templates(board)))
+        return self._templates[1]
 
     def can_sign(self) -> bool:
         """Can this server sign an approval as the person (their own key, an approver)?"""
@@ -357,9 +367,21 @@ class Guard:
             await response(scope, receive, send)
             return
 
+        if scope["path"] == "/api/events":
+            # The live feed goes straight to its app: every layer a frame passes through
+            # is paid a thousand times per event with a thousand clients.
+            await EVENTS(scope, receive, send)
+            return
+        started = time.perf_counter()
+
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                spent = f"app;dur={(time.perf_counter() - started) * 1000:.2f}".encode()
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *SECURITY_HEADERS,
+                    (b"server-timing", spent),  # the server's own time, for people and benchmarks
+                ]
             await send(message)
 
         await self.app(scope, receive, secured)
@@ -424,9 +446,7 @@ def board_json(c: Ctx) -> bytes:
     with web.reading():
         board = web.board()
         config = board.config
-        from ..actions import templates
-
-        names = sorted(templates(board))
+        names = web.template_names(board)
     lanes: dict[str, list[dict[str, Any]]] = {name: [] for name in LANE_NAMES_ORDERED}
     for row in rows:
         lanes[row["lane"]].append(_card(row, now, web.tz))
@@ -887,29 +907,36 @@ async def login(request: Request) -> Response:
     return response
 
 
-async def events(request: Request) -> Response:
-    web: Web = request.app.state.web
+class Events:
+    """GET /api/events: the live feed (a plain ASGI app; see Hub.serve)."""
 
-    def who() -> Principal:
-        with web.pool.connection() as conn:
-            return _authenticate(request, conn)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "GET":
+            await error(405, "GET /api/events only")(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        web: Web = request.app.state.web
 
-    try:
-        await run_in_threadpool(who)
-    except HttpError as exc:
-        return error(exc.status, exc.message)
-    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    last = int(raw) if raw and raw.isdigit() else None
+        def who() -> Principal:
+            with web.pool.connection() as conn:
+                return _authenticate(request, conn)
 
-    def replay(after: int) -> list[dict[str, Any]]:
-        with web.pool.connection() as conn:
-            return db.fetch_all(conn, "activity_since", {"after": after, "limit": 1000})
+        try:
+            await run_in_threadpool(who)
+        except HttpError as exc:
+            await error(exc.status, exc.message)(scope, receive, send)
+            return
+        raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        last = int(raw) if raw and raw.isdigit() else None
 
-    return StreamingResponse(
-        web.hub.stream(last, replay),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-    )
+        def replay(after: int) -> list[dict[str, Any]]:
+            with web.pool.connection() as conn:
+                return db.fetch_all(conn, "activity_since", {"after": after, "limit": 1000})
+
+        await web.hub.serve(send, receive, last, replay)
+
+
+EVENTS = Events()
 
 
 async def not_found(request: Request) -> Response:
@@ -984,7 +1011,6 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
         Route("/api/calendar", endpoint(calendar)),
         Route("/api/activity", endpoint(activity)),
         Route("/api/metrics", endpoint(api_metrics)),
-        Route("/api/events", events),
         Route("/metrics", endpoint(prometheus)),
         Route("/login", login),
         Route("/", index),

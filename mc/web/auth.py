@@ -126,6 +126,8 @@ def lookup(conn: db.Connection, secret: str, via: str) -> Principal | None:
     kinds = ["api"] if via == "token" else ["session"]
     with db.translated(), conn.transaction():
         row = db.fetch_one(conn, "token_lookup", {"digest": d, "kinds": kinds})
+        if row is not None and row["stale"] is not False:  # last use kept to the minute
+            db.execute(conn, "token_touch", {"id": row["id"]})
     if row is None:
         return None
     return Principal(row["name"], row["role"], via, d)

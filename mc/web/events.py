@@ -17,8 +17,10 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
+
+from starlette.types import Receive, Send
 
 from .. import db, jobs
 
@@ -26,6 +28,12 @@ log = logging.getLogger("mc.web")
 
 QUEUE_LIMIT = 2000  # frames a slow client may lag behind before it is dropped (it reconnects)
 PING_SECONDS = 15.0
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+]
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -55,7 +63,9 @@ class Hub:
     def __init__(self, url: str, on_change: Callable[[], None] = lambda: None) -> None:
         self.url = url
         self.on_change = on_change  # e.g. drop the cached board
-        self.subscribers: set[asyncio.Queue[tuple[int | None, bytes] | None]] = set()
+        self.subscribers: set[
+            asyncio.Queue[tuple[list[tuple[int | None, bytes]], bytes] | None]
+        ] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closing = threading.Event()
         self.connected = threading.Event()
@@ -68,6 +78,14 @@ class Hub:
         self.loop = loop
         self.thread = threading.Thread(target=self._listen, name="mc-web-listen", daemon=True)
         self.thread.start()
+        loop.call_later(PING_SECONDS, self._ping)
+
+    def _ping(self) -> None:
+        """A comment frame now and then keeps proxies and idle timeouts from closing streams."""
+        if self.closing.is_set() or self.loop is None:
+            return
+        self.publish([(None, b": ping\n\n")])
+        self.loop.call_later(PING_SECONDS, self._ping)
 
     def close(self) -> None:
         """End every stream now (shutdown must not wait for clients to hang up)."""
@@ -81,49 +99,75 @@ class Hub:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
 
-    def publish(self, event_id: int | None, data: bytes) -> None:
+    def publish(self, frames: list[tuple[int | None, bytes]]) -> None:
         """On the loop: the same bytes to every subscriber."""
         self.sent += 1
+        item = (frames, b"".join(data for _, data in frames))  # joined once for everyone
         for queue in list(self.subscribers):
             try:
-                queue.put_nowait((event_id, data))
+                queue.put_nowait(item)
             except asyncio.QueueFull:  # too slow: drop it; it reconnects and replays
                 self.subscribers.discard(queue)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
                 queue.put_nowait(None)
 
-    async def stream(
-        self, last_id: int | None, replay: Callable[[int], list[dict[str, Any]]]
-    ) -> AsyncIterator[bytes]:
-        """One client's frames: a retry hint, missed activity, then live events."""
-        queue: asyncio.Queue[tuple[int | None, bytes] | None] = asyncio.Queue(QUEUE_LIMIT)
+    async def serve(
+        self,
+        send: Send,
+        receive: Receive,
+        last_id: int | None,
+        replay: Callable[[int], list[dict[str, Any]]],
+    ) -> None:
+        """One client's stream, as a plain ASGI response: a retry hint, the activity it
+        missed (Last-Event-ID), then live frames until it hangs up or the server stops.
+        (Plain ASGI rather than StreamingResponse: with a thousand clients, the fewer
+        steps per frame the sooner the last one has it.)"""
+        queue: asyncio.Queue[tuple[list[tuple[int | None, bytes]], bytes] | None] = asyncio.Queue(
+            QUEUE_LIMIT
+        )
         self.subscribers.add(queue)  # before the replay query: nothing falls in between
+
+        async def body(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        async def hung_up() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+        watcher = asyncio.ensure_future(hung_up())
         try:
-            yield b"retry: 2000\n\n"
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await body(b"retry: 2000\n\n")
             sent = last_id or 0
             if last_id is not None:
                 from starlette.concurrency import run_in_threadpool
 
                 for row in await run_in_threadpool(replay, last_id):
-                    yield frame("activity", activity_json(row), row["id"])
+                    await body(frame("activity", activity_json(row), row["id"]))
                     sent = max(sent, row["id"])
-                yield frame("board", {"reload": True})
+                await body(frame("board", {"reload": True}))
             while not self.closing.is_set():
-                try:
-                    item = await asyncio.wait_for(queue.get(), PING_SECONDS)
-                except TimeoutError:
-                    yield b": ping\n\n"
-                    continue
+                item = await queue.get()  # no wait_for: it costs a task per frame per client
                 if item is None:
-                    return
-                event_id, data = item
-                if event_id is not None:
-                    if event_id <= sent:
-                        continue  # already replayed
-                    sent = event_id
-                yield data
+                    break
+                # One write for all frames of one notification (an activity event and
+                # the board change it caused): one wake-up and one send per client.
+                frames, joined = item
+                ids = [i for i, _ in frames if i is not None]
+                if ids and min(ids) <= sent:  # some were replayed already: only the rest
+                    joined = b"".join(d for i, d in frames if i is None or i > sent)
+                sent = max([sent, *ids])
+                if joined:
+                    await body(joined)
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the client went away mid-write
         finally:
+            watcher.cancel()
             self.subscribers.discard(queue)
 
     # ------------------------------------------------------------------ listener thread
@@ -159,9 +203,8 @@ class Hub:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        for event_id, data in frames:
-            with contextlib.suppress(RuntimeError):  # the loop is shutting down
-                loop.call_soon_threadsafe(self.publish, event_id, data)
+        with contextlib.suppress(RuntimeError):  # the loop is shutting down
+            loop.call_soon_threadsafe(self.publish, frames)
 
     def _frames(
         self, conn: db.Connection, channel: str, payload: str

@@ -1,0 +1,144 @@
+// Wires the page together: session, board state, live updates, routes, header.
+
+import { api, setCsrf, onUnauthorized } from './api.js';
+import { h } from './dom.js';
+import { startClock } from './format.js';
+import { startLive } from './live.js';
+import { parseHash } from './router.js';
+import { showToast } from './toast.js';
+import { mountBoard } from './board.js';
+import { mountDetail } from './detail.js';
+import { mountTasks } from './tasks.js';
+import { mountCalendar } from './calendar.js';
+import { mountActivity } from './activity.js';
+import { mountMetrics } from './metrics.js';
+import { openNewProject } from './newproject.js';
+
+const VIEWS = {
+  board: mountBoard,
+  project: mountDetail,
+  tasks: mountTasks,
+  calendar: mountCalendar,
+  activity: mountActivity,
+  metrics: mountMetrics,
+};
+
+const STATE_LABELS = { live: 'Live', polling: 'Polling', offline: 'Offline' };
+
+const main = document.getElementById('main');
+
+// Shared with every view: who is signed in, the latest board, and a way to refresh it.
+const ctx = {
+  session: null,
+  isHuman: false,
+  board: null,
+  refreshBoard,
+};
+
+let view = null;
+let live = null;
+let signedOut = false;
+
+// --- board state --------------------------------------------------------------
+let inflight = null;
+let fetchAgain = false;
+
+/** Fetches the board; concurrent calls share one request plus at most one follow-up. */
+function refreshBoard() {
+  if (inflight) {
+    fetchAgain = true;
+    return inflight;
+  }
+  inflight = (async () => {
+    try {
+      do {
+        fetchAgain = false;
+        const board = await api.board();
+        ctx.board = board;
+        view?.onBoard?.(board);
+      } while (fetchAgain);
+    } finally {
+      inflight = null;
+    }
+  })();
+  return inflight;
+}
+
+// --- routing ------------------------------------------------------------------
+function route() {
+  if (signedOut) return;
+  const current = parseHash();
+  const mount = VIEWS[current.name] || VIEWS.board;
+  view?.unmount?.();
+  view = null;
+  main.replaceChildren();
+  main.dataset.view = VIEWS[current.name] ? current.name : 'board';
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    const active = link.dataset.nav === current.name || (current.name === 'project' && link.dataset.nav === 'board');
+    if (active) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  view = mount(main, ctx, current) || {};
+}
+
+// --- header -------------------------------------------------------------------
+function setConnection(state) {
+  const el = document.getElementById('connection');
+  el.dataset.state = state;
+  el.querySelector('.conn-label').textContent = STATE_LABELS[state] || state;
+  el.title =
+    state === 'live' ? 'Live updates are on' : state === 'polling' ? 'Live stream lost; checking every 2 s' : 'Cannot reach the server';
+}
+
+function showSignedOut() {
+  if (signedOut) return;
+  signedOut = true;
+  live?.stop();
+  view?.unmount?.();
+  view = null;
+  setConnection('offline');
+  document.getElementById('new-project').hidden = true;
+  main.replaceChildren(
+    h(
+      'section',
+      { class: 'page page-narrow login-panel', id: 'login-panel' },
+      h('h1', null, 'Not signed in'),
+      h('p', null, 'Open the login link that ', h('code', null, 'mc up'), ' printed, then come back to this tab.'),
+      h('button', { type: 'button', class: 'btn', onclick: () => location.reload() }, 'Reload'),
+    ),
+  );
+}
+
+async function start() {
+  onUnauthorized(showSignedOut);
+  setConnection('offline');
+  try {
+    ctx.session = await api.session();
+  } catch (err) {
+    if (err.status !== 401) {
+      main.replaceChildren(h('section', { class: 'page page-narrow' }, h('h1', null, 'Mission Control is unreachable'), h('p', { class: 'form-error', role: 'alert' }, err.message)));
+    }
+    return;
+  }
+  setCsrf(ctx.session.csrf);
+  ctx.isHuman = ctx.session.role === 'human';
+  document.body.classList.toggle('read-only', !ctx.isHuman);
+  document.getElementById('whoami').textContent = `${ctx.session.name} · ${ctx.session.role}`;
+  const newProject = document.getElementById('new-project');
+  newProject.hidden = !ctx.isHuman;
+  newProject.addEventListener('click', () => openNewProject(ctx));
+
+  startClock();
+  window.addEventListener('hashchange', route);
+  route();
+  refreshBoard().catch((err) => {
+    if (err.status !== 401) showToast(`Could not load the board: ${err.message}`, { kind: 'error' });
+  });
+  live = startLive({
+    refresh: refreshBoard,
+    onEvent: (type, data) => view?.onEvent?.(type, data),
+    onState: setConnection,
+  });
+}
+
+start();

@@ -1,0 +1,78 @@
+// Lane names and the small status badges shared by cards and the project page.
+
+import { h } from './dom.js';
+import { elapsedSince, fmtShortDate, fmtDateTime } from './format.js';
+
+export const LANES = ['backlog', 'up-next', 'in-progress', 'review', 'done'];
+
+const LANE_LABELS = {
+  backlog: 'Backlog',
+  'up-next': 'Up next',
+  'in-progress': 'In progress',
+  review: 'Review',
+  done: 'Done',
+};
+
+export function laneLabel(lane) {
+  return LANE_LABELS[lane] || lane;
+}
+
+function badge(kind, text, title, ...extra) {
+  return h('span', { class: `badge badge-${kind}`, dataset: { badge: kind }, title: title || null }, text, ...extra);
+}
+
+export function laneBadge(lane) {
+  return h('span', { class: `lane-chip lane-chip-${lane}`, dataset: { lane } }, laneLabel(lane));
+}
+
+export function priorityBadge(priority) {
+  if (priority == null) return null;
+  return h('span', { class: `priority priority-${priority}`, title: `Priority ${priority} (1 is highest)` }, `P${priority}`);
+}
+
+export function dueBadge(due, overdue) {
+  if (!due) return null;
+  return h(
+    'span',
+    { class: overdue ? 'due overdue' : 'due', title: `${overdue ? 'Overdue — due' : 'Due'} ${fmtDateTime(due)}` },
+    fmtShortDate(due),
+  );
+}
+
+/** The badge for a project's current job, or null when there is nothing to say. */
+export function jobBadge(job) {
+  if (!job) return null;
+  const what = job.kind === 'review' ? 'review' : 'agent';
+  const attempts = `attempt ${job.attempts}/${job.max_attempts}`;
+  if (job.retrying) {
+    return badge('retrying', `retrying ${job.attempts}/${job.max_attempts}`, job.last_error || attempts);
+  }
+  switch (job.state) {
+    case 'running':
+      return badge('running', `${what} running `, attempts, job.started_at ? elapsedSince(job.started_at) : null);
+    case 'queued':
+      return badge('queued', `${what} queued`, attempts);
+    case 'dead':
+      return badge('dead', `${what} failed`, job.last_error || `gave up after ${job.attempts} attempts`);
+    case 'cancelled':
+      return badge('cancelled', `${what} cancelled`, job.last_error);
+    default:
+      return null;
+  }
+}
+
+/** Every badge a card shows besides title, archetype and due. */
+export function statusBadges(card) {
+  return [
+    jobBadge(card.job),
+    card.review && badge(
+      card.review.verdict === 'pass' ? 'review-pass' : 'review-fail',
+      card.review.verdict === 'pass' ? '✓ review passed' : '✗ review failed',
+      card.review.notes,
+    ),
+    card.ready_for_human && card.lane !== 'done' && badge('ready', 'ready for approval', 'A person can approve this project'),
+    card.needs_human && badge('needs-human', 'needs human', card.needs_human),
+    card.invalid && badge('invalid', 'invalid file', card.invalid),
+    card.violation && badge('violation', 'violation', card.violation),
+  ];
+}

@@ -1,0 +1,390 @@
+// The project page (#/project/ID): fields, actions, review, jobs and logs, artifacts, tasks, activity.
+
+import { api } from './api.js';
+import { h, fill, coalesce, copyText } from './dom.js';
+import { LANES, laneLabel, laneBadge, priorityBadge, dueBadge, statusBadges } from './badges.js';
+import { buildProjectForm, readProjectForm, changedFields, markInvalidField } from './projectform.js';
+import { createJobsPanel } from './jobs.js';
+import { renderArtifacts } from './artifacts.js';
+import { activityItem } from './activity.js';
+import { taskRow, newTaskForm } from './tasks.js';
+import { hrefFor } from './router.js';
+import { showToast, errorText } from './toast.js';
+
+const ACTION_DONE = {
+  queue: 'Queued',
+  cancel: 'Cancelled and moved to the backlog',
+  retry: 'Queued again',
+  approve: 'Approved',
+  rework: 'Sent back for rework',
+  move: 'Moved',
+};
+
+function panel(title, ...children) {
+  return h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, title), ...children);
+}
+
+function findCard(board, id) {
+  for (const lane of board?.lanes || []) {
+    const card = lane.projects.find((p) => p.id === id);
+    if (card) return card;
+  }
+  return null;
+}
+
+export function mountDetail(root, ctx, route) {
+  const id = route.arg;
+  const canWrite = ctx.isHuman;
+  let project = null;
+  let cardSig = JSON.stringify(findCard(ctx.board, id));
+  let form = null;
+  let snapshot = null;
+  let dirty = false;
+  let approveCommand = null; // set when the server says it cannot sign for the person
+
+  const header = h('header', { class: 'detail-header' });
+  const banners = h('div', { class: 'banners' });
+  const actionsBody = h('div', { class: 'actions' });
+  const actionError = h('p', { class: 'form-error action-error', role: 'alert', hidden: true });
+  const formSlot = h('div');
+  const staleNotice = h(
+    'div',
+    { class: 'banner banner-warn', role: 'status', hidden: true },
+    'This project changed elsewhere since you started editing. ',
+    h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'reload-form' }, onclick: () => rebuildForm() }, 'Discard my edits and reload'),
+  );
+  const reviewBody = h('div', { class: 'review' });
+  const jobs = createJobsPanel(id);
+  const artifactsBody = h('div');
+  const tasksList = h('ul', { class: 'task-list' });
+  const activityList = h('ol', { class: 'activity-list' });
+  const reworkForm = buildReworkForm();
+
+  const page = h(
+    'div',
+    { class: 'detail', dataset: { project: id } },
+    h('nav', { class: 'breadcrumb' }, h('a', { href: hrefFor('board') }, '← Board')),
+    header,
+    banners,
+    h(
+      'div',
+      { class: 'detail-grid' },
+      h(
+        'div',
+        { class: 'detail-main' },
+        canWrite && panel('Actions', actionsBody),
+        panel('Project', staleNotice, formSlot),
+        panel('Review', reviewBody),
+        panel('Jobs', jobs.el),
+        panel('Artifacts', artifactsBody),
+      ),
+      h(
+        'aside',
+        { class: 'detail-side' },
+        panel('Tasks', tasksList, canWrite && newTaskForm({ projectId: id, onCreated: () => loadTasks() })),
+        panel('Activity', activityList),
+      ),
+    ),
+  );
+  root.append(h('p', { class: 'muted loading-text' }, 'Loading…'));
+
+  // --- rendering --------------------------------------------------------------
+  function renderHeader() {
+    const p = project;
+    header.replaceChildren(
+      h('div', { class: 'detail-kicker' }, h('span', { class: 'card-id' }, p.id), laneBadge(p.lane), h('span', { class: 'chip chip-archetype' }, p.archetype), p.model && h('span', { class: 'chip chip-model' }, p.model), priorityBadge(p.priority), dueBadge(p.due, p.overdue)),
+      h('h1', { class: 'detail-title' }, p.title),
+      h('div', { class: 'card-badges' }, statusBadges(p)),
+    );
+    document.title = `${p.title} · Mission Control`;
+  }
+
+  function renderBanners() {
+    const p = project;
+    fill(
+      banners,
+      p.invalid && h('div', { class: 'banner banner-error', role: 'alert' }, h('strong', null, 'Invalid project file: '), p.invalid),
+      p.violation && h('div', { class: 'banner banner-error', role: 'alert' }, h('strong', null, 'Rule violation: '), p.violation),
+      p.needs_human && h('div', { class: 'banner banner-warn' }, h('strong', null, 'Needs a person: '), p.needs_human),
+    );
+  }
+
+  function renderReview() {
+    const review = project.review || project.data?.review;
+    if (!review) {
+      reviewBody.replaceChildren(h('p', { class: 'muted' }, 'No review yet.'));
+      return;
+    }
+    const pass = review.verdict === 'pass';
+    reviewBody.replaceChildren(
+      h('p', null, h('span', { class: `badge badge-review-${pass ? 'pass' : 'fail'}`, dataset: { badge: `review-${pass ? 'pass' : 'fail'}` } }, pass ? '✓ Passed' : '✗ Failed')),
+      review.notes ? h('div', { class: 'review-notes prose' }, review.notes) : h('p', { class: 'muted' }, 'No notes.'),
+    );
+  }
+
+  function actionButton(action, label, primary = false) {
+    return h('button', { type: 'button', class: primary ? 'btn btn-primary' : 'btn', dataset: { action }, onclick: () => run(action) }, label);
+  }
+
+  function moveSelect() {
+    const select = h(
+      'select',
+      { class: 'move-select', dataset: { action: 'move' }, 'aria-label': 'Move to…' },
+      h('option', { value: '' }, 'Move to…'),
+      LANES.filter((l) => l !== project.lane).map((l) => h('option', { value: l }, laneLabel(l))),
+    );
+    select.addEventListener('change', () => {
+      if (select.value) run('move', { lane: select.value });
+    });
+    return select;
+  }
+
+  function commandBlock(command, message) {
+    const code = h('code', { class: 'command', dataset: { role: 'approve-command' } }, command);
+    const copy = h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'copy-command' } }, 'Copy');
+    copy.addEventListener('click', async () => {
+      copy.textContent = (await copyText(command, code)) ? 'Copied' : 'Press Ctrl+C';
+      setTimeout(() => (copy.textContent = 'Copy'), 2000);
+    });
+    return h(
+      'div',
+      { class: 'approve-command' },
+      h('p', { class: 'muted' }, message || 'Approval is a signed commit. Run this where your signing key is set up:'),
+      h('div', { class: 'command-line' }, code, copy),
+    );
+  }
+
+  function approveBlock() {
+    const p = project;
+    if (approveCommand) return commandBlock(approveCommand.command, approveCommand.message);
+    if (!p.ready_for_human) return h('p', { class: 'muted' }, 'Approval opens when the review has passed.');
+    if (ctx.session.can_sign) return actionButton('approve', 'Approve → Done', true);
+    return commandBlock(`mc approve ${p.id}`);
+  }
+
+  function buildReworkForm() {
+    const notes = h('textarea', { name: 'notes', rows: 3, required: true, placeholder: 'What should change?' });
+    const f = h(
+      'form',
+      { class: 'rework-form', 'aria-label': 'Rework' },
+      h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Send back with notes'), notes),
+      h('button', { type: 'submit', class: 'btn', dataset: { action: 'rework' } }, 'Rework'),
+    );
+    f.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!notes.value.trim()) return;
+      if (await run('rework', { notes: notes.value.trim() })) notes.value = '';
+    });
+    return f;
+  }
+
+  function renderActions() {
+    if (!canWrite) return;
+    const p = project;
+    if (p.lane === 'done') {
+      actionsBody.replaceChildren(h('p', { class: 'muted' }, 'Done is final: nothing here can change.'), actionError);
+      return;
+    }
+    const retryable = (p.job && ['dead', 'cancelled'].includes(p.job.state)) || p.needs_human;
+    fill(
+      actionsBody,
+      h(
+        'div',
+        { class: 'action-row' },
+        p.lane === 'backlog' && actionButton('queue', 'Queue', true),
+        retryable && actionButton('retry', 'Retry'),
+        p.lane !== 'backlog' && actionButton('cancel', 'Cancel → Backlog'),
+        moveSelect(),
+      ),
+      p.lane === 'review' && h('div', { class: 'review-actions' }, approveBlock(), reworkForm),
+      actionError,
+    );
+  }
+
+  function rebuildForm() {
+    form = buildProjectForm(project, { editable: canWrite && project.lane !== 'done' });
+    snapshot = readProjectForm(form);
+    dirty = false;
+    staleNotice.hidden = true;
+    form.addEventListener('input', () => (dirty = true));
+    form.addEventListener('change', () => (dirty = true));
+    form.addEventListener('submit', save);
+    formSlot.replaceChildren(form);
+  }
+
+  function applyProject(p) {
+    project = p;
+    renderHeader();
+    renderBanners();
+    renderActions();
+    renderReview();
+    if (!form || !dirty) rebuildForm();
+    else if (p.etag !== form.dataset.etag) staleNotice.hidden = false;
+  }
+
+  // --- server calls -------------------------------------------------------------
+  async function save(e) {
+    e.preventDefault();
+    const status = form.querySelector('.form-status');
+    const error = form.querySelector('.form-error');
+    error.hidden = true;
+    const changes = changedFields(snapshot, readProjectForm(form));
+    if (!Object.keys(changes).length) {
+      status.textContent = 'No changes.';
+      return;
+    }
+    if (changes.title === '') {
+      error.textContent = 'The title cannot be empty.';
+      error.hidden = false;
+      return;
+    }
+    const submit = form.querySelector('button[type=submit]');
+    submit.disabled = true;
+    status.textContent = 'Saving…';
+    try {
+      const updated = await api.patchProject(id, form.dataset.etag, changes);
+      dirty = false;
+      applyProject(updated);
+      form.querySelector('.form-status').textContent = 'Saved.';
+      ctx.refreshBoard().catch(() => {});
+    } catch (err) {
+      status.textContent = '';
+      submit.disabled = false;
+      if (err.status === 412) {
+        dirty = false;
+        await loadProject().catch(() => {});
+        const fresh = form.querySelector('.form-error');
+        fresh.textContent = 'Someone else changed this project while you were editing. It has been reloaded; your changes were not saved.';
+        fresh.hidden = false;
+        return;
+      }
+      error.textContent = errorText(err);
+      error.hidden = false;
+      if (err.status === 422) markInvalidField(form, err.message);
+    }
+  }
+
+  /** Runs a project action; answers true when the server accepted it. */
+  async function run(action, body) {
+    actionError.hidden = true;
+    const controls = [...actionsBody.querySelectorAll('button, select, textarea')];
+    for (const c of controls) c.disabled = true;
+    try {
+      const updated = await api.projectAction(id, action, body);
+      approveCommand = null;
+      applyProject(updated);
+      showToast(`${ACTION_DONE[action] || 'Done'}: ${updated.title}`);
+      ctx.refreshBoard().catch(() => {});
+      jobs.refresh();
+      return true;
+    } catch (err) {
+      if (action === 'approve' && err.body?.command) approveCommand = { command: err.body.command, message: err.message };
+      if (err.status === 412) await loadProject().catch(() => {});
+      else renderActions();
+      actionError.textContent = err.status === 412 ? `${errorText(err)} — it changed elsewhere and has been reloaded.` : errorText(err);
+      actionError.hidden = false;
+      return false;
+    } finally {
+      for (const c of controls) c.disabled = false;
+    }
+  }
+
+  async function loadProject() {
+    const p = await api.project(id);
+    applyProject(p);
+  }
+
+  async function loadTasks() {
+    try {
+      const tasks = await api.tasks({ project: id, all: true });
+      tasksList.replaceChildren(
+        ...(tasks.length
+          ? tasks.map((t) => taskRow(t, { canWrite, showProject: false, onChange: () => loadTasks() }))
+          : [h('li', { class: 'muted empty' }, 'No tasks linked.')]),
+      );
+    } catch (err) {
+      tasksList.replaceChildren(h('li', { class: 'form-error' }, errorText(err)));
+    }
+  }
+
+  async function loadActivity() {
+    try {
+      const items = (await api.projectActivity(id)).slice().sort((a, b) => b.id - a.id);
+      activityList.replaceChildren(
+        ...(items.length ? items.map((a) => activityItem(a, { showProject: false })) : [h('li', { class: 'muted empty' }, 'No activity.')]),
+      );
+    } catch (err) {
+      activityList.replaceChildren(h('li', { class: 'form-error' }, errorText(err)));
+    }
+  }
+
+  async function loadArtifacts() {
+    const open = new Set([...artifactsBody.querySelectorAll('details[open]')].map((d) => d.dataset.path));
+    try {
+      const rendered = renderArtifacts(await api.projectArtifacts(id));
+      if (open.size) for (const d of rendered.querySelectorAll('details')) d.open = open.has(d.dataset.path);
+      artifactsBody.replaceChildren(rendered);
+    } catch (err) {
+      artifactsBody.replaceChildren(h('p', { class: 'form-error' }, errorText(err)));
+    }
+  }
+
+  const refreshAll = coalesce(() => {
+    loadProject().catch(() => {});
+    jobs.refresh();
+    loadArtifacts();
+    loadActivity();
+  }, 100);
+  const refreshSide = coalesce(() => {
+    loadActivity();
+    loadTasks();
+  }, 150);
+
+  (async () => {
+    try {
+      await loadProject();
+    } catch (err) {
+      root.replaceChildren(
+        h(
+          'section',
+          { class: 'page page-narrow empty-state' },
+          h('h1', null, err.status === 404 ? 'No such project' : 'Could not load the project'),
+          h('p', { class: 'form-error', role: 'alert' }, errorText(err)),
+          h('a', { href: hrefFor('board'), class: 'btn' }, 'Back to the board'),
+        ),
+      );
+      return;
+    }
+    root.replaceChildren(page);
+    jobs.refresh();
+    loadArtifacts();
+    loadActivity();
+    loadTasks();
+  })();
+
+  return {
+    onBoard(board) {
+      const card = findCard(board, id);
+      const sig = JSON.stringify(card);
+      if (card && sig !== cardSig) {
+        cardSig = sig;
+        refreshAll();
+      }
+    },
+    onEvent(type, data) {
+      if (type === 'job' && data?.project === id) jobs.refresh();
+      else if (type === 'log' && data) jobs.onLog(data.job);
+      else if (type === 'activity' && data?.project_id === id) refreshSide();
+      else if (type === 'reconnect') {
+        refreshAll();
+        refreshSide();
+      }
+    },
+    unmount() {
+      jobs.destroy();
+      refreshAll.cancel();
+      refreshSide.cancel();
+      document.title = 'Mission Control';
+    },
+  };
+}
