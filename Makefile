@@ -31,6 +31,8 @@ bench: setup
 	$(BIN)/python tests/bench/bench_queue.py
 	$(BIN)/python tests/bench/bench_pipeline.py
 	$(BIN)/python tests/bench/bench_recovery.py
+	$(BIN)/python tests/bench/bench_web.py
+	$(BIN)/python tests/bench/bench_browser.py
 
 # The demo: a board of its own run by the built-in demo agent, the web board at
 # http://127.0.0.1:8765 (open the login link it prints). Ctrl-C stops it.

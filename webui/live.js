@@ -5,7 +5,7 @@
 const COALESCE_MS = 50;
 const POLL_MS = 2000;
 const REOPEN_MS = 3000;
-const REFRESH_EVENTS = ['board', 'activity', 'job'];
+const REFRESH_EVENTS = ['board', 'job']; // an activity event comes with its board event
 
 /**
  * refresh(): re-fetches the board (rejects when the server cannot be reached).
@@ -26,13 +26,25 @@ export function startLive({ refresh, onEvent, onState }) {
     onState(next);
   };
 
-  // A commit produces several events at once; one board fetch serves them all,
-  // and the first event of a burst is never delayed by more than COALESCE_MS.
+  // A commit produces several events at once. The first one fetches at once (the
+  // figure that matters is "commit -> card moved"); more within COALESCE_MS are
+  // folded into one more fetch at the end of that window.
+  let windowOpen = false;
+  let dirty = false;
   const scheduleRefresh = () => {
-    if (refreshTimer !== null) return;
+    if (windowOpen) {
+      dirty = true;
+      return;
+    }
+    windowOpen = true;
+    refresh().catch(() => {});
     refreshTimer = setTimeout(() => {
       refreshTimer = null;
-      refresh().catch(() => {});
+      windowOpen = false;
+      if (dirty) {
+        dirty = false;
+        scheduleRefresh();
+      }
     }, COALESCE_MS);
   };
 

@@ -885,14 +885,16 @@ async def login(request: Request) -> Response:
     session = await run_in_threadpool(trade)
     if session is None:
         return HTMLResponse(
-            "<!doctype html><title>Mission Control</title><p>This login link is used, expired "
-            "or wrong. Run <code>mc web --login</code> for a new one.</p>",
+            '<!doctype html><title>Mission Control</title><link rel="icon" href="data:,">'
+            "<p>This login link is used, expired "
+            "or wrong. Run <code>mc login</code> for a new one.</p>",
             403,
         )
     # A page (not a redirect) so the SameSite=Strict cookie is in place for the next,
     # same-site navigation whatever opened the link.
     response = HTMLResponse(
-        '<!doctype html><title>Mission Control</title><meta http-equiv="refresh" content="0;url=/">'
+        '<!doctype html><title>Mission Control</title><link rel="icon" href="data:,">'
+        '<meta http-equiv="refresh" content="0;url=/">'
         '<p>Logged in. <a href="/">Open the board</a>.</p>'
     )
     response.set_cookie(

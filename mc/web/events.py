@@ -94,6 +94,12 @@ class Hub:
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self._end_all)
 
+    def disconnect_all(self) -> None:
+        """End every open stream now; clients reconnect (and replay what they missed)."""
+        if self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._end_all)
+
     def _end_all(self) -> None:
         for queue in list(self.subscribers):
             with contextlib.suppress(asyncio.QueueFull):

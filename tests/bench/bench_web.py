@@ -148,7 +148,7 @@ def main() -> None:
             [sys.executable, "-m", "mc", "--board", str(board), "web", "--port", str(port)],
             env={**os.environ, "MC_DATABASE_URL": url},
             stdout=subprocess.DEVNULL,
-            stderr=open("/tmp/notes/webserver.err", "w"),
+            stderr=subprocess.DEVNULL,
         )
         origin = f"http://127.0.0.1:{port}"
         headers = {"authorization": f"Bearer {token}"}

@@ -1,0 +1,216 @@
+"""The web board in a real Chromium (Debian's, driven by Playwright) against the real
+server, daemon, database and board."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from mc import actions, db
+from mc.board import Board
+
+from .conftest import git, to_review
+from .webfixtures import Running, web  # noqa: F401
+
+# ruff: noqa: F811  (the web fixture is imported by name)
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("MC_CHROMIUM"), "/usr/lib/chromium/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        raise RuntimeError("no Chromium: apt-get install chromium (or set MC_CHROMIUM)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Opened:
+    def __init__(self, page: Page, problems: list[str]) -> None:
+        self.page = page
+        self.problems = problems
+
+
+@pytest.fixture
+def page(browser: Browser, web: Running) -> Iterator[Opened]:
+    """A logged-in page on the board; console errors and dialogs are collected."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    pg.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.status} {r.request.method} {r.url}")
+            if r.status >= 400 and r.status != 409  # 409: a refused move, shown to the person
+            else None
+        ),
+    )
+    pg.goto(web.server.login_url())
+    pg.wait_for_url(f"{web.origin}/**")
+    pg.wait_for_selector('#connection[data-state="live"]')
+    yield Opened(pg, problems)
+    context.close()
+
+
+def _new(board_path: Path, pid: str, title: str | None = None, **kw: Any) -> None:
+    with Board.open(board_path) as board:
+        actions.new_project(board, title or pid, "coder", project_id=pid, **kw)
+
+
+def _card(pid: str, lane: str | None = None) -> str:
+    return f'[data-lane="{lane}"] [data-project="{pid}"]' if lane else f'[data-project="{pid}"]'
+
+
+def _last_action(board_path: Path) -> str:
+    body = git(board_path, "log", "-1", "--format=%B").stdout
+    return next(
+        line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("Mc-Action")
+    )
+
+
+def test_the_board_renders_every_lane_and_card(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _new(board_path, "alpha", "Build a CLI", fields={"due": "2020-01-01", "priority": 1})
+    pg = page.page
+    pg.wait_for_selector(_card("alpha", "backlog"))
+    lanes = pg.locator("section.lane").evaluate_all("els => els.map(e => e.dataset.lane)")
+    assert lanes == ["backlog", "up-next", "in-progress", "review", "done"]
+    assert pg.text_content(f"{_card('alpha')} .card-title") == "Build a CLI"
+    assert pg.locator(f"{_card('alpha')} .due.overdue").count() == 1
+    assert page.problems == []
+
+
+def test_drag_and_drop_makes_the_commit(web: Running, page: Opened, board_path: Path) -> None:
+    _new(board_path, "alpha")
+    pg = page.page
+    pg.wait_for_selector(_card("alpha", "backlog"))
+    pg.drag_and_drop(_card("alpha"), '[data-lane="up-next"]')
+    pg.wait_for_selector(f"{_card('alpha', 'up-next')}:not(.pending)")
+    deadline = time.monotonic() + 10
+    while not (board_path / "up-next" / "alpha.yaml").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _last_action(board_path) == "queue"
+    assert not (board_path / "backlog" / "alpha.yaml").exists()
+    assert page.problems == []
+
+
+def test_an_illegal_drop_is_refused_with_the_reason(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _new(board_path, "alpha")
+    pg = page.page
+    pg.wait_for_selector(_card("alpha", "backlog"))
+    before = git(board_path, "rev-parse", "HEAD").stdout
+    pg.drag_and_drop(_card("alpha"), '[data-lane="done"]')
+    alert = pg.wait_for_selector('.toast[role="alert"]')
+    assert "mc approve alpha" in (alert.text_content() or "")
+    pg.wait_for_selector(f"{_card('alpha', 'backlog')}:not(.pending)")
+    assert pg.locator(_card("alpha", "done")).count() == 0
+    assert git(board_path, "rev-parse", "HEAD").stdout == before
+
+
+def test_a_commit_on_the_command_line_shows_up_without_reload(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _new(board_path, "alpha")
+    pg = page.page
+    pg.wait_for_selector(_card("alpha", "backlog"))
+    pg.evaluate("window.__marker = 1")
+    git(board_path, "mv", "backlog/alpha.yaml", "up-next/alpha.yaml")
+    git(board_path, "commit", "-q", "-m", "queue alpha by hand")
+    pg.wait_for_selector(_card("alpha", "up-next"), timeout=5000)
+    assert pg.evaluate("window.__marker") == 1  # the same page: no reload
+
+
+def test_a_dropped_stream_falls_back_to_polling_and_recovers(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _new(board_path, "alpha")
+    pg = page.page
+    pg.wait_for_selector(_card("alpha", "backlog"))
+    pg.route("**/api/events", lambda route: route.abort())  # the stream cannot come back...
+    web.server.web.hub.disconnect_all()  # ...after the server drops it
+    pg.wait_for_selector('#connection[data-state="polling"]', timeout=10000)
+    git(board_path, "mv", "backlog/alpha.yaml", "up-next/alpha.yaml")
+    git(board_path, "commit", "-q", "-m", "queue alpha by hand")
+    pg.wait_for_selector(_card("alpha", "up-next"), timeout=10000)  # polling keeps it current
+    pg.unroute("**/api/events")
+    pg.wait_for_selector('#connection[data-state="live"]', timeout=15000)
+    _new(board_path, "beta")
+    pg.wait_for_selector(_card("beta", "backlog"), timeout=5000)
+
+
+def test_the_detail_form_edits_the_project(web: Running, page: Opened, board_path: Path) -> None:
+    _new(board_path, "alpha", "Old title")
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/alpha")
+    pg.wait_for_selector("#project-form input[name=title]")
+    pg.fill("#project-form input[name=title]", "New title")
+    pg.fill("#project-form textarea[name=description]", "Line one\nLine two")
+    pg.click("#project-form [data-action=save]")
+    pg.wait_for_selector('#project-form .form-status:has-text("Saved")')
+    text = (board_path / "backlog" / "alpha.yaml").read_text()
+    assert "title: New title" in text and "Line one\n  Line two" in text
+    assert _last_action(board_path) == "edit"
+    assert page.problems == []
+
+
+def test_approve_works_for_a_human_session(
+    web: Running, page: Opened, board_path: Path, database_url: str
+) -> None:
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        to_review(board, "ready", conns=(conn,))
+    web.wait_synced()
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/ready")
+    pg.click("[data-action=approve]")
+    deadline = time.monotonic() + 10
+    while not (board_path / "done" / "ready.yaml").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (board_path / "done" / "ready.yaml").exists()
+    assert git(board_path, "log", "-1", "--format=%G?").stdout.strip() == "G"
+    assert _last_action(board_path) == "approve"
+
+
+def test_user_text_is_shown_as_text(web: Running, page: Opened, board_path: Path) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    _new(board_path, "evil", evil, fields={"description": "<script>alert(2)</script>"})
+    pg = page.page
+    pg.wait_for_selector(_card("evil", "backlog"))
+    assert pg.text_content(f"{_card('evil')} .card-title") == evil
+    assert pg.locator("img[src=x]").count() == 0
+    pg.goto(f"{web.origin}/#/project/evil")
+    pg.wait_for_selector(".detail-title")
+    assert pg.text_content(".detail-title") == evil
+    assert pg.locator("img[src=x]").count() == 0 and pg.locator("main script").count() == 0
+    time.sleep(0.3)
+    assert page.problems == []
