@@ -39,6 +39,12 @@ class JobNotFound(McError):
     http_status = 404
 
 
+class JobConflict(McError):
+    """The job is not in a state where that can be done."""
+
+    http_status = 409
+
+
 class LeaseLost(McError):
     """This worker no longer holds the job (its lease ran out and it was reclaimed)."""
 
@@ -233,7 +239,7 @@ def cancel(conn: db.Connection, job_id: int) -> Job:
         row = db.fetch_one(conn, "job_cancel", {"id": job_id})
         if row is None:
             get(conn, job_id)  # JobNotFound, or it has already ended
-            raise McError(f"job {job_id} has already ended")
+            raise JobConflict(f"job {job_id} has already ended")
         _notify(conn, job=job_id, kind="cancel")
     job = _job(row)
     assert job is not None
@@ -253,7 +259,7 @@ def retry(conn: db.Connection, job_id: int) -> Job:
         row = db.fetch_one(conn, "job_retry", {"id": job_id})
         if row is None:
             state = get(conn, job_id).state
-            raise McError(f"job {job_id} is {state}: only dead or cancelled jobs are retried")
+            raise JobConflict(f"job {job_id} is {state}: only dead or cancelled jobs are retried")
         _notify(conn, job=job_id, kind="queued")
     job = _job(row)
     assert job is not None
@@ -266,7 +272,9 @@ def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
     found = listing(conn, project=project_id, limit=1)
     conn.commit()
     if not found:
-        raise McError(f"{project_id} has no jobs yet: queue it with mc project queue {project_id}")
+        raise JobConflict(
+            f"{project_id} has no jobs yet: queue it with mc project queue {project_id}"
+        )
     last = found[0]
     if last.state not in ("dead", "cancelled"):
         raise TransitionRefused(
@@ -291,7 +299,7 @@ def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error
         )
         if row is None:
             state = get(conn, job_id).state
-            raise McError(f"job {job_id} is {state}, or already reported: nothing to complete")
+            raise JobConflict(f"job {job_id} is {state}, or already reported: nothing to complete")
         _notify(conn, job=job_id, kind="reported")
     job = _job(row)
     assert job is not None

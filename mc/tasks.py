@@ -277,3 +277,10 @@ def update(
             values["done_at"] = (task.done_at or dt.datetime.now(dt.UTC)) if done else None
         row = db.fetch_one(conn, "task_update", values)
     return _task(row, number)
+
+
+def delete(conn: db.Connection, number: int) -> Task:
+    """Remove task N (what it was is returned)."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "task_delete", {"id": number})
+    return _task(row, number)

@@ -283,7 +283,7 @@ def test_lane_moves_a_person_may_make_and_the_refusals(web: Running, board_path:
         back = c.post("/api/projects/alpha/cancel", json={})
         assert back.status_code == 200 and _lane(board_path, "alpha") == "backlog"
         retry = c.post("/api/projects/alpha/retry", json={})
-        assert retry.status_code in (409, 500) and "no jobs" in retry.json()["error"]
+        assert retry.status_code == 409 and "no jobs" in retry.json()["error"]
 
 
 def test_approve_from_a_human_session_signs_as_the_person(
@@ -375,6 +375,28 @@ def test_jobs_and_their_logs(web: Running, board_path: Path, database_url: str) 
         assert c.get("/api/jobs/abc").status_code == 422
 
 
+def test_an_agent_reports_a_handoff_job(web: Running, board_path: Path, database_url: str) -> None:
+    _new(board_path, "alpha", lane=actions.Lane.UP_NEXT)
+    with db.connect(database_url) as conn:
+        job = jobs.enqueue(conn, "alpha", "work", "ops")
+        assert jobs.claim(conn, "w1") is not None
+    with web.client(web.token("agent")) as c:
+        bad = c.post(f"/api/jobs/{job.id}/fail", json={})
+        assert bad.status_code == 422 and bad.json()["error"].startswith("error:")
+        r = c.post(f"/api/jobs/{job.id}/complete", json={"notes": "Rotated the keys."})
+        assert r.status_code == 200, r.text
+        again = c.post(f"/api/jobs/{job.id}/complete", json={})
+        assert again.status_code == 409 and "already reported" in again.json()["error"]
+    with db.connect(database_url) as conn:
+        assert jobs.get(conn, job.id).reported == {
+            "ok": True,
+            "notes": "Rotated the keys.",
+            "error": "",
+        }
+    with web.client(web.token("viewer")) as c:
+        assert c.post(f"/api/jobs/{job.id}/complete", json={}).status_code == 403
+
+
 def test_tasks_crud_with_etags_and_overdue(web: Running, board_path: Path) -> None:
     _new(board_path, "alpha")
     web.wait_synced()
@@ -403,6 +425,13 @@ def test_tasks_crud_with_etags_and_overdue(web: Running, board_path: Path) -> No
         assert stale.status_code == 412
         assert [t["title"] for t in c.get("/api/tasks").json()] == ["Pay rent"]
         assert len(c.get("/api/tasks", params={"all": "1"}).json()) == 2
+        oid, oetag = old.json()["id"], old.headers["etag"]
+        assert c.delete(f"/api/tasks/{oid}").status_code == 428
+        assert c.delete(f"/api/tasks/{oid}", headers={"if-match": '"t0-0"'}).status_code == 412
+        assert c.delete(f"/api/tasks/{oid}", headers={"if-match": oetag}).status_code == 204
+        assert c.get(f"/api/tasks/{oid}").status_code == 404
+    with web.client(web.token("agent", "a")) as c:
+        assert c.delete(f"/api/tasks/{tid}", headers={"if-match": "x"}).status_code == 403
 
 
 def test_calendar_and_activity_pages(web: Running, board_path: Path) -> None:

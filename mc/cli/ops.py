@@ -406,6 +406,16 @@ def task_done(number: int = typer.Argument(..., metavar="N"), as_json: bool = Js
     _task_out(task, as_json)
 
 
+@task_app.command("delete")
+def task_delete(number: int = typer.Argument(..., metavar="N")) -> None:
+    """Delete task N."""
+    from mc import tasks
+
+    with _connection() as conn:
+        task = tasks.delete(conn, number)
+    sys.stdout.write(f"Deleted task {task.id}: {task.title}\n")
+
+
 @task_app.command("edit")
 def task_edit(
     number: int = typer.Argument(..., metavar="N"),

@@ -134,6 +134,12 @@ WHERE (%(project)s::text IS NULL OR project_id = %(project)s)
 ORDER BY done_at IS NOT NULL, coalesce(due_at, due_date::timestamp AT TIME ZONE %(tz)s) NULLS LAST,
          priority NULLS LAST, id;
 
+-- name: task_lock
+SELECT id FROM tasks WHERE id = %(id)s FOR UPDATE;
+
+-- name: task_delete
+DELETE FROM tasks WHERE id = %(id)s RETURNING *;
+
 -- name: task_update
 UPDATE tasks SET title = %(title)s, notes = %(notes)s, due_date = %(due_date)s,
                  due_at = %(due_at)s, priority = %(priority)s, tags = %(tags)s,

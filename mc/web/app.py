@@ -774,13 +774,32 @@ def patch_task(c: Ctx) -> Response:
     b: TaskPatch = c.body
     given = {k: getattr(b, k) for k in b.model_fields_set}
     with c.conn.transaction():
-        current = tasks.get(c.conn, number)
-        c.conn.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (number,))
-        if _task_etag(current) != expected:
-            raise StaleVersion(f"task {number} changed since you read it: reload it")
+        _lock_task(c, number, expected)
         task = tasks.update(c.conn, number, **given)
     out = _task_json(c, task)
     return js(out, etag=out["etag"])
+
+
+def _lock_task(c: Ctx, number: int, expected: str) -> None:
+    """Hold task N for this transaction; StaleVersion unless it is still ``expected``."""
+    from .. import tasks
+
+    db.fetch_one(c.conn, "task_lock", {"id": number})
+    if _task_etag(tasks.get(c.conn, number)) != expected:
+        raise StaleVersion(f"task {number} changed since you read it: reload it")
+
+
+def delete_task(c: Ctx) -> Response:
+    from .. import tasks
+
+    number = _int(c.params["id"], "task id")
+    expected = c.if_match()
+    if expected is None:
+        raise HttpError(428, "If-Match: required (the etag of the version you delete)")
+    with c.conn.transaction():
+        _lock_task(c, number, expected)
+        tasks.delete(c.conn, number)
+    return Response(status_code=204)
 
 
 def calendar(c: Ctx) -> Response:
@@ -1009,6 +1028,11 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
             "/api/tasks/{id}",
             endpoint(patch_task, roles=HUMAN, body=TaskPatch, write=True),
             methods=["PATCH"],
+        ),
+        Route(
+            "/api/tasks/{id}",
+            endpoint(delete_task, roles=HUMAN, body=Empty, write=True),
+            methods=["DELETE"],
         ),
         Route("/api/calendar", endpoint(calendar)),
         Route("/api/activity", endpoint(activity)),
