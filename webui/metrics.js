@@ -104,7 +104,7 @@ export function mountMetrics(root) {
         stat('Agent run p90', seconds(m.agent_run_seconds?.p90)),
         stat('Sync lag', seconds(m.sync_lag_seconds), 'commit → database'),
       ),
-      h('h2', { class: 'section-title' }, 'Time in lane (average)'),
+      h('h2', { class: 'section-title' }, 'Time in lane (median)'),
       h('div', { class: 'stats' }, LANES.filter((l) => l !== 'done').map((l) => stat(laneLabel(l), fmtHours(m.cycle_time_hours?.[l])))),
       h('h2', { class: 'section-title' }, 'Jobs'),
       h('div', { class: 'stats' }, ['running', 'queued', 'succeeded', 'failed', 'retried', 'dead', 'cancelled'].map((k) => stat(k, String(jobs[k] ?? 0)))),
