@@ -199,12 +199,17 @@ def move(
     lane: Lane,
     action: str | None = None,
     updates: Mapping[str, Any] | None = None,
+    *,
+    expect: str | None = None,
 ) -> Committed:
     """A lane move a person may make: queue, rework (review → up-next) or cancel (→ backlog),
-    with ``updates`` to person-owned fields in the same commit."""
+    with ``updates`` to person-owned fields in the same commit; with ``expect``, only if
+    the file is still that blob."""
 
     def build(tip: str | None) -> Transition:
         entry = _entry_at(board, project_id, tip)
+        if expect is not None and entry.blob != expect:
+            raise StaleVersion(f"{project_id} changed since you read it: reload it")
         name = action or {
             Lane.UP_NEXT: "queue" if entry.lane is Lane.BACKLOG else "rework",
             Lane.BACKLOG: "cancel",
@@ -238,12 +243,14 @@ def queue(board: Board, project_id: str) -> Committed:
     return move(board, project_id, Lane.UP_NEXT, "queue")
 
 
-def rework(board: Board, project_id: str, notes: str = "") -> Committed:
+def rework(
+    board: Board, project_id: str, notes: str = "", *, expect: str | None = None
+) -> Committed:
     """review → up-next: the person sends the work back, with notes for the next run."""
     if notes.strip():
         check_value("feedback", notes)
     updates = {"feedback": notes} if notes.strip() else None
-    return move(board, project_id, Lane.UP_NEXT, "rework", updates)
+    return move(board, project_id, Lane.UP_NEXT, "rework", updates, expect=expect)
 
 
 def cancel(board: Board, project_id: str) -> Committed:
@@ -297,8 +304,9 @@ def approver_principal(board: Board) -> str:
     return principal
 
 
-def approve(board: Board, project_id: str) -> Committed:
-    """review → done, in one commit signed with the person's approver key."""
+def approve(board: Board, project_id: str, *, expect: str | None = None) -> Committed:
+    """review → done, in one commit signed with the person's approver key (with
+    ``expect``, only if the file is still that blob)."""
     from .audit import Auditor
 
     principal = approver_principal(board)
@@ -306,6 +314,8 @@ def approve(board: Board, project_id: str) -> Committed:
     def build(tip: str | None) -> Transition:
         entry = _entry_at(board, project_id, tip)
         assert tip is not None
+        if expect is not None and entry.blob != expect:
+            raise StaleVersion(f"{project_id} changed since you read it: reload it")
         if entry.lane is not Lane.REVIEW:
             raise TransitionRefused(
                 f"{project_id} is in {entry.lane.value}: only a project in review can be approved"

@@ -79,6 +79,20 @@ def pool(url: str, *, min_size: int = 2, max_size: int = 8, name: str = "mc web"
     )
 
 
+@contextmanager
+def pooled(pool: Any) -> Iterator[Connection]:
+    """A connection from ``pool``; no free one in time is a DatabaseError (503), not a crash."""
+    from psycopg_pool import PoolTimeout
+
+    try:
+        with pool.connection() as conn:
+            yield conn
+    except PoolTimeout:
+        raise DatabaseError(
+            "the database is busy (no free connection in time); try again"
+        ) from None
+
+
 def _one_line(exc: BaseException) -> str:
     """libpq's message on one line: where it tried, why, and its hint."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -11,6 +11,7 @@ branch, the transition's own files are then brought up to date in it, so
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import random
 import time
@@ -334,9 +335,27 @@ def _touched_paths(transition: Transition) -> list[str]:
     return paths
 
 
+# Who asked for the commits made in this context, when it is not the person at the
+# keyboard: the web server sets it to the authenticated principal, and each commit
+# records it (Mc-Via), so history says which session or token made a change.
+_VIA: contextvars.ContextVar[str | None] = contextvars.ContextVar("mc_via", default=None)
+
+
+@contextmanager
+def acting_for(principal: str) -> Iterator[None]:
+    token = _VIA.set(" ".join(principal.split())[:200])
+    try:
+        yield
+    finally:
+        _VIA.reset(token)
+
+
 def message(transition: Transition, actor: Actor) -> str:
     role = "human" if actor.role.is_person else actor.role.value
     trailers = [("Mc-Action", transition.action), ("Mc-Actor", role)]
+    via = _VIA.get()
+    if via is not None and actor.role.is_person:
+        trailers.append(("Mc-Via", f"web: {via}"))
     if transition.project_id is not None:
         trailers.append(("Mc-Project", transition.project_id))
     if transition.job is not None:

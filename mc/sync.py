@@ -31,6 +31,7 @@ from .projectfile import to_json
 
 META_LAST = "last_synced_commit"
 META_AT = "last_synced_at"
+META_ACTIVITY_FLOOR = "activity_floor"  # the first activity id of the last rebuild
 # The allowed signers the mirror accepted: a refused change to them must not let its
 # keys sign later commits (signatures are judged against this, not git's parent).
 META_SIGNERS = "accepted_signers"
@@ -594,6 +595,7 @@ class Syncer:
         replay.review_job = _review_jobs(conn)
         replay.run(commits, lambda ids: None)
         db.execute(conn, "rebuild_truncate")
+        db.execute(conn, "activity_truncate")
         if replay.signers is not None:
             db.execute(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
         now = dt.datetime.now(dt.UTC)
@@ -649,6 +651,13 @@ class Syncer:
             "activity",
             activity_cols,
             [[a[c] for c in activity_cols] for a in replay.activity],
+        )
+        db.execute(conn, "activity_restore_comments")
+        floor = db.fetch_one(conn, "activity_floor")
+        db.execute(
+            conn,
+            "meta_set",
+            {"key": META_ACTIVITY_FLOOR, "value": str(floor["id"] if floor else 0)},
         )
         db.execute_many(conn, "violation_insert", replay.violations)
         return SyncResult(

@@ -57,7 +57,7 @@ def test_login_link_is_one_time_and_sets_a_strict_httponly_cookie(web: Running) 
         first = c.get(url)
         assert first.status_code == 200
         cookie = first.headers["set-cookie"]
-        assert "mc_session=" in cookie and "HttpOnly" in cookie
+        assert "mc_session_" in cookie and "HttpOnly" in cookie
         assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
         assert "default-src 'none'" in first.headers["content-security-policy"]
         session = c.get(f"{web.origin}/api/session").json()
@@ -564,3 +564,90 @@ def test_the_server_stops_promptly_with_streams_open(board_path: Path, database_
     running.close()
     assert time.monotonic() - started < 5
     assert not running.server.thread.is_alive()
+
+
+# ---------------------------------------------------------------------- bad input, freshness
+
+
+def test_bad_input_is_a_one_line_4xx(web: Running, board_path: Path) -> None:
+    _new(board_path, "alpha")
+    web.wait_synced()
+    with web.client(web.token("human")) as c:
+        r = c.post("/api/projects", json={"title": "A\x00B", "archetype": "coder"})
+        assert r.status_code == 422 and r.json()["error"].startswith("title:")
+        r = c.post("/api/projects/alpha/comments", json={"text": "x\x00y"})
+        assert r.status_code == 422 and r.json()["error"].startswith("text:")
+        assert c.get("/api/calendar", params={"month": "9999-12"}).status_code == 422
+        assert c.get("/api/activity", params={"before": "9" * 30}).status_code == 422
+        assert c.get("/api/projects/nope/activity").status_code == 404
+        assert c.post("/api/jobs/1/log", json={"error": "x"}).status_code in (404, 405)
+        big = c.post("/api/tasks", content=b"{" + b" " * (2 << 20) + b"}",
+                     headers={"content-type": "application/json"})  # fmt: skip
+        assert big.status_code == 413
+    with web.client() as c:  # who asks is checked before the body is read
+        assert c.post("/api/tasks", json={"nonsense": 1}).status_code == 401
+
+
+def test_writes_answer_with_the_new_version_and_name_the_principal(
+    web: Running, board_path: Path
+) -> None:
+    _new(board_path, "alpha", priority=2)
+    web.wait_synced()
+    with web.client(web.token("human", "scripts")) as c:
+        etag = c.get("/api/projects/alpha").headers["etag"]
+        r = c.patch(
+            "/api/projects/alpha",
+            json={"priority": None, "owner": "bo"},
+            headers={"if-match": etag},
+        )
+        assert r.status_code == 200
+        assert r.json()["priority"] is None and r.json()["owner"] == "bo"  # not the mirror's
+        assert "Mc-Via: web: scripts (token)" in git(board_path, "log", "-1", "--format=%B").stdout
+        jobs_seen = c.get("/api/jobs").json()
+        assert all("lease_token" not in j for j in jobs_seen)
+
+
+def test_the_board_follows_mc_yaml(web: Running, board_path: Path) -> None:
+    with web.client(web.token("viewer")) as c:
+        lanes = {lane["name"]: lane for lane in c.get("/api/board").json()["lanes"]}
+        assert lanes["in-progress"]["wip_limit"] == 3
+        text = (
+            (board_path / "mc.yaml")
+            .read_text()
+            .replace("in-progress: {wip_limit: 3}", "in-progress: {wip_limit: 7}")
+        )
+        (board_path / "mc.yaml").write_text(text)
+        git(board_path, "commit", "-q", "-S", "-am", "more room")
+        web.wait_synced()
+        _wait(
+            lambda: (
+                {lane["name"]: lane for lane in c.get("/api/board").json()["lanes"]}["in-progress"][
+                    "wip_limit"
+                ]
+                == 7
+            )
+        )
+
+
+def test_a_stale_or_foreign_last_event_id_gets_a_reload_and_live_events(
+    web: Running, board_path: Path, database_url: str
+) -> None:
+    from mc.sync import Syncer
+
+    _new(board_path, "alpha")
+    web.wait_synced()
+    token = web.token("viewer")
+    with db.connect(database_url) as conn:
+        top = conn.execute("SELECT max(id) AS m FROM activity").fetchone()["m"]
+        with Board.open(board_path) as board:
+            Syncer(board).rebuild(conn)  # mc db resync: the same history under new ids
+        conn.commit()
+    for n, last in enumerate((top - 1, 10**12)):  # from before the rebuild; another database
+        got: list[tuple[str, str, str]] = []
+        stop = threading.Event()
+        threading.Thread(target=_events, args=(web, token, last, got, stop), daemon=True).start()
+        _wait(lambda got=got: any(k == "board" for _, k, _d in got))
+        assert [k for _, k, _d in got if k == "activity"] == []  # no replay of old ids
+        _new(board_path, f"live-{n}")
+        _wait(lambda got=got, n=n: any(f"live-{n}" in d for _, k, d in got if k == "activity"))
+        stop.set()

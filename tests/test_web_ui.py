@@ -214,3 +214,16 @@ def test_user_text_is_shown_as_text(web: Running, page: Opened, board_path: Path
     assert pg.locator("img[src=x]").count() == 0 and pg.locator("main script").count() == 0
     time.sleep(0.3)
     assert page.problems == []
+
+
+def test_comments_and_the_activity_panel(web: Running, page: Opened, board_path: Path) -> None:
+    _new(board_path, "alpha")
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/alpha")
+    pg.wait_for_selector("li.activity-item")  # the creation, from the mirror
+    pg.fill("form.comment-form textarea[name=comment]", "Ask for <b>tests</b>.")
+    pg.click("form.comment-form [data-action=comment]")
+    item = pg.wait_for_selector('li.activity-item:has-text("Ask for <b>tests</b>.")')
+    assert item is not None
+    assert pg.locator("li.activity-item b").count() == 0
+    assert page.problems == []

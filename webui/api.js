@@ -75,6 +75,7 @@ export const api = {
   move: (id, lane) => api.projectAction(id, 'move', { lane }),
   projectActivity: (id) => request('GET', `/api/projects/${enc(id)}/activity`),
   projectArtifacts: (id) => request('GET', `/api/projects/${enc(id)}/artifacts`),
+  addComment: (id, text) => request('POST', `/api/projects/${enc(id)}/comments`, { body: { text } }),
 
   jobs: (projectId) => request('GET', `/api/jobs${query({ project: projectId })}`),
   job: (id) => request('GET', `/api/jobs/${enc(id)}`),

@@ -82,7 +82,7 @@ export function mountDetail(root, ctx, route) {
         'aside',
         { class: 'detail-side' },
         panel('Tasks', tasksList, canWrite && newTaskForm({ projectId: id, onCreated: () => loadTasks() })),
-        panel('Activity', activityList),
+        panel('Activity', activityList, canWrite && commentForm()),
       ),
     ),
   );
@@ -307,9 +307,30 @@ export function mountDetail(root, ctx, route) {
     }
   }
 
+  function commentForm() {
+    const text = h('textarea', { name: 'comment', rows: 2, placeholder: 'Add a comment…', 'aria-label': 'Comment' });
+    const status = h('p', { class: 'form-error', role: 'alert' });
+    const form = h('form', { class: 'comment-form' }, text, h('button', { type: 'submit', class: 'btn', 'data-action': 'comment' }, 'Comment'), status);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (!text.value.trim()) return;
+      status.textContent = '';
+      try {
+        await api.addComment(id, text.value);
+        text.value = '';
+        loadActivity();
+      } catch (err) {
+        status.textContent = errorText(err);
+      }
+    });
+    return form;
+  }
+
   async function loadActivity() {
     try {
-      const items = (await api.projectActivity(id)).slice().sort((a, b) => b.id - a.id);
+      // Comments are activity entries too (kind "comment"), so one list tells it all.
+      const { activity } = await api.projectActivity(id);
+      const items = activity.slice().sort((a, b) => b.id - a.id);
       activityList.replaceChildren(
         ...(items.length ? items.map((a) => activityItem(a, { showProject: false })) : [h('li', { class: 'muted empty' }, 'No activity.')]),
       );

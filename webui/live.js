@@ -107,6 +107,8 @@ export function startLive({ refresh, onEvent, onState }) {
       });
     }
     es.addEventListener('log', (e) => onEvent('log', parse(e.data)));
+    // The feed, the calendar and the project page follow activity (comments included).
+    es.addEventListener('activity', (e) => onEvent('activity', parse(e.data)));
   };
 
   setState('offline');

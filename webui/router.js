@@ -5,7 +5,7 @@ export function parseHash(hash = location.hash) {
   const cut = raw.indexOf('?');
   const path = cut === -1 ? raw : raw.slice(0, cut);
   const params = new URLSearchParams(cut === -1 ? '' : raw.slice(cut + 1));
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = path.split('/').filter(Boolean).map(safeDecode);
   return { name: parts[0] || 'board', arg: parts[1] ?? null, params };
 }
 
@@ -29,4 +29,12 @@ export function replaceParams(params) {
 export function navigate(href) {
   if (location.hash === href) window.dispatchEvent(new HashChangeEvent('hashchange'));
   else location.hash = href;
+}
+
+function safeDecode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a malformed escape in a hand-typed URL: take it as it is
+  }
 }

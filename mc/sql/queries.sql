@@ -88,8 +88,26 @@ DELETE FROM uncommitted;
 INSERT INTO uncommitted (path, project_id, status) VALUES (%(path)s, %(project_id)s, %(status)s);
 
 -- name: rebuild_truncate
--- Activity ids keep counting up across a rebuild: they are the live feed's event ids.
-TRUNCATE projects, violations, activity;
+TRUNCATE projects, violations RESTART IDENTITY;
+
+-- name: activity_truncate
+-- Activity ids keep counting up across a rebuild: they are the live feed's event ids
+-- (a client's Last-Event-ID below the new floor gets a reload, not a replay).
+TRUNCATE activity;
+
+-- name: activity_restore_comments
+-- Comments live only in the database: their feed entries come back after a rebuild.
+INSERT INTO activity (kind, project_id, action, actor, who, summary, at)
+SELECT 'comment', project_id, 'comment', role, author, left(text, 2000), at
+FROM comments ORDER BY id;
+
+-- name: activity_floor
+SELECT coalesce(min(id), 0) AS id FROM activity;
+
+-- name: activity_bounds
+SELECT coalesce(max(id), 0) AS top,
+       coalesce((SELECT value::bigint FROM mc_meta WHERE key = 'activity_floor'), 0) AS floor
+FROM activity;
 
 -- name: project_get
 SELECT * FROM projects WHERE id = %(id)s;

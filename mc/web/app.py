@@ -14,13 +14,14 @@ import datetime as dt
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,10 +36,11 @@ from ..errors import InvalidInput, McError, StaleVersion
 from ..lanes import LANE_NAMES_ORDERED, Lane, parse_lane
 from ..projectfile import DELETE, to_json
 from ..resources import data_dir
+from ..store import acting_for
 from ..tasks import is_overdue, local_zone
 from . import auth, metrics
 from .auth import Principal
-from .events import Hub, activity_json
+from .events import Hub, Replay, activity_json, replay_rows
 
 log = logging.getLogger("mc.web")
 
@@ -58,7 +60,9 @@ MAX_BODY = 1 << 20
 READ = frozenset({"human", "agent", "viewer"})
 HUMAN = frozenset({"human"})
 HUMAN_OR_AGENT = frozenset({"human", "agent"})
-BOARD_CACHE_SECONDS = 30.0  # "overdue" changes with the clock, not only with commits
+BOARD_CACHE_SECONDS = 30.0
+ARTIFACTS_SHOWN = 200
+ARTIFACT_TEXT_MAX = 512 * 1024  # "overdue" changes with the clock, not only with commits
 
 
 class HttpError(Exception):
@@ -98,8 +102,19 @@ def error(status: int, message: str, **extra: Any) -> Response:
 # ---------------------------------------------------------------------- bodies
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and _CONTROL.search(text):
+                raise ValueError("control characters are not allowed")
+        return value
 
 
 class ProjectCreate(Body):
@@ -199,7 +214,10 @@ class Ctx(NamedTuple):
         value = self.request.headers.get("if-match")
         if value is None:
             return None
-        return value.strip().removeprefix("W/").strip('"')
+        value = value.strip()
+        if value == "*":
+            return None if self.request.method == "POST" else "*"
+        return value.strip('"')
 
 
 Handler = Callable[[Ctx], Response]
@@ -220,16 +238,33 @@ class Web:
         self._generation = 0
         self._can_sign: tuple[float, bool] | None = None
         self._templates: tuple[str | None, list[str]] | None = None
+        self._tip: str | None = None
+        from prometheus_client import CollectorRegistry
+
+        self.registry = CollectorRegistry()  # one collector: its one-second cache holds
+        self.registry.register(metrics.Collector(self.metrics_now))
         self.hub = Hub(url, on_change=self.invalidate)
 
     def invalidate(self) -> None:
         self._generation += 1
+
+    def connection(self) -> Any:
+        return db.pooled(self.pool)
 
     def board(self) -> Board:
         """A long-lived reader (callers hold ``reading``)."""
         if self._board is None:
             self._board = Board.open(self.board_path)
         return self._board
+
+    def current(self) -> Board:
+        """The reader, with mc.yaml read again when the tip moved (callers hold ``reading``)."""
+        board = self.board()
+        tip = board.tip
+        if tip != self._tip:
+            board.refresh()
+            self._tip = tip
+        return board
 
     def reading(self) -> threading.Lock:
         return self._board_lock
@@ -262,6 +297,24 @@ class Web:
             self._can_sign = (now, ok)
         return self._can_sign[1]
 
+    def metrics_now(self, conn: db.Connection | None = None) -> dict[str, Any]:
+        if conn is None:
+            with self.connection() as own:
+                return self.metrics_now(own)
+        return metrics.compute(conn, self.tz, self._sync_lag(conn))
+
+    def _sync_lag(self, conn: db.Connection) -> float | None:
+        """Seconds the mirror is behind the tip's commit time (0 when it has the tip)."""
+        row = db.fetch_one(conn, "meta_get", {"key": "last_synced_commit"})
+        conn.commit()
+        with self.reading():
+            board = self.current()
+            tip = board.tip
+            if tip is None or (row and row["value"] == tip):
+                return 0.0
+            when = board.repo.out("log", "-1", "--format=%ct", tip).strip()
+        return max(0.0, time.time() - int(when)) if when else None
+
     def close(self) -> None:
         self.hub.close()
         self.pool.close()
@@ -284,33 +337,24 @@ def endpoint(
 
     async def run(request: Request) -> Response:
         web: Web = request.app.state.web
-        parsed: Any = None
-        if body is not None:
-            raw = await request.body()
-            if len(raw) > MAX_BODY:
-                return error(413, "the request body is over 1 MiB")
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError:
-                return error(400, "the body is not JSON")
-            if not isinstance(data, dict):
-                return error(422, "body: expected a JSON object")
-            try:
-                parsed = body.model_validate(data)
-            except ValidationError as exc:
-                return error(422, _validation_message(exc))
 
-        def call() -> Response:
-            with web.pool.connection() as conn:
-                who = _authenticate(request, conn)
-                if who.role not in roles:
-                    raise HttpError(403, f"a {who.role} may not do this")
-                if write and who.via == "session":
-                    _check_csrf(request, who)
-                return handler(Ctx(web, request, who, conn, parsed, request.path_params))
+        def who() -> Principal:
+            with web.connection() as conn:
+                principal = _authenticate(request, conn)
+            if principal.role not in roles:
+                raise HttpError(403, f"a {principal.role} may not do this")
+            if write and principal.via == "session":
+                _check_csrf(request, principal)
+            return principal
+
+        def call(principal: Principal, parsed: Any) -> Response:
+            with web.connection() as conn, acting_for(f"{principal.name} ({principal.via})"):
+                return handler(Ctx(web, request, principal, conn, parsed, request.path_params))
 
         try:
-            return await run_in_threadpool(call)
+            principal = await run_in_threadpool(who)  # who asks, before reading any body
+            parsed = await _body(request, body) if body is not None else None
+            return await run_in_threadpool(call, principal, parsed)
         except HttpError as exc:
             return error(exc.status, exc.message, **exc.extra)
         except McError as exc:
@@ -320,6 +364,28 @@ def endpoint(
             return error(500, "internal error (see the server's log)")
 
     return run
+
+
+async def _body(request: Request, model: type[Body]) -> Body:
+    """The JSON body as ``model``: at most 1 MiB, read no further than that."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HttpError(413, "the request body is over 1 MiB")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise HttpError(413, "the request body is over 1 MiB")
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise HttpError(400, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise HttpError(422, "body: expected a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise HttpError(422, _validation_message(exc)) from None
 
 
 def _authenticate(request: Request, conn: db.Connection) -> Principal:
@@ -332,7 +398,7 @@ def _authenticate(request: Request, conn: db.Connection) -> Principal:
         if who is None:
             raise HttpError(401, "that token is not valid (revoked or unknown)")
         return who
-    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    cookie = request.cookies.get(auth.cookie_name(request.url.port))
     if cookie:
         who = auth.lookup(conn, cookie, "session")
         if who is not None:
@@ -444,7 +510,7 @@ def board_json(c: Ctx) -> bytes:
     version = db.fetch_one(c.conn, "meta_get", {"key": "last_synced_commit"})
     c.conn.commit()
     with web.reading():
-        board = web.board()
+        board = web.current()
         config = board.config
         names = web.template_names(board)
     lanes: dict[str, list[dict[str, Any]]] = {name: [] for name in LANE_NAMES_ORDERED}
@@ -490,23 +556,52 @@ def get_board(c: Ctx) -> Response:
 
 
 def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
-    """The project as the board's tip has it, with the mirror's job and flags."""
+    """The project as the board's tip has it (the file's fields), with the mirror's job,
+    violation flag and review-job state (which live only in the database)."""
     with c.web.reading():
-        entry = c.web.board().get(pid)
+        entry = c.web.current().get(pid)
     row = db.fetch_one(c.conn, "board_card", {"id": pid})
     c.conn.commit()
     now = dt.datetime.now(dt.UTC)
-    if row is not None:
-        out = _card(row, now, c.web.tz)
-    else:  # committed a moment ago, not mirrored yet
-        out = {"id": pid, "lane": entry.lane.value, "job": None, "invalid": entry.error}
-    out["lane"] = entry.lane.value
-    out["data"] = to_json(dict(entry.project.data)) if entry.project else None
-    if entry.project is not None:
-        out["title"] = entry.project.title
-    out["invalid"] = entry.error
-    out["etag"] = entry.blob
+    out: dict[str, Any] = _card(row, now, c.web.tz) if row is not None else {
+        "id": pid, "job": None, "violation": None
+    }  # fmt: skip
+    data = dict(entry.project.data) if entry.project is not None else {}
+    due = data.get("due")
+    review = data.get("review")
+    needs = data.get("needs_human")
+    out.update(
+        {
+            "lane": entry.lane.value,
+            "title": data.get("title", out.get("title")),
+            "archetype": data.get("archetype", out.get("archetype")),
+            "model": data.get("model"),
+            "priority": data.get("priority"),
+            "owner": data.get("owner"),
+            "labels": list(data.get("labels") or []),
+            "due": due,
+            "overdue": entry.lane is not Lane.DONE and _is_past(due, now, c.web.tz),
+            "ready_for_human": bool(data.get("ready_for_human")),
+            "needs_human": needs.get("reason") if isinstance(needs, dict) else None,
+            "review": {"verdict": review.get("verdict"), "notes": review.get("notes")}
+            if isinstance(review, dict)
+            else None,
+            "invalid": entry.error,
+            "etag": entry.blob,
+            "data": to_json(data) if entry.project is not None else None,
+        }
+    )
+    if entry.project is None and row is not None:  # an invalid file: the last valid version
+        out["title"], out["archetype"] = row["title"], row["archetype"]
     return out, entry.blob
+
+
+def _is_past(due: Any, now: dt.datetime, tz: dt.tzinfo) -> bool:
+    if isinstance(due, dt.datetime):
+        return is_overdue(None, due if due.tzinfo else due.replace(tzinfo=dt.UTC), None, now, tz)
+    if isinstance(due, dt.date):
+        return is_overdue(due, None, None, now, tz)
+    return False
 
 
 def get_project(c: Ctx) -> Response:
@@ -560,7 +655,7 @@ def patch_project(c: Ctx) -> Response:
     if not updates:
         raise InvalidInput("body: nothing to change")
     with c.web.writer() as board:
-        edit(board, pid, updates, expect=expected)
+        edit(board, pid, updates, expect=None if expected == "*" else expected)
     return _after_write(c, pid)
 
 
@@ -570,23 +665,19 @@ def project_action(c: Ctx) -> Response:
     pid, action = c.params["id"], c.request.url.path.rsplit("/", 1)[-1]
     expected = c.if_match()
     with c.web.writer() as board:
-        if expected is not None and board.get(pid).blob != expected:
-            raise StaleVersion(f"{pid} changed since you read it: reload it")
-        if action == "queue":
-            actions.queue(board, pid)
-        elif action == "cancel":
-            actions.cancel(board, pid)
-            jobs.cancel_project(c.conn, pid)
+        # An If-Match here is optional; when given, it is checked in the same step as
+        # the commit (a change in between is a 412, not an overwrite).
+        if action in ("queue", "cancel"):
+            lane = Lane.UP_NEXT if action == "queue" else Lane.BACKLOG
+            actions.move(board, pid, lane, action, expect=expected)
         elif action == "move":
             try:
                 lane = parse_lane(c.body.lane)
             except ValueError as exc:
                 raise InvalidInput(f"lane: {exc}") from None
-            actions.move(board, pid, lane)
-            if lane is Lane.BACKLOG:
-                jobs.cancel_project(c.conn, pid)
+            actions.move(board, pid, lane, expect=expected)
         elif action == "rework":
-            actions.rework(board, pid, c.body.notes)
+            actions.rework(board, pid, c.body.notes, expect=expected)
         elif action == "retry":
             jobs.retry_project(c.conn, pid, board.get(pid).lane)
         elif action == "approve":
@@ -600,17 +691,21 @@ def project_action(c: Ctx) -> Response:
                     command=command,
                 )
             try:
-                actions.approve(board, pid)
+                actions.approve(board, pid, expect=expected)
             except McError as exc:
                 if exc.http_status == 403:  # the key could not sign here
                     raise HttpError(409, exc.message, command=command) from None
                 raise
         else:
             raise HttpError(404, f"no action {action!r}")
+        if action in ("cancel", "move") and board.get(pid).lane is Lane.BACKLOG:
+            jobs.cancel_project(c.conn, pid)  # parked: its job stops now, not at the next sync
     return _after_write(c, pid)
 
 
 def project_activity(c: Ctx) -> Response:
+    with c.web.reading():
+        c.web.current().get(c.params["id"])  # 404 for an unknown id
     rows = db.fetch_all(
         c.conn, "activity_recent", {"project": c.params["id"], "before": None, "limit": 200}
     )
@@ -623,32 +718,37 @@ def project_artifacts(c: Ctx) -> Response:
     pid = c.params["id"]
     out = []
     with c.web.reading():
-        board = c.web.board()
+        board = c.web.current()
         board.get(pid)
         tip = board.tip
         if tip is not None:
-            for entry in board.repo.ls_tree(tip, [f"artifacts/{pid}"]):
-                data = board.read_blob(entry.sha) or b""
+            for entry in board.repo.ls_tree(tip, [f"artifacts/{pid}"])[:ARTIFACTS_SHOWN]:
                 path = entry.path.removeprefix(f"artifacts/{pid}/")
+                size = board.cat.size(entry.sha) or 0
                 kind, text = "binary", None
-                if len(data) <= 512 * 1024 and b"\0" not in data:
-                    try:
-                        text = data.decode("utf-8")
-                        kind = "patch" if path.endswith((".patch", ".diff")) else "text"
-                    except UnicodeDecodeError:
-                        pass
-                out.append({"path": path, "size": len(data), "kind": kind, "text": text})
+                if size <= ARTIFACT_TEXT_MAX:  # bigger ones are listed, not read
+                    data = board.read_blob(entry.sha) or b""
+                    if b"\0" not in data:
+                        try:
+                            text = data.decode("utf-8")
+                            kind = "patch" if path.endswith((".patch", ".diff")) else "text"
+                        except UnicodeDecodeError:
+                            pass
+                out.append({"path": path, "size": size, "kind": kind, "text": text})
     return js(out)
 
 
 def add_comment(c: Ctx) -> Response:
     pid = c.params["id"]
     with c.web.reading():
-        c.web.board().get(pid)
+        c.web.current().get(pid)
     text = c.body.text.strip()
     if not text:
         raise InvalidInput("text: empty")
     with db.translated(), c.conn.transaction():
+        # The sync's lock: activity ids then commit in the order they were taken, so a
+        # client's Last-Event-ID replay ("after id N") cannot step over one.
+        db.fetch_one(c.conn, "sync_lock")
         row = db.fetch_one(
             c.conn,
             "comment_insert",
@@ -675,16 +775,22 @@ def add_comment(c: Ctx) -> Response:
     return js(row, 201)
 
 
+def _job_json(job: jobs.Job) -> dict[str, Any]:
+    out = job.to_json()
+    out.pop("lease_token", None)  # a worker's fencing secret
+    return out
+
+
 def list_jobs(c: Ctx) -> Response:
     found = jobs.listing(c.conn, project=c.query.get("project"), state=c.query.get("state"))
     c.conn.commit()
-    return js([j.to_json() for j in found])
+    return js([_job_json(j) for j in found])
 
 
 def get_job(c: Ctx) -> Response:
     job = jobs.get(c.conn, _int(c.params["id"], "job id"))
     c.conn.commit()
-    return js(job.to_json())
+    return js(_job_json(job))
 
 
 def job_log(c: Ctx) -> Response:
@@ -698,18 +804,17 @@ def job_log(c: Ctx) -> Response:
 
 def report_job(c: Ctx) -> Response:
     number = _int(c.params["id"], "job id")
-    ok = c.params["outcome"] == "complete"
+    ok = c.request.url.path.endswith("/complete")
     if not ok and not c.body.error.strip():
         raise InvalidInput("error: say what went wrong")
     job = jobs.report(c.conn, number, ok=ok, notes=c.body.notes, error=c.body.error)
-    return js(job.to_json())
+    return js(_job_json(job))
 
 
 def _int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{what}: expected a number, got {value!r}") from None
+    if not re.fullmatch(r"[0-9]{1,18}", value):
+        raise InvalidInput(f"{what}: expected a whole number, got {value[:40]!r}")
+    return int(value)
 
 
 def _task_json(c: Ctx, task: Any) -> dict[str, Any]:
@@ -785,7 +890,7 @@ def _lock_task(c: Ctx, number: int, expected: str) -> None:
     from .. import tasks
 
     db.fetch_one(c.conn, "task_lock", {"id": number})
-    if _task_etag(tasks.get(c.conn, number)) != expected:
+    if expected != "*" and _task_etag(tasks.get(c.conn, number)) != expected:
         raise StaleVersion(f"task {number} changed since you read it: reload it")
 
 
@@ -806,8 +911,10 @@ def calendar(c: Ctx) -> Response:
     month = c.query.get("month") or dt.datetime.now(c.web.tz).strftime("%Y-%m")
     try:
         first = dt.date.fromisoformat(f"{month}-01")
+        if not 1900 <= first.year <= 9000:
+            raise ValueError(month)
     except ValueError:
-        raise InvalidInput(f"month: expected YYYY-MM, got {month!r}") from None
+        raise InvalidInput(f"month: expected YYYY-MM (1900-9000), got {month[:20]!r}") from None
     last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
     tz_name = str(c.web.tz) if hasattr(c.web.tz, "key") else "UTC"
     params = {"first": first, "last": last, "tz": tz_name}
@@ -858,32 +965,14 @@ def activity(c: Ctx) -> Response:
     return js({"items": items, "next": items[-1]["id"] if len(items) == limit else None})
 
 
-def _metrics(c: Ctx) -> dict[str, Any]:
-    return metrics.compute(c.conn, c.web.tz, _sync_lag(c))
-
-
-def _sync_lag(c: Ctx) -> float | None:
-    row = db.fetch_one(c.conn, "meta_get", {"key": "last_synced_commit"})
-    c.conn.commit()
-    with c.web.reading():
-        board = c.web.board()
-        tip = board.tip
-        if tip is None or (row and row["value"] == tip):
-            return 0.0
-        when = board.repo.out("log", "-1", "--format=%ct", tip).strip()
-    return max(0.0, time.time() - int(when)) if when else None
-
-
 def api_metrics(c: Ctx) -> Response:
-    return js(_metrics(c))
+    return js(c.web.metrics_now(c.conn))
 
 
 def prometheus(c: Ctx) -> Response:
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    registry = CollectorRegistry()
-    registry.register(metrics.Collector(lambda: _metrics(c)))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(c.web.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 # ---------------------------------------------------------------------- pages and the feed
@@ -898,7 +987,7 @@ async def login(request: Request) -> Response:
     secret = request.query_params.get("token", "")
 
     def trade() -> str | None:
-        with web.pool.connection() as conn:
+        with web.connection() as conn:
             return auth.consume_login(conn, secret) if secret else None
 
     session = await run_in_threadpool(trade)
@@ -917,7 +1006,7 @@ async def login(request: Request) -> Response:
         '<p>Logged in. <a href="/">Open the board</a>.</p>'
     )
     response.set_cookie(
-        auth.SESSION_COOKIE,
+        auth.cookie_name(request.url.port),
         session,
         max_age=int(auth.SESSION_TTL.total_seconds()),
         path="/",
@@ -939,7 +1028,7 @@ class Events:
         web: Web = request.app.state.web
 
         def who() -> Principal:
-            with web.pool.connection() as conn:
+            with web.connection() as conn:
                 return _authenticate(request, conn)
 
         try:
@@ -948,11 +1037,13 @@ class Events:
             await error(exc.status, exc.message)(scope, receive, send)
             return
         raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-        last = int(raw) if raw and raw.isdigit() else None
+        last = int(raw) if raw and re.fullmatch(r"[0-9]{1,18}", raw) else None
 
-        def replay(after: int) -> list[dict[str, Any]]:
-            with web.pool.connection() as conn:
-                return db.fetch_all(conn, "activity_since", {"after": after, "limit": 1000})
+        def replay(after: int) -> Replay:
+            with web.connection() as conn:
+                got = replay_rows(conn, after)
+                conn.commit()
+                return got
 
         await web.hub.serve(send, receive, last, replay)
 
@@ -1004,18 +1095,24 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
             endpoint(project_action, roles=HUMAN, body=Rework, write=True),
             methods=["POST"],
         ),
-        Route(
-            "/api/projects/{id}/{action:str}",
-            endpoint(project_action, roles=HUMAN, body=Empty, write=True),
-            methods=["POST"],
+        *(
+            Route(
+                f"/api/projects/{{id}}/{action}",
+                endpoint(project_action, roles=HUMAN, body=Empty, write=True),
+                methods=["POST"],
+            )
+            for action in ("queue", "cancel", "retry", "approve")
         ),
         Route("/api/jobs", endpoint(list_jobs)),
         Route("/api/jobs/{id}", endpoint(get_job)),
         Route("/api/jobs/{id}/log", endpoint(job_log)),
-        Route(
-            "/api/jobs/{id}/{outcome:str}",
-            endpoint(report_job, roles=HUMAN_OR_AGENT, body=Report, write=True),
-            methods=["POST"],
+        *(
+            Route(
+                f"/api/jobs/{{id}}/{outcome}",
+                endpoint(report_job, roles=HUMAN_OR_AGENT, body=Report, write=True),
+                methods=["POST"],
+            )
+            for outcome in ("complete", "fail")
         ),
         Route("/api/tasks", endpoint(list_tasks), methods=["GET"]),
         Route(

@@ -20,6 +20,13 @@ ROLES = ("human", "agent", "viewer")
 LOGIN_TTL = dt.timedelta(minutes=15)
 SESSION_TTL = dt.timedelta(days=30)
 SESSION_COOKIE = "mc_session"
+
+
+def cookie_name(port: int | None) -> str:
+    """Cookies do not keep ports apart: each board's server (port) has its own cookie."""
+    return f"{SESSION_COOKIE}_{port or 80}"
+
+
 CSRF_HEADER = "x-csrf-token"
 
 

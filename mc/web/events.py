@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.types import Receive, Send
 
@@ -34,6 +34,27 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
     (b"x-content-type-options", b"nosniff"),
 ]
+
+
+class Replay(NamedTuple):
+    """What a reconnecting client missed: activity rows after its Last-Event-ID (empty
+    when that id is from before a rebuild, from another database, or too far back)."""
+
+    rows: list[dict[str, Any]]
+
+
+REPLAY_LIMIT = 1000
+
+
+def replay_rows(conn: Any, last_id: int) -> Replay:
+    """The rows to replay for ``last_id`` (conn: a db connection)."""
+    bounds = db.fetch_one(conn, "activity_bounds") or {"top": 0, "floor": 0}
+    if last_id >= bounds["top"] or last_id < bounds["floor"] - 1:
+        return Replay([])  # nothing new, or ids from another life of the table
+    rows = db.fetch_all(conn, "activity_since", {"after": last_id, "limit": REPLAY_LIMIT + 1})
+    if len(rows) > REPLAY_LIMIT:
+        return Replay([])  # too much to replay: the client reloads instead
+    return Replay(rows)
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -123,15 +144,14 @@ class Hub:
         send: Send,
         receive: Receive,
         last_id: int | None,
-        replay: Callable[[int], list[dict[str, Any]]],
+        replay: Callable[[int], Replay],
     ) -> None:
         """One client's stream, as a plain ASGI response: a retry hint, the activity it
         missed (Last-Event-ID), then live frames until it hangs up or the server stops.
         (Plain ASGI rather than StreamingResponse: with a thousand clients, the fewer
         steps per frame the sooner the last one has it.)"""
-        queue: asyncio.Queue[tuple[list[tuple[int | None, bytes]], bytes] | None] = asyncio.Queue(
-            QUEUE_LIMIT
-        )
+        queue: asyncio.Queue[tuple[list[tuple[int | None, bytes]], bytes] | None]
+        queue = asyncio.Queue(QUEUE_LIMIT)
         self.subscribers.add(queue)  # before the replay query: nothing falls in between
 
         async def body(data: bytes) -> None:
@@ -147,25 +167,32 @@ class Hub:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await body(b"retry: 2000\n\n")
-            sent = last_id or 0
+            # Frames the replay sent are skipped when they also come live (and only
+            # those: ids may commit out of order, so "below the last id" proves nothing).
+            replayed: set[int] = set()
+            replay_top = 0
             if last_id is not None:
                 from starlette.concurrency import run_in_threadpool
 
-                for row in await run_in_threadpool(replay, last_id):
+                got = await run_in_threadpool(replay, last_id)
+                for row in got.rows:
                     await body(frame("activity", activity_json(row), row["id"]))
-                    sent = max(sent, row["id"])
+                    replayed.add(row["id"])
+                replay_top = max(replayed, default=0)
+                # Whether or not all was replayed (ids from before a rebuild, a gap too
+                # long, an id from another database), the board is fetched afresh.
                 await body(frame("board", {"reload": True}))
             while not self.closing.is_set():
                 item = await queue.get()  # no wait_for: it costs a task per frame per client
                 if item is None:
                     break
-                # One write for all frames of one notification (an activity event and
-                # the board change it caused): one wake-up and one send per client.
                 frames, joined = item
-                ids = [i for i, _ in frames if i is not None]
-                if ids and min(ids) <= sent:  # some were replayed already: only the rest
-                    joined = b"".join(d for i, d in frames if i is None or i > sent)
-                sent = max([sent, *ids])
+                if replayed:
+                    ids = [i for i, _ in frames if i is not None]
+                    if any(i in replayed for i in ids):
+                        joined = b"".join(d for i, d in frames if i is None or i not in replayed)
+                    if any(i > replay_top for i in ids):
+                        replayed.clear()  # live has passed the replay
                 if joined:
                     await body(joined)
             with contextlib.suppress(OSError):
@@ -205,7 +232,8 @@ class Hub:
     def _emit(self, frames: list[tuple[int | None, bytes]]) -> None:
         if not frames:
             return
-        self.on_change()
+        if any(b"event: log" not in data for _, data in frames):
+            self.on_change()  # an agent's output does not change the board
         loop = self.loop
         if loop is None or loop.is_closed():
             return

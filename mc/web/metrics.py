@@ -106,7 +106,7 @@ class Collector:
         self._cached: tuple[float, dict[str, Any]] | None = None
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import GaugeMetricFamily
 
         if self._cached is None or time.monotonic() - self._cached[0] > 1.0:
             self._cached = (time.monotonic(), self.source())
@@ -115,7 +115,9 @@ class Collector:
         for lane, n in m["lanes"].items():
             lanes.add_metric([lane], n)
         yield lanes
-        done = CounterMetricFamily("mc_projects_done", "Projects approved into done, last 30 days")
+        done = GaugeMetricFamily(
+            "mc_projects_done_30d", "Projects approved into done, last 30 days"
+        )
         done.add_metric([], sum(d["done"] for d in m["throughput"]))
         yield done
         jobs = GaugeMetricFamily("mc_jobs", "Jobs by outcome", labels=["state"])
