@@ -40,6 +40,9 @@ def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
+DETACHED_TIMEOUT = 60
+
+
 class Repo(NamedTuple):
     """A git repository: its work tree (None when bare) and its git dir."""
 
@@ -82,21 +85,30 @@ class Repo(NamedTuple):
         env: Mapping[str, str] | None = None,
         check: bool = True,
         config: Sequence[str] = (),
+        detached: bool = False,
     ) -> subprocess.CompletedProcess[bytes]:
+        """Run git here. ``detached``: in a session of its own, without the terminal (a
+        server's request must fail, not wait, when signing would ask for a passphrase),
+        and given at most DETACHED_TIMEOUT seconds."""
         argv = [GIT, f"--git-dir={self.git_dir}"]
         if self.work_tree is not None:
             argv.append(f"--work-tree={self.work_tree}")
         for item in config:
             argv += ["-c", item]
         argv += args
-        proc = subprocess.run(
-            argv,
-            input=input,
-            capture_output=True,
-            env=_env(env),
-            cwd=self.top,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
+        try:
+            proc = subprocess.run(
+                argv,
+                input=input,
+                capture_output=True,
+                env=_env(env),
+                cwd=self.top,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                start_new_session=detached,
+                timeout=DETACHED_TIMEOUT if detached else None,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} did not finish in {DETACHED_TIMEOUT} s") from None
         if check and proc.returncode != 0:
             raise GitError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
         return proc
@@ -141,12 +153,15 @@ class Repo(NamedTuple):
         sign: bool,
         config: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        detached: bool = False,
     ) -> str:
         args = ["commit-tree", tree]
         for parent in parents:
             args += ["-p", parent]
         args.append("-S" if sign else "--no-gpg-sign")
-        proc = self.run(*args, input=message.encode(), env=env, config=config, check=False)
+        proc = self.run(
+            *args, input=message.encode(), env=env, config=config, check=False, detached=detached
+        )
         if proc.returncode != 0:
             err = _first_line(proc.stderr)
             if sign:

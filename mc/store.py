@@ -232,6 +232,7 @@ class Store:
             sign=who.sign,
             config=who.config,
             env=who.env,
+            detached=_VIA.get() is not None,  # for a web request: never wait on a prompt
         )
 
     # ------------------------------------------------------------------ the person's checkout

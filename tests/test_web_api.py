@@ -651,3 +651,51 @@ def test_a_stale_or_foreign_last_event_id_gets_a_reload_and_live_events(
         _new(board_path, f"live-{n}")
         _wait(lambda got=got, n=n: any(f"live-{n}" in d for _, k, d in got if k == "activity"))
         stop.set()
+
+
+def test_approve_with_a_key_that_wants_a_passphrase_fails_fast_with_the_command(
+    web: Running, board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    """The server must not wait on a terminal prompt: the request fails, the page shows
+    the command to run where the person can type the passphrase."""
+    import subprocess
+
+    key = tmp_path / "locked"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-C", "locked", "-f", str(key)],
+        check=True,
+    )
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        actions.add_approver(board, "locked", (tmp_path / "locked.pub").read_text())
+        to_review(board, "ready", conns=(conn,))
+    web.wait_synced()
+    git(board_path, "config", "user.signingkey", str(tmp_path / "locked.pub"))
+    web.server.web._can_sign = None
+    c, csrf = web.session()
+    assert c.get("/api/session").json()["can_sign"] is True  # an approver's key, but locked
+    before = _head(board_path)
+    started = time.monotonic()
+    r = _write(c, csrf, "POST", "/api/projects/ready/approve")
+    assert time.monotonic() - started < 30
+    assert r.status_code == 409 and r.json()["command"] == "mc approve ready", r.text
+    assert _head(board_path) == before
+    c.close()
+
+
+def test_logging_out_ends_the_session(web: Running, board_path: Path) -> None:
+    from .conftest import run_mc
+
+    c, csrf = web.session()
+    assert c.post("/api/logout", json={}).status_code == 403  # no CSRF header
+    out = _write(c, csrf, "POST", "/api/logout")
+    assert out.status_code == 204
+    assert c.get("/api/board").status_code == 401
+    c.close()
+    with web.client(web.token("human")) as t:
+        assert t.post("/api/logout", json={}).status_code == 409
+    other, _ = web.session()
+    assert other.get("/api/board").status_code == 200
+    ended = run_mc(board_path, "logout", env={"MC_DATABASE_URL": web.url})
+    assert ended.returncode == 0 and "Ended 1 browser session" in ended.stdout
+    assert other.get("/api/board").status_code == 401
+    other.close()

@@ -227,3 +227,11 @@ def test_comments_and_the_activity_panel(web: Running, page: Opened, board_path:
     assert item is not None
     assert pg.locator("li.activity-item b").count() == 0
     assert page.problems == []
+
+
+def test_log_out(web: Running, page: Opened) -> None:
+    pg = page.page
+    pg.click("#logout")
+    pg.wait_for_selector("#login-panel")
+    pg.reload()
+    pg.wait_for_selector("#login-panel")  # the cookie no longer works

@@ -65,6 +65,7 @@ async function request(method, path, { body, ifMatch } = {}) {
 
 export const api = {
   session: () => request('GET', '/api/session'),
+  logout: () => request('POST', '/api/logout', { body: {} }),
   board: () => request('GET', '/api/board'),
 
   project: (id) => request('GET', `/api/projects/${enc(id)}`),

@@ -124,6 +124,16 @@ async function start() {
   ctx.isHuman = ctx.session.role === 'human';
   document.body.classList.toggle('read-only', !ctx.isHuman);
   document.getElementById('whoami').textContent = `${ctx.session.name} · ${ctx.session.role}`;
+  const logout = document.getElementById('logout');
+  logout.hidden = ctx.session.via !== 'session';
+  logout.addEventListener('click', async () => {
+    try {
+      await api.logout();
+    } finally {
+      logout.hidden = true;
+      showSignedOut();
+    }
+  });
   const newProject = document.getElementById('new-project');
   newProject.hidden = !ctx.isHuman;
   newProject.addEventListener('click', () => openNewProject(ctx));

@@ -223,6 +223,16 @@ def login(
     sys.stdout.write(f"http://{shown}:{port}/login?token={secret}\n")
 
 
+@app.command()
+def logout() -> None:
+    """End every browser session of the web board (and unused login links)."""
+    from mc.web.auth import end_all_sessions
+
+    with _connection() as conn:
+        n = end_all_sessions(conn)
+    sys.stdout.write(f"Ended {n} browser session{'s' if n != 1 else ''} and login links\n")
+
+
 @token_app.command("create")
 def token_create(
     name: str = typer.Argument(..., metavar="NAME"),

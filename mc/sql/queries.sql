@@ -345,6 +345,13 @@ UPDATE tokens SET revoked_at = now(), last_used_at = now()
 WHERE digest = %(digest)s AND kind = 'login' AND revoked_at IS NULL AND expires_at > now()
 RETURNING id, name, role;
 
+-- name: session_end
+UPDATE tokens SET revoked_at = now() WHERE digest = %(digest)s AND kind = 'session'
+  AND revoked_at IS NULL;
+
+-- name: sessions_end_all
+UPDATE tokens SET revoked_at = now() WHERE kind IN ('session', 'login') AND revoked_at IS NULL;
+
 -- name: token_list
 SELECT id, kind, name, role, created_at, expires_at, last_used_at, revoked_at FROM tokens
 WHERE kind = 'api' AND (%(all)s OR revoked_at IS NULL) ORDER BY id;

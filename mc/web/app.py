@@ -549,6 +549,17 @@ def get_session(c: Ctx) -> Response:
     )
 
 
+def logout(c: Ctx) -> Response:
+    if c.who.via != "session":
+        raise HttpError(
+            409, "only a browser session logs out (revoke a token with mc token revoke)"
+        )
+    auth.end_session(c.conn, c.who)
+    response = Response(status_code=204)
+    response.delete_cookie(auth.cookie_name(c.request.url.port), path="/")
+    return response
+
+
 def get_board(c: Ctx) -> Response:
     return Response(
         board_json(c), headers={"cache-control": "no-store"}, media_type="application/json"
@@ -1066,6 +1077,7 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
     web = Web(board_path, url, hosts=hosts)
     api = [
         Route("/api/session", endpoint(get_session)),
+        Route("/api/logout", endpoint(logout, body=Empty, write=True), methods=["POST"]),
         Route("/api/board", endpoint(get_board)),
         Route(
             "/api/projects",

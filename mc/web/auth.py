@@ -138,3 +138,15 @@ def lookup(conn: db.Connection, secret: str, via: str) -> Principal | None:
     if row is None:
         return None
     return Principal(row["name"], row["role"], via, d)
+
+
+def end_session(conn: db.Connection, who: Principal) -> None:
+    """Log a browser session out (its cookie stops working)."""
+    with db.translated(), conn.transaction():
+        db.execute(conn, "session_end", {"digest": who.secret_digest})
+
+
+def end_all_sessions(conn: db.Connection) -> int:
+    """`mc logout`: every browser session and unused login link ends now."""
+    with db.translated(), conn.transaction():
+        return db.execute(conn, "sessions_end_all")
