@@ -699,3 +699,27 @@ def test_logging_out_ends_the_session(web: Running, board_path: Path) -> None:
     assert ended.returncode == 0 and "Ended 1 browser session" in ended.stdout
     assert other.get("/api/board").status_code == 401
     other.close()
+
+
+def test_the_live_feed_survives_a_dropped_listen_connection(
+    web: Running, board_path: Path, database_url: str
+) -> None:
+    """The server's LISTEN connection is killed (a database restart, a network cut): it
+    reconnects, open streams are told to reload, and later commits still arrive."""
+    token = web.token("viewer")
+    got: list[tuple[str, str, str]] = []
+    stop = threading.Event()
+    threading.Thread(target=_events, args=(web, token, None, got, stop), daemon=True).start()
+    _wait(lambda: len(web.server.web.hub.subscribers) == 1)
+    with db.connect(database_url, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+            "WHERE application_name = 'mc web listen' AND datname = current_database()"
+        ).fetchone()
+    assert killed is not None and killed["n"] == 1
+    _new(board_path, "during-the-cut")  # may land while the server is not listening
+    _wait(lambda: any(k == "board" and "reload" in d for _, k, d in got), seconds=15)
+    _wait(lambda: any(k == "activity" and "during-the-cut" in d for _, k, d in got), seconds=15)
+    _new(board_path, "after-the-cut")
+    _wait(lambda: any(k == "activity" and "after-the-cut" in d for _, k, d in got), seconds=15)
+    stop.set()

@@ -92,6 +92,7 @@ class Hub:
         self.connected = threading.Event()
         self.thread: threading.Thread | None = None
         self.sent = 0  # frames published (for the benchmark and tests)
+        self.last_activity: int | None = None  # the newest activity id sent (listener thread)
 
     # ------------------------------------------------------------------ loop side
 
@@ -216,7 +217,19 @@ class Hub:
                     ln.execute(f"LISTEN {db.CHANNEL}")
                     ln.execute(f"LISTEN {jobs.CHANNEL}")
                     self.connected.set()
-                    self._emit([(None, frame("board", {"reload": True}))])  # missed while down
+                    # While it was down: the activity after the last one sent, then a reload.
+                    missed: list[tuple[int | None, bytes]] = []
+                    if self.last_activity is None:  # the first connection: from now on
+                        top = db.fetch_one(rd, "activity_max")
+                        self.last_activity = top["id"] if top else 0
+                    else:
+                        rows = db.fetch_all(
+                            rd, "activity_since", {"after": self.last_activity, "limit": 500}
+                        )
+                        missed = [
+                            (r["id"], frame("activity", activity_json(r), r["id"])) for r in rows
+                        ]
+                    self._emit([*missed, (None, frame("board", {"reload": True}))])
                     backoff = 0.2
                     while not self.closing.is_set():
                         for note in ln.notifies(timeout=0.5):
@@ -232,6 +245,9 @@ class Hub:
     def _emit(self, frames: list[tuple[int | None, bytes]]) -> None:
         if not frames:
             return
+        ids = [i for i, _ in frames if i is not None]
+        if ids:
+            self.last_activity = max([*ids, self.last_activity or 0])
         if any(b"event: log" not in data for _, data in frames):
             self.on_change()  # an agent's output does not change the board
         loop = self.loop
