@@ -559,17 +559,27 @@ def record_review(
     )
 
 
-def escalate(board: Board, project_id: str, reason: str, role: Role = Role.EXECUTOR) -> Committed:
-    """Flag a project for the person: retries or review rounds are spent."""
+def escalate(
+    board: Board,
+    project_id: str,
+    reason: str,
+    role: Role = Role.EXECUTOR,
+    *,
+    job: str | None = None,
+    attempt: int | None = None,
+) -> Committed:
+    """Flag a project for the person: retries or review rounds are spent. With ``job``,
+    its ``run`` block says the job is dead, with the error."""
+    updates: dict[str, Any] = {"needs_human": {"reason": reason, "at": now()}}
+    if job is not None:
+        entry = board.get(project_id)
+        run = dict(entry.project.get("run") or {}) if entry.project is not None else {}
+        run.update({"job": job, "outcome": "dead", "error": reason[:20_000], "finished_at": now()})
+        if attempt is not None:
+            run["attempt"] = attempt
+        updates["run"] = run
     return _service_update(
-        board,
-        role,
-        project_id,
-        "escalate",
-        f"Escalate {project_id}",
-        {"needs_human": {"reason": reason, "at": now()}},
-        None,
-        None,
+        board, role, project_id, "escalate", f"Escalate {project_id}", updates, None, job
     )
 
 

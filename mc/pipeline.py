@@ -43,6 +43,7 @@ log = logging.getLogger("mc.pipeline")
 REVIEWER = "reviewer"
 POLL_SECONDS = 5.0
 BEAT_SECONDS = 5.0
+PUMP_COALESCE = 0.05  # seconds an agent's burst of output is gathered before it is written
 
 
 # ---------------------------------------------------------------------- dispatch
@@ -139,6 +140,53 @@ def render_brief(board: Board, project_id: str, job: Job, tasks: list[Any]) -> s
 
 
 # ---------------------------------------------------------------------- the worker
+
+
+class LogPump:
+    """An agent's output into the job log as it comes, from a thread of its own.
+
+    The agent's pipes are read by the guard; each chunk lands here and is written (one
+    INSERT + NOTIFY per chunk, a burst within PUMP_COALESCE folded into one round) on
+    the pump's own connection, so a slow database never stalls the agent's output.
+    """
+
+    def __init__(self, url: str, job: Job) -> None:
+        self.job = job
+        self.conn = db.connect(url, application_name=f"mc log {job.id}")
+        self.pending: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name=f"mc-log-{job.id}", daemon=True)
+        self.thread.start()
+
+    def add(self, stream: str, text: str) -> None:
+        with self.lock:
+            self.pending.append((stream, text))
+        self.wake.set()
+
+    def _run(self) -> None:
+        while not self.closed:
+            self.wake.wait()
+            self.wake.clear()
+            time.sleep(PUMP_COALESCE)
+            self._flush()
+
+    def _flush(self) -> None:
+        with self.lock:
+            batch, self.pending = self.pending, []
+        try:
+            for stream, text in batch:
+                jobs.log(self.conn, self.job, stream, text)
+        except McError as exc:  # the log is not worth failing the run for
+            log.warning("job %s: could not write its log: %s", self.job.id, exc)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+        self.thread.join(10)
+        self._flush()
+        self.conn.close()
 
 
 class Worker:
@@ -258,7 +306,7 @@ class Worker:
                 job.id,
                 job.kind,
                 archetype.name,
-                archetype.model or entry.project.get("model"),
+                entry.project.get("model") or archetype.model,  # the project's own first
                 brief,
                 prompt_file,
                 output,
@@ -298,22 +346,9 @@ class Worker:
     def _execute(
         self, conn: db.Connection, job: Job, runner: Runner, run: Run, timeout: float
     ) -> Verdict:
-        log_conn = db.connect(self.url)
-        pending: list[tuple[str, str]] = []
-        lock = threading.Lock()
-
-        def on_output(stream: str, text: str) -> None:
-            with lock:
-                pending.append((stream, text))
-
-        def flush() -> None:
-            with lock:
-                batch, pending[:] = list(pending), []
-            for stream, text in batch:
-                jobs.log(log_conn, job, stream, text)
+        pump = LogPump(self.url, job)
 
         def beat() -> str | None:
-            flush()
             if self.stop.is_set() and self._shutting_down_too_long():
                 return "shutdown"
             try:
@@ -331,23 +366,23 @@ class Worker:
                 "MC_OUTPUT_DIR": str(run.output_dir),
             }
         )
+        env.update(runner.env)  # the board's own settings for this runner (mc.yaml)
         try:
             if not runner.spawns:
-                return self._handoff(conn, job, beat)
+                return self._handoff(conn, job, run, runner, env, pump, beat)
             execution = run_agent(
                 runner.argv(run),
                 cwd=run.workspace,
                 env=env,
                 timeout=timeout,
-                on_output=on_output,
+                on_output=pump.add,
                 beat=beat,
                 beat_every=self.beat_every,
                 lease=self.lease,
                 grace=self.grace,
             )
-            flush()
         finally:
-            log_conn.close()
+            pump.close()
         if execution.stopped:
             return Verdict(False, execution.stopped)
         if execution.timed_out:
@@ -357,11 +392,38 @@ class Worker:
     def _shutting_down_too_long(self) -> bool:
         return self._stop_at is not None and time.monotonic() - self._stop_at > self.shutdown_wait
 
-    def _handoff(self, conn: db.Connection, job: Job, beat: Callable[[], str | None]) -> Verdict:
-        """No agent to spawn: wait for `mc job complete|fail JOB` (or the API)."""
-        log.info(
-            "job %s for %s handed off: waiting for mc job complete|fail", job.id, job.project_id
+    def _handoff(
+        self,
+        conn: db.Connection,
+        job: Job,
+        run: Run,
+        runner: Runner,
+        env: dict[str, str],
+        pump: LogPump,
+        beat: Callable[[], str | None],
+    ) -> Verdict:
+        """No agent to spawn: announce the job (its log, the job event, and the runner's
+        command if it has one), then wait for `mc job complete|fail JOB` (or the API)."""
+        pump.add(
+            "mc",
+            f"Handed off. The brief: {run.prompt_file}. Leave what you produce in "
+            f"{run.output_dir}, then run: mc job complete {job.id} --notes '...' "
+            f"(or mc job fail {job.id} --error '...').\n",
         )
+        log.info("job %s for %s handed off: waiting for a report", job.id, job.project_id)
+        if runner.command:  # e.g. tell the person's assistant; it does not do the work here
+            try:
+                told = subprocess.run(
+                    runner.argv(run),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=60,
+                    check=False,
+                )
+                pump.add("mc", f"Announced with {runner.command[0]} (exit {told.returncode}).\n")
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                pump.add("mc", f"Announcing with {runner.command[0]} failed: {exc}\n")
         while True:
             reason = beat()
             if reason:
@@ -482,20 +544,17 @@ class Worker:
                     board, job.project_id, str(job.id), "fail", notes, rework=True
                 )
             else:
+                spent = f"the review failed {job.round} times; it needs you"
                 actions.record_review(
-                    board,
-                    job.project_id,
-                    str(job.id),
-                    "fail",
-                    notes,
-                    rework=False,
-                    escalate=f"the review failed {job.round} times; it needs you",
+                    board, job.project_id, str(job.id), "fail", notes, rework=False, escalate=spent
                 )
             db.execute(
                 conn,
                 "job_mark_succeeded",
                 {"id": job.id, "token": job.lease_token, "result": db.jsonb(found)},
             )
+        if verdict == "fail" and job.round >= rounds:
+            self._on_escalation(board, job, f"the review failed {job.round} times: {notes}")
         if verdict == "fail" and job.round < rounds:
             archetype = board.config.archetype(board.get(job.project_id).project.archetype)  # type: ignore[union-attr]
             jobs.enqueue(
@@ -511,21 +570,30 @@ class Worker:
 
     def _escalate(self, board: Board, job: Job, reason: str) -> None:
         with contextlib.suppress(McError):
-            actions.escalate(board, job.project_id, reason)
+            actions.escalate(
+                board, job.project_id, reason, job=str(job.id), attempt=max(job.attempts, 1)
+            )
+        self._on_escalation(board, job, reason)
+
+    def _on_escalation(self, board: Board, job: Job, reason: str) -> None:
+        """mc.yaml's on_escalation command, with the details (its failure is only logged)."""
         command = board.config.on_escalation
-        if command:
-            details = json.dumps({"project": job.project_id, "job": job.id, "reason": reason})
-            with contextlib.suppress(OSError):
-                subprocess.run(
-                    [*command, details],
-                    stdin=subprocess.DEVNULL,
-                    timeout=30,
-                    env=agent_env(
-                        {
-                            "MC_PROJECT_ID": job.project_id,
-                            "MC_JOB_ID": str(job.id),
-                            "MC_ESCALATION": reason,
-                        }
-                    ),
-                    check=False,
-                )
+        if not command:
+            return
+        details = json.dumps({"project": job.project_id, "job": job.id, "reason": reason})
+        try:
+            subprocess.run(
+                [*command, details],
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+                env=agent_env(
+                    {
+                        "MC_PROJECT_ID": job.project_id,
+                        "MC_JOB_ID": str(job.id),
+                        "MC_ESCALATION": reason,
+                    }
+                ),
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("on_escalation for job %s failed: %s", job.id, exc)

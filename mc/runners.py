@@ -56,6 +56,7 @@ class Runner(NamedTuple):
     model_args: tuple[str, ...] = ()  # added when the archetype names a model: "{model}"
     args: tuple[str, ...] = ()
     spawns: bool = True  # False: the handoff runner waits for someone to report back
+    env: Mapping[str, str] = {}
 
     def argv(self, run: Run) -> list[str]:
         values = {
@@ -286,6 +287,8 @@ def resolve(
         if spec.get("command"):
             runner = runner._replace(command=tuple(spec["command"]))
         runner = runner._replace(args=tuple(spec.get("args", ())) + tuple(args))
+        if spec.get("env"):
+            runner = runner._replace(env={str(k): str(v) for k, v in dict(spec["env"]).items()})
     else:
         found = PRESETS.get(name)
         if found is None:

@@ -1,7 +1,8 @@
 """A scripted stand-in for an agent CLI, for the tests: `python tests/fake_agent.py MODE`.
 
 Modes: ok, edit (changes its working folder), fail, hang, ignore-term, children,
-tempfail, env, stdin, and
+tempfail, env, stdin, drip (three lines, 0.4 s apart), model (reports MC_MODEL and
+$FAKE_SETTING), review-fail (the reviewer fails the work), and
 claude-error / codex-failed / gemini-error (print that CLI's structured failure).
 It writes its pid (and its children's) to $FAKE_PIDS when set.
 """
@@ -28,10 +29,27 @@ def main() -> int:
     note_pid(os.getpid())
     print(f"fake agent: {mode}", flush=True)
     out = os.environ.get("MC_OUTPUT_DIR")
-    if out and os.environ.get("MC_ARCHETYPE") == "reviewer" and mode in ("ok", "edit"):
-        with open(os.path.join(out, "verdict.json"), "w") as fh:
-            json.dump({"verdict": "pass", "notes": "fake review"}, fh)
+    if out and os.environ.get("MC_ARCHETYPE") == "reviewer":
+        if mode in ("ok", "edit", "drip", "model"):
+            with open(os.path.join(out, "verdict.json"), "w") as fh:
+                json.dump({"verdict": "pass", "notes": "fake review"}, fh)
+            return 0
+        if mode == "review-fail":
+            with open(os.path.join(out, "verdict.json"), "w") as fh:
+                json.dump({"verdict": "fail", "notes": "not good enough"}, fh)
+            return 0
+    if mode == "drip":
+        for i in range(3):
+            print(f"line {i}", flush=True)
+            time.sleep(0.4)
+        mode = "ok"
+    if mode == "model":
+        if out:
+            with open(os.path.join(out, "report.md"), "w") as fh:
+                fh.write(f"{os.environ.get('MC_MODEL')} {os.environ.get('FAKE_SETTING')}\n")
         return 0
+    if mode == "review-fail":
+        mode = "ok"
     if mode == "edit":  # change the workspace (a coder's worktree)
         with open("FIXED.txt", "w") as fh:
             fh.write("fixed by the fake agent\n")

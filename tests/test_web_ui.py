@@ -235,3 +235,58 @@ def test_log_out(web: Running, page: Opened) -> None:
     pg.wait_for_selector("#login-panel")
     pg.reload()
     pg.wait_for_selector("#login-panel")  # the cookie no longer works
+
+
+def test_tasks_can_be_linked_edited_and_deleted(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _new(board_path, "alpha", "Alpha project")
+    web.wait_synced()
+    c = web.client(web.token("human"))
+    made = c.post("/api/tasks", json={"title": "Write the docs"})
+    assert made.status_code == 201, made.text
+    tid = made.json()["id"]
+    assert made.json()["project_id"] is None
+    row = f'li.task[data-task="{tid}"]'
+    pg = page.page
+
+    # Linked from the project page, picking it from the open unlinked tasks.
+    pg.goto(f"{web.origin}/#/project/alpha")
+    pg.wait_for_selector(f'form.task-link-existing select option[value="{tid}"]', state="attached")
+    pg.select_option("form.task-link-existing select", str(tid))
+    pg.click("form.task-link-existing [data-action=link-task]")
+    pg.wait_for_selector(f".detail-side {row}")
+    linked = c.get("/api/tasks", params={"project": "alpha"}).json()
+    assert [t["id"] for t in linked] == [tid]
+
+    # Edited in its row on the Tasks view, which shows the project it belongs to.
+    pg.goto(f"{web.origin}/#/tasks")
+    pg.wait_for_selector(f'{row} a.chip-project[href="#/project/alpha"]')
+    pg.click(f"{row} [data-action=edit-task]")
+    pg.fill(f"{row} form.task-edit-form input[name=title]", "Write the user guide")
+    pg.select_option(f"{row} form.task-edit-form select[name=priority]", "2")
+    pg.click(f"{row} [data-action=save-task]")
+    pg.wait_for_selector(f'{row}:not(.is-editing) .task-title:has-text("Write the user guide")')
+    got = c.get(f"/api/tasks/{tid}").json()
+    assert (got["title"], got["priority"], got["project_id"]) == (
+        "Write the user guide",
+        2,
+        "alpha",
+    )
+
+    # Unlinked: the row stays (now with a "Link to project…" input) and the project has none.
+    pg.click(f"{row} [data-action=unlink-task]")
+    pg.wait_for_selector(f"{row} input.task-link-input")
+    assert pg.locator(f"{row} a.chip-project").count() == 0
+    assert c.get("/api/tasks", params={"project": "alpha"}).json() == []
+
+    # Deleted after the two-step confirmation.
+    pg.click(f"{row} [data-action=delete-task]")
+    pg.wait_for_selector(f'{row} [data-action=delete-task]:has-text("Really delete?")')
+    assert c.get(f"/api/tasks/{tid}").status_code == 200  # the first click deletes nothing
+    pg.click(f"{row} [data-action=delete-task]")
+    pg.wait_for_selector(row, state="detached")
+    remaining = c.get("/api/tasks", params={"all": "1"}).json()
+    assert tid not in [t["id"] for t in remaining]
+    assert pg.locator('li.task [role="alert"]:not([hidden])').count() == 0
+    assert page.problems == []

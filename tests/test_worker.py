@@ -4,6 +4,7 @@ asked to stop."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -328,3 +329,122 @@ def test_coder_work_that_changes_nothing_fails(
     pid = _coder_project(board_path, workspace)
     row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'", (pid,))
     assert "changed nothing" in row["last_error"]
+
+
+def _write_config(board_path: Path, text: str) -> None:
+    (board_path / "mc.yaml").write_text(text)
+    git(board_path, "commit", "-q", "-S", "-am", "test settings")
+
+
+def test_output_streams_into_the_log_as_it_comes(
+    board_path: Path, database_url: str, services: Any
+) -> None:
+    _configure(board_path, "drip")
+    services()
+    pid = _queue(board_path)
+    rows: list[Any] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT l.text, l.at FROM job_log l JOIN jobs j ON j.id = l.job_id "
+                "WHERE j.project_id = %s AND j.kind = 'work' AND l.text LIKE 'line %%' "
+                "ORDER BY l.id",
+                (pid,),
+            ).fetchall()
+        if len(rows) == 3:
+            break
+        time.sleep(0.1)
+    assert [r["text"] for r in rows] == ["line 0\n", "line 1\n", "line 2\n"]
+    gaps = [(b["at"] - a["at"]).total_seconds() for a, b in itertools.pairwise(rows)]
+    assert all(g > 0.25 for g in gaps), gaps  # written as printed, not in one batch at the end
+
+
+def test_the_projects_model_wins_and_runner_env_applies(
+    board_path: Path, database_url: str, services: Any
+) -> None:
+    runner = "{runner: mine, model: arche-model, timeout: 60, max_attempts: 1}"
+    _write_config(
+        board_path,
+        "branch: main\narchetypes:\n"
+        + "".join(
+            f"  {n}: {runner}\n" for n in ("coder", "researcher", "writer", "ops", "reviewer")
+        )
+        + f"runners:\n  mine: {{preset: command, command: [{sys.executable}, {FAKE}, model], "
+        "env: {FAKE_SETTING: from-mc-yaml}}\n",
+    )
+    services()
+    made = run_mc(board_path, "project", "new", "Model", "-a", "writer")
+    pid = made.stdout.split()[1]
+    assert run_mc(board_path, "project", "edit", pid, "--set", "model=proj-model").returncode == 0
+    assert run_mc(board_path, "project", "queue", pid).returncode == 0
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND lane = 'review'", (pid,))
+    report = git(board_path, "show", f"main:artifacts/{pid}/report.md").stdout
+    assert report == "proj-model from-mc-yaml\n"
+
+
+def test_review_rounds_spent_escalate_and_run_the_command(
+    board_path: Path, database_url: str, services: Any, tmp_path: Path
+) -> None:
+    escalated = tmp_path / "escalated.json"
+    _configure(board_path, "review-fail", escalate=escalated)
+    text = (board_path / "mc.yaml").read_text() + "review: {rounds: 2}\n"
+    _write_config(board_path, text)
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM projects WHERE id = %s AND needs_human", (pid,))
+    assert row["lane"] == "review" and "failed 2 times" in row["data"]["needs_human"]["reason"]
+    with db.connect(database_url) as conn:
+        kinds = [r["kind"] for r in conn.execute(
+            "SELECT kind FROM jobs WHERE project_id = %s ORDER BY id", (pid,))]  # fmt: skip
+    assert kinds == ["work", "review", "work", "review"]
+    deadline = time.monotonic() + 10
+    while not escalated.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "not good enough" in escalated.read_text()
+
+
+def test_a_dead_job_leaves_its_outcome_in_the_file(
+    board_path: Path, database_url: str, services: Any
+) -> None:
+    _configure(board_path, "fail", attempts=1)
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'", (pid,))
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND needs_human", (pid,))
+    text = (board_path / "in-progress" / f"{pid}.yaml").read_text()
+    assert "outcome: dead" in text and "exited with status 3" in text
+    body = git(board_path, "log", "-1", "--format=%B").stdout
+    assert "Mc-Action: escalate" in body and f"Mc-Job: {row['id']}" in body
+
+
+def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
+    board_path: Path, database_url: str, services: Any, tmp_path: Path
+) -> None:
+    told = tmp_path / "told.txt"
+    announce = f"import sys; open('{told}', 'w').write(' '.join(sys.argv[1:]))"
+    work = (
+        f"{{runner: handoff, command: [{sys.executable}, -c, \"{announce}\", '{{job_id}}', "
+        f"'{{output_dir}}'], timeout: 60, max_attempts: 1}}"
+    )
+    review = f"{{runner: command, command: [{sys.executable}, {FAKE}, ok], timeout: 60}}"
+    _write_config(
+        board_path,
+        "branch: main\narchetypes:\n"
+        + "".join(f"  {n}: {work}\n" for n in ("coder", "researcher", "writer", "ops"))
+        + f"  reviewer: {review}\n",
+    )
+    services()
+    pid = _queue(board_path)
+    deadline = time.monotonic() + 30
+    while not told.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job_id, output_dir = told.read_text().split()
+    (Path(output_dir) / "notes.md").write_text("# Done by hand\n")
+    env = {"MC_DATABASE_URL": database_url}
+    log = run_mc(board_path, "job", "logs", job_id, env=env).stdout
+    assert f"mc job complete {job_id}" in log and output_dir in log
+    done = run_mc(board_path, "job", "complete", job_id, "--notes", "All set.", env=env)
+    assert done.returncode == 0, done.stderr
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND ready_for_human", (pid,))
+    assert git(board_path, "show", f"main:artifacts/{pid}/notes.md").stdout == "# Done by hand\n"
