@@ -85,6 +85,8 @@ export const api = {
   tasks: ({ overdue, project, all } = {}) => request('GET', `/api/tasks${query({ overdue, project, all })}`),
   createTask: (fields) => request('POST', '/api/tasks', { body: fields }),
   patchTask: (id, etag, fields) => request('PATCH', `/api/tasks/${enc(id)}`, { body: fields, ifMatch: etag }),
+  task: (id) => request('GET', `/api/tasks/${enc(id)}`),
+  deleteTask: (id, etag) => request('DELETE', `/api/tasks/${enc(id)}`, { ifMatch: etag }),
 
   calendar: (month) => request('GET', `/api/calendar${query({ month })}`),
   activity: ({ before, limit = 50 } = {}) => request('GET', `/api/activity${query({ before, limit })}`),

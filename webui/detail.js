@@ -7,7 +7,7 @@ import { buildProjectForm, readProjectForm, changedFields, markInvalidField } fr
 import { createJobsPanel } from './jobs.js';
 import { renderArtifacts } from './artifacts.js';
 import { activityItem } from './activity.js';
-import { taskRow, newTaskForm } from './tasks.js';
+import { taskRow, newTaskForm, replaceTaskRows } from './tasks.js';
 import { hrefFor } from './router.js';
 import { showToast, errorText } from './toast.js';
 
@@ -57,6 +57,7 @@ export function mountDetail(root, ctx, route) {
   const jobs = createJobsPanel(id);
   const artifactsBody = h('div');
   const tasksList = h('ul', { class: 'task-list' });
+  const linkTask = canWrite && buildLinkTaskForm();
   const activityList = h('ol', { class: 'activity-list' });
   const reworkForm = buildReworkForm();
 
@@ -81,7 +82,7 @@ export function mountDetail(root, ctx, route) {
       h(
         'aside',
         { class: 'detail-side' },
-        panel('Tasks', tasksList, canWrite && newTaskForm({ projectId: id, onCreated: () => loadTasks() })),
+        panel('Tasks', tasksList, linkTask?.form, canWrite && newTaskForm({ projectId: id, onCreated: () => loadTasks() })),
         panel('Activity', activityList, canWrite && commentForm()),
       ),
     ),
@@ -297,14 +298,74 @@ export function mountDetail(root, ctx, route) {
   async function loadTasks() {
     try {
       const tasks = await api.tasks({ project: id, all: true });
-      tasksList.replaceChildren(
-        ...(tasks.length
+      replaceTaskRows(
+        tasksList,
+        tasks.length
           ? tasks.map((t) => taskRow(t, { canWrite, showProject: false, onChange: () => loadTasks() }))
-          : [h('li', { class: 'muted empty' }, 'No tasks linked.')]),
+          : [h('li', { class: 'muted empty' }, 'No tasks linked.')],
       );
     } catch (err) {
       tasksList.replaceChildren(h('li', { class: 'form-error' }, errorText(err)));
     }
+    linkTask?.load();
+  }
+
+  /** "Link an existing task": a select of the open tasks no project has yet. */
+  function buildLinkTaskForm() {
+    let candidates = new Map();
+    const select = h('select', { name: 'task', id: `link-task-${id}` });
+    const submit = h('button', { type: 'submit', class: 'btn btn-small', dataset: { action: 'link-task' } }, 'Link');
+    const status = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const showStatus = (message) => {
+      status.textContent = message || '';
+      status.hidden = !message;
+    };
+    const form = h(
+      'form',
+      { class: 'task-link-existing', 'aria-label': 'Link an existing task' },
+      h('label', { class: 'field-label', for: `link-task-${id}` }, 'Link an existing task'),
+      h('div', { class: 'task-link-row' }, select, submit),
+      status,
+    );
+
+    async function load() {
+      let open;
+      try {
+        open = (await api.tasks()).filter((t) => !t.project_id && !t.done_at);
+      } catch (err) {
+        showStatus(errorText(err));
+        return;
+      }
+      const chosen = select.value;
+      candidates = new Map(open.map((t) => [String(t.id), t]));
+      select.replaceChildren(
+        ...(open.length
+          ? [h('option', { value: '' }, 'Choose a task…'), ...open.map((t) => h('option', { value: String(t.id), selected: String(t.id) === chosen }, t.title))]
+          : [h('option', { value: '' }, 'No open unlinked tasks')]),
+      );
+      select.disabled = submit.disabled = !open.length;
+    }
+
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const task = candidates.get(select.value);
+      if (!task) {
+        select.focus();
+        return;
+      }
+      showStatus('');
+      submit.disabled = true;
+      try {
+        await api.patchTask(task.id, task.etag, { project: id });
+        select.value = '';
+      } catch (err) {
+        showStatus(err.status === 412 ? `${errorText(err)} — the list has been reloaded; try again.` : errorText(err));
+      } finally {
+        submit.disabled = false;
+      }
+      loadTasks();
+    });
+    return { form, load };
   }
 
   function commentForm() {
