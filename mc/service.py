@@ -15,14 +15,14 @@ def _unit_dir() -> Path:
 
 
 def units(board_root: Path) -> dict[str, str]:
-    """Unit name -> text: the daemon for this board, restarted on failure."""
+    """Unit name -> text: everything for this board (`mc up`: the daemon with the
+    dispatcher, the workers and the web board), restarted on failure."""
     tag = hashlib.sha1(str(board_root).encode()).hexdigest()[:8]
     command = " ".join(
-        shlex.quote(part)
-        for part in (sys.executable, "-m", "mc", "--board", str(board_root), "daemon")
+        shlex.quote(part) for part in (sys.executable, "-m", "mc", "--board", str(board_root), "up")
     )
-    daemon = f"""[Unit]
-Description=Mission Control daemon for {board_root}
+    up = f"""[Unit]
+Description=Mission Control for {board_root} (daemon, dispatcher, workers, web board)
 After=network.target
 
 [Service]
@@ -33,14 +33,16 @@ EnvironmentFile=-{board_root}/.mc/service.env
 ExecStart={command}
 Restart=on-failure
 RestartSec=2
-# SIGTERM: the daemon finishes its sync and stops the embedded PostgreSQL.
+# SIGTERM: workers finish or hand back their jobs (<= 30 s), the daemon its sync, and
+# the embedded PostgreSQL stops. Log in to the web board with: mc login
 KillSignal=SIGTERM
-TimeoutStopSec=30
+KillMode=mixed
+TimeoutStopSec=60
 
 [Install]
 WantedBy=default.target
 """
-    return {f"mc-daemon-{tag}.service": daemon}
+    return {f"mc-up-{tag}.service": up}
 
 
 SETTINGS = ("MC_DATABASE_URL", "MC_TZ", "MC_GIT", "MC_PG_USER")

@@ -38,6 +38,11 @@ def _connection() -> Iterator[db_mod.Connection]:
     from mc.database import opened
 
     with _board() as board, opened(board) as where, db.connect(where.url) as conn:
+        # Catch the mirror up first (a no-op when the daemon has): a project committed a
+        # moment ago is then known to `mc task add --project`, job commands and the rest.
+        from mc.sync import Syncer
+
+        Syncer(board).sync(conn)
         yield conn
 
 
