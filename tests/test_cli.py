@@ -365,6 +365,19 @@ def test_new_project_with_every_option(board_path: Path) -> None:
     assert clean(board_path)
 
 
+def test_new_project_with_the_person_owned_fields(board_path: Path) -> None:
+    args = ["project", "new", "Fast CLI", "-a", "coder", "--model", "opus", "--owner", "bo",
+            "-l", "cli", "-l", "fast", "--accept", "It runs", "--accept", "It is fast",
+            "--workspace", "/src/tool", "--json"]  # fmt: skip
+    data = as_json(mc(board_path, *args))
+    committed = committed_yaml(board_path, "backlog/fast-cli.yaml")
+    assert committed["model"] == data["model"] == "opus"
+    assert committed["owner"] == "bo" and committed["workspace"] == "/src/tool"
+    assert committed["labels"] == ["cli", "fast"]
+    assert committed["acceptance"] == ["It runs", "It is fast"]
+    fails(mc(board_path, "project", "new", "X", "-a", "coder", "-l", "a,b"), "labels")
+
+
 @pytest.mark.parametrize(
     ("args", "needles"),
     [

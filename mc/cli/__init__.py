@@ -169,6 +169,17 @@ def project_new(
     description: str | None = typer.Option(None, "--description", "-d"),
     due: str | None = typer.Option(None, "--due", help="Due date, e.g. 2026-12-01."),
     priority: int | None = typer.Option(None, "--priority", "-p", help="1 (highest) to 4."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Model (default: the archetype's)."
+    ),
+    owner: str | None = typer.Option(None, "--owner"),
+    labels: list[str] | None = typer.Option(None, "--label", "-l", help="A label (repeatable)."),
+    acceptance: list[str] | None = typer.Option(
+        None, "--accept", help="An acceptance criterion (repeatable)."
+    ),
+    workspace: str | None = typer.Option(
+        None, "--workspace", "-w", help="Coder work: the git repository the agent works in."
+    ),
     queue: bool = typer.Option(False, "--queue", help="Put it in up-next right away."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -183,7 +194,16 @@ def project_new(
             archetype,
             project_id=project_id,
             template=template,
-            fields={"description": description, "due": due, "priority": priority},
+            fields={
+                "description": description,
+                "due": due,
+                "priority": priority,
+                "model": model,
+                "owner": owner,
+                "labels": labels or None,
+                "acceptance": acceptance or None,
+                "workspace": workspace,
+            },
             lane=Lane.UP_NEXT if queue else Lane.BACKLOG,
         )
         pid = result.transition.project_id
