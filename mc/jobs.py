@@ -74,6 +74,7 @@ class Job(NamedTuple):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    awaiting_report: bool = False
 
     @property
     def attempt(self) -> int:
@@ -289,6 +290,13 @@ def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
     return retry(conn, last.id)
 
 
+def await_report(conn: db.Connection, job: Job) -> None:
+    """A hand-off job's worker announces it: from now on it may be reported on."""
+    with db.translated(), conn.transaction():
+        if db.fetch_one(conn, "job_await_report", {"id": job.id, "token": job.lease_token}) is None:
+            raise LeaseLost(f"job {job.id}: lease lost before it was handed off")
+
+
 def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error: str = "") -> Job:
     """`mc job complete|fail JOB`: the outcome of a handoff job, for its worker to record."""
     with db.translated(), conn.transaction():
@@ -299,7 +307,10 @@ def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error
         )
         if row is None:
             state = get(conn, job_id).state
-            raise JobConflict(f"job {job_id} is {state}, or already reported: nothing to complete")
+            raise JobConflict(
+                f"job {job_id} is {state}, not a hand-off job waiting for a report, or "
+                "already reported: nothing to complete"
+            )
         _notify(conn, job=job_id, kind="reported")
     job = _job(row)
     assert job is not None

@@ -410,6 +410,7 @@ class Worker:
             f"{run.output_dir}, then run: mc job complete {job.id} --notes '...' "
             f"(or mc job fail {job.id} --error '...').\n",
         )
+        jobs.await_report(conn, job)
         log.info("job %s for %s handed off: waiting for a report", job.id, job.project_id)
         if runner.command:  # e.g. tell the person's assistant; it does not do the work here
             try:

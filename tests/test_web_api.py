@@ -379,8 +379,14 @@ def test_an_agent_reports_a_handoff_job(web: Running, board_path: Path, database
     _new(board_path, "alpha", lane=actions.Lane.UP_NEXT)
     with db.connect(database_url) as conn:
         job = jobs.enqueue(conn, "alpha", "work", "ops")
-        assert jobs.claim(conn, "w1") is not None
-    with web.client(web.token("agent")) as c:
+        claimed = jobs.claim(conn, "w1")
+        assert claimed is not None
+    with web.client(web.token("agent")) as c:  # a spawned agent's job: nobody reports it
+        r = c.post(f"/api/jobs/{job.id}/complete", json={})
+        assert r.status_code == 409 and "not a hand-off job" in r.json()["error"]
+    with db.connect(database_url) as conn:
+        jobs.await_report(conn, claimed)  # what a hand-off job's worker does
+    with web.client(web.token("agent", "a2")) as c:
         bad = c.post(f"/api/jobs/{job.id}/fail", json={})
         assert bad.status_code == 422 and bad.json()["error"].startswith("error:")
         r = c.post(f"/api/jobs/{job.id}/complete", json={"notes": "Rotated the keys."})

@@ -189,6 +189,7 @@ WITH next AS (
 )
 UPDATE jobs j SET state = 'running', lease_token = j.lease_token + 1, worker = %(worker)s,
                   lease_until = now() + make_interval(secs => %(lease)s),
+                  awaiting_report = false,
                   started_at = coalesce(j.started_at, now())
 FROM next WHERE j.id = next.id
 RETURNING j.*;
@@ -296,8 +297,13 @@ UPDATE jobs SET result = %(result)s WHERE id = %(id)s;
 -- name: job_report
 -- The outcome of a handoff job, from whoever did the work.
 UPDATE jobs SET reported = %(reported)s
-WHERE id = %(id)s AND state = 'running' AND reported IS NULL
+WHERE id = %(id)s AND state = 'running' AND awaiting_report AND reported IS NULL
 RETURNING *;
+
+-- name: job_await_report
+UPDATE jobs SET awaiting_report = true
+WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
+RETURNING id;
 
 -- name: dispatch_candidates
 -- Projects waiting in up-next without an active job: highest priority, then oldest.

@@ -131,7 +131,8 @@ CREATE TABLE jobs (
     notes            text NOT NULL DEFAULT '',
     created_at       timestamptz NOT NULL DEFAULT now(),
     started_at       timestamptz,
-    finished_at      timestamptz
+    finished_at      timestamptz,
+    awaiting_report  boolean NOT NULL DEFAULT false  -- a hand-off job, announced
 );
 -- At most one active job per project, whatever the caller does.
 CREATE UNIQUE INDEX jobs_one_active_per_project ON jobs (project_id)
