@@ -1,0 +1,116 @@
+"""The web server's state: the database pool, the live feed, the board reader and caches."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import db
+from ..board import Board
+from ..errors import McError
+from ..tasks import local_zone
+from . import metrics
+from .events import Hub
+
+BOARD_CACHE_SECONDS = 30.0  # "overdue" changes with the clock, not only with commits
+
+
+class Web:
+    """The server's state: the database pool, the live feed, caches."""
+
+    def __init__(self, board_path: Path, url: str, *, hosts: set[str]) -> None:
+        self.board_path = board_path
+        self.url = url
+        self.hosts = hosts  # acceptable Host headers ("127.0.0.1:8765", ...)
+        self.pool = db.pool(url)
+        self.tz = local_zone()
+        self._board_lock = threading.Lock()
+        self._board: Board | None = None
+        self._cache: tuple[float, int, bytes] | None = None
+        self._generation = 0
+        self._can_sign: tuple[float, bool] | None = None
+        self._templates: tuple[str | None, list[str]] | None = None
+        self._tip: str | None = None
+        from prometheus_client import CollectorRegistry
+
+        self.registry = CollectorRegistry()  # one collector: its one-second cache holds
+        self.registry.register(metrics.Collector(self.metrics_now))
+        self.hub = Hub(url, on_change=self.invalidate)
+
+    def invalidate(self) -> None:
+        self._generation += 1
+
+    def connection(self) -> Any:
+        return db.pooled(self.pool)
+
+    def board(self) -> Board:
+        """A long-lived reader (callers hold ``reading``)."""
+        if self._board is None:
+            self._board = Board.open(self.board_path)
+        return self._board
+
+    def current(self) -> Board:
+        """The reader, with mc.yaml read again when the tip moved (callers hold ``reading``)."""
+        board = self.board()
+        tip = board.tip
+        if tip != self._tip:
+            board.refresh()
+            self._tip = tip
+        return board
+
+    def reading(self) -> threading.Lock:
+        return self._board_lock
+
+    def writer(self) -> Board:
+        """A Board of its own for one write (the store keeps per-board state)."""
+        return Board.open(self.board_path)
+
+    def template_names(self, board: Board) -> list[str]:
+        """The tip's template names (listing them is a git process: kept per tip)."""
+        from ..actions import templates
+
+        tip = board.tip
+        if self._templates is None or self._templates[0] != tip:
+            self._templates = (tip, sorted(templates(board)))
+        return self._templates[1]
+
+    def can_sign(self) -> bool:
+        """Can this server sign an approval as the person (their own key, an approver)?"""
+        now = time.monotonic()
+        if self._can_sign is None or now - self._can_sign[0] > 30:
+            from ..actions import approver_principal
+
+            try:
+                with self.writer() as board:
+                    approver_principal(board)
+                ok = True
+            except McError:
+                ok = False
+            self._can_sign = (now, ok)
+        return self._can_sign[1]
+
+    def metrics_now(self, conn: db.Connection | None = None) -> dict[str, Any]:
+        if conn is None:
+            with self.connection() as own:
+                return self.metrics_now(own)
+        return metrics.compute(conn, self.tz, self._sync_lag(conn))
+
+    def _sync_lag(self, conn: db.Connection) -> float | None:
+        """Seconds the mirror is behind the tip's commit time (0 when it has the tip)."""
+        row = db.fetch_one(conn, "meta_get", {"key": "last_synced_commit"})
+        conn.commit()
+        with self.reading():
+            board = self.current()
+            tip = board.tip
+            if tip is None or (row and row["value"] == tip):
+                return 0.0
+            when = board.repo.out("log", "-1", "--format=%ct", tip).strip()
+        return max(0.0, time.time() - int(when)) if when else None
+
+    def close(self) -> None:
+        self.hub.close()
+        self.pool.close()
+        if self._board is not None:
+            self._board.close()
