@@ -147,12 +147,13 @@ class LogPump:
 
     The agent's pipes are read by the guard; each chunk lands here and is written (one
     INSERT + NOTIFY per chunk, a burst within PUMP_COALESCE folded into one round) on
-    the pump's own connection, so a slow database never stalls the agent's output.
+    the pump's own connection, made in the pump's thread while the agent starts, so
+    neither the agent's start nor its output ever waits on the database.
     """
 
     def __init__(self, url: str, job: Job) -> None:
+        self.url = url
         self.job = job
-        self.conn = db.connect(url, application_name=f"mc log {job.id}")
         self.pending: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.wake = threading.Event()
@@ -166,27 +167,36 @@ class LogPump:
         self.wake.set()
 
     def _run(self) -> None:
-        while not self.closed:
-            self.wake.wait()
-            self.wake.clear()
-            time.sleep(PUMP_COALESCE)
-            self._flush()
+        try:
+            conn = db.connect(self.url, application_name=f"mc log {self.job.id}")
+        except McError as exc:
+            log.warning("job %s: no connection for its log: %s", self.job.id, exc)
+            return
+        with conn:
+            while True:
+                self.wake.wait()
+                self.wake.clear()
+                if not self.closed:
+                    time.sleep(PUMP_COALESCE)
+                self._flush(conn)
+                if self.closed:
+                    self._flush(conn)
+                    return
 
-    def _flush(self) -> None:
+    def _flush(self, conn: db.Connection) -> None:
         with self.lock:
             batch, self.pending = self.pending, []
         try:
             for stream, text in batch:
-                jobs.log(self.conn, self.job, stream, text)
+                jobs.log(conn, self.job, stream, text)
         except McError as exc:  # the log is not worth failing the run for
             log.warning("job %s: could not write its log: %s", self.job.id, exc)
 
     def close(self) -> None:
+        """Write what is left and stop (waits for the last writes)."""
         self.closed = True
         self.wake.set()
-        self.thread.join(10)
-        self._flush()
-        self.conn.close()
+        self.thread.join(30)
 
 
 class Worker:
