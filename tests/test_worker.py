@@ -448,3 +448,32 @@ def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
     assert done.returncode == 0, done.stderr
     _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND ready_for_human", (pid,))
     assert git(board_path, "show", f"main:artifacts/{pid}/notes.md").stdout == "# Done by hand\n"
+
+
+def test_the_default_ops_handoff_holds_at_most_one_worker(
+    board_path: Path, database_url: str
+) -> None:
+    """The skeleton's ops archetype hands off and waits; concurrency 1 keeps a second
+    ops project in up-next, so it never holds the other workers."""
+    daemon = Daemon(board_path, database_url, poll=0.3, dispatch=True)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        first = run_mc(board_path, "project", "new", "Rotate keys", "-a", "ops", "--queue")
+        second = run_mc(board_path, "project", "new", "Renew certs", "-a", "ops", "--queue")
+        assert first.returncode == 0 and second.returncode == 0
+        _wait(database_url, "SELECT 1 FROM jobs WHERE archetype = 'ops'")
+        time.sleep(1.5)  # several dispatch passes
+        with db.connect(database_url) as conn:
+            active = conn.execute(
+                "SELECT count(*) AS n FROM jobs WHERE archetype = 'ops'"
+            ).fetchone()
+            waiting = conn.execute(
+                "SELECT count(*) AS n FROM projects WHERE lane = 'up-next'"
+            ).fetchone()
+        assert active is not None and active["n"] == 1
+        assert waiting is not None and waiting["n"] == 1
+    finally:
+        daemon.stop.set()
+        daemon.wake.set()
+        thread.join(30)
