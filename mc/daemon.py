@@ -224,15 +224,13 @@ class Daemon:
 
     def _listen_pushes(self) -> None:
         """Wake when a worker on another machine has pushed (the poll is the safety net)."""
-        while not self.stop.is_set():
-            try:
-                with db.connect(self.url, autocommit=True) as listener:
-                    listener.execute(f"LISTEN {PUSHED_CHANNEL}")
-                    while not self.stop.is_set():
-                        for _ in listener.notifies(timeout=1.0, stop_after=1):
-                            self._signal_ref()
-            except Exception:
-                self.stop.wait(1.0)
+        db.listen(
+            self.url,
+            [PUSHED_CHANNEL],
+            stop=self.stop,
+            on_notify=lambda _channel, _payload: self._signal_ref(),
+            name="mc daemon listen",
+        )
 
     def _connection(self) -> db.Connection:
         if self.conn is None or self.conn.closed:

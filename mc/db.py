@@ -8,8 +8,10 @@ can act on.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -21,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from .errors import McError
 
+log = logging.getLogger("mc.db")
 SQL_DIR = Path(__file__).with_name("sql")
 CHANNEL = "mc_board"
 
@@ -77,6 +80,39 @@ def pool(url: str, *, min_size: int = 2, max_size: int = 8, name: str = "mc web"
         open=True,
         timeout=10,
     )
+
+
+def listen(
+    url: str,
+    channels: Sequence[str],
+    *,
+    stop: threading.Event,
+    on_notify: Callable[[str, str], None],
+    on_connect: Callable[[], None] | None = None,
+    name: str = "mc listen",
+) -> None:
+    """LISTEN on ``channels`` until ``stop`` is set, calling ``on_notify(channel, payload)``
+    for each notification; a dropped connection (or a failing callback) is retried with
+    backoff, and ``on_connect`` runs after every (re)connection, to catch up on what was
+    missed. Channel names are the module constants, never user input."""
+    backoff = 0.2
+    while not stop.is_set():
+        try:
+            with connect(url, autocommit=True, application_name=name) as conn:
+                for channel in channels:
+                    conn.execute(f"LISTEN {channel}")
+                if on_connect is not None:
+                    on_connect()
+                backoff = 0.2
+                while not stop.is_set():
+                    for note in conn.notifies(timeout=0.5):
+                        on_notify(note.channel, note.payload)
+        except Exception as exc:
+            if stop.is_set():
+                return
+            log.warning("%s: LISTEN connection lost (%s); retrying in %.1f s", name, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
 
 
 @contextmanager

@@ -265,15 +265,13 @@ class Worker:
                     self.current = None
 
     def _listen(self) -> None:
-        while not self.stop.is_set():
-            try:
-                with db.connect(self.url, autocommit=True) as listener:
-                    listener.execute(f"LISTEN {jobs.CHANNEL}")
-                    while not self.stop.is_set():
-                        for _ in listener.notifies(timeout=1.0, stop_after=1):
-                            self.wake.set()
-            except Exception:
-                self.stop.wait(1.0)
+        db.listen(
+            self.url,
+            [jobs.CHANNEL],
+            stop=self.stop,
+            on_notify=lambda _channel, _payload: self.wake.set(),
+            name=f"mc worker {self.name} listen",
+        )
 
     # ------------------------------------------------------------------ one job
 

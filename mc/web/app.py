@@ -36,7 +36,7 @@ from .bodies import (
     TaskCreate,
     TaskPatch,
 )
-from .events import Replay, replay_rows
+from .events import replay_rows
 from .http import HUMAN, HUMAN_OR_AGENT, Guard, HttpError, authenticate, endpoint, error
 from .projects import (
     add_comment,
@@ -131,7 +131,7 @@ class Events:
         raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
         last = int(raw) if raw and re.fullmatch(r"[0-9]{1,18}", raw) else None
 
-        def replay(after: int) -> Replay:
+        def replay(after: int) -> list[dict[str, Any]]:
             with web.connection() as conn:
                 got = replay_rows(conn, after)
                 conn.commit()

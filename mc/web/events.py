@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.types import Receive, Send
 
@@ -36,25 +36,18 @@ SSE_HEADERS = [
 ]
 
 
-class Replay(NamedTuple):
-    """What a reconnecting client missed: activity rows after its Last-Event-ID (empty
-    when that id is from before a rebuild, from another database, or too far back)."""
-
-    rows: list[dict[str, Any]]
-
-
 REPLAY_LIMIT = 1000
 
 
-def replay_rows(conn: Any, last_id: int) -> Replay:
-    """The rows to replay for ``last_id`` (conn: a db connection)."""
+def replay_rows(conn: db.Connection, last_id: int) -> list[dict[str, Any]]:
+    """What a reconnecting client missed: activity rows after its Last-Event-ID — none
+    when that id is from before a rebuild, from another database, or too far back (the
+    client reloads the board instead)."""
     bounds = db.fetch_one(conn, "activity_bounds") or {"top": 0, "floor": 0}
     if last_id >= bounds["top"] or last_id < bounds["floor"] - 1:
-        return Replay([])  # nothing new, or ids from another life of the table
+        return []  # nothing new, or ids from another life of the table
     rows = db.fetch_all(conn, "activity_since", {"after": last_id, "limit": REPLAY_LIMIT + 1})
-    if len(rows) > REPLAY_LIMIT:
-        return Replay([])  # too much to replay: the client reloads instead
-    return Replay(rows)
+    return [] if len(rows) > REPLAY_LIMIT else rows
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -89,9 +82,8 @@ class Hub:
         ] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closing = threading.Event()
-        self.connected = threading.Event()
         self.thread: threading.Thread | None = None
-        self.sent = 0  # frames published (for the benchmark and tests)
+        self._reader: db.Connection | None = None  # the listener thread's query connection
         self.last_activity: int | None = None  # the newest activity id sent (listener thread)
 
     # ------------------------------------------------------------------ loop side
@@ -129,7 +121,6 @@ class Hub:
 
     def publish(self, frames: list[tuple[int | None, bytes]]) -> None:
         """On the loop: the same bytes to every subscriber."""
-        self.sent += 1
         item = (frames, b"".join(data for _, data in frames))  # joined once for everyone
         for queue in list(self.subscribers):
             try:
@@ -145,7 +136,7 @@ class Hub:
         send: Send,
         receive: Receive,
         last_id: int | None,
-        replay: Callable[[int], Replay],
+        replay: Callable[[int], list[dict[str, Any]]],
     ) -> None:
         """One client's stream, as a plain ASGI response: a retry hint, the activity it
         missed (Last-Event-ID), then live frames until it hangs up or the server stops.
@@ -175,8 +166,7 @@ class Hub:
             if last_id is not None:
                 from starlette.concurrency import run_in_threadpool
 
-                got = await run_in_threadpool(replay, last_id)
-                for row in got.rows:
+                for row in await run_in_threadpool(replay, last_id):
                     await body(frame("activity", activity_json(row), row["id"]))
                     replayed.add(row["id"])
                 replay_top = max(replayed, default=0)
@@ -207,40 +197,38 @@ class Hub:
     # ------------------------------------------------------------------ listener thread
 
     def _listen(self) -> None:
-        backoff = 0.2
-        while not self.closing.is_set():
-            try:
-                with (
-                    db.connect(self.url, autocommit=True, application_name="mc web listen") as ln,
-                    db.connect(self.url, autocommit=True, application_name="mc web read") as rd,
-                ):
-                    ln.execute(f"LISTEN {db.CHANNEL}")
-                    ln.execute(f"LISTEN {jobs.CHANNEL}")
-                    self.connected.set()
-                    # While it was down: the activity after the last one sent, then a reload.
-                    missed: list[tuple[int | None, bytes]] = []
-                    if self.last_activity is None:  # the first connection: from now on
-                        top = db.fetch_one(rd, "activity_max")
-                        self.last_activity = top["id"] if top else 0
-                    else:
-                        rows = db.fetch_all(
-                            rd, "activity_since", {"after": self.last_activity, "limit": 500}
-                        )
-                        missed = [
-                            (r["id"], frame("activity", activity_json(r), r["id"])) for r in rows
-                        ]
-                    self._emit([*missed, (None, frame("board", {"reload": True}))])
-                    backoff = 0.2
-                    while not self.closing.is_set():
-                        for note in ln.notifies(timeout=0.5):
-                            self._emit(self._frames(rd, note.channel, note.payload))
-            except Exception as exc:
-                self.connected.clear()
-                if self.closing.is_set():
-                    return
-                log.warning("live feed: database unavailable (%s); retrying", exc)
-                self.closing.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+        db.listen(
+            self.url,
+            [db.CHANNEL, jobs.CHANNEL],
+            stop=self.closing,
+            on_notify=lambda channel, payload: self._emit(self._frames(channel, payload)),
+            on_connect=self._caught_up,
+            name="mc web listen",
+        )
+        if self._reader is not None:
+            self._reader.close()
+
+    def _read(self) -> db.Connection:
+        """The listener thread's connection for the queries a notification needs."""
+        if self._reader is None or self._reader.closed:
+            self._reader = db.connect(self.url, autocommit=True, application_name="mc web read")
+        return self._reader
+
+    def _caught_up(self) -> None:
+        """After each (re)connection: the activity since the last one sent, then a reload."""
+        if self._reader is not None:  # it may have failed with the listener: start afresh
+            self._reader.close()
+            self._reader = None
+        missed: list[tuple[int | None, bytes]] = []
+        if self.last_activity is None:  # the first connection: from now on
+            top = db.fetch_one(self._read(), "activity_max")
+            self.last_activity = top["id"] if top else 0
+        else:
+            rows = db.fetch_all(
+                self._read(), "activity_since", {"after": self.last_activity, "limit": 500}
+            )
+            missed = [(r["id"], frame("activity", activity_json(r), r["id"])) for r in rows]
+        self._emit([*missed, (None, frame("board", {"reload": True}))])
 
     def _emit(self, frames: list[tuple[int | None, bytes]]) -> None:
         if not frames:
@@ -256,9 +244,7 @@ class Hub:
         with contextlib.suppress(RuntimeError):  # the loop is shutting down
             loop.call_soon_threadsafe(self.publish, frames)
 
-    def _frames(
-        self, conn: db.Connection, channel: str, payload: str
-    ) -> list[tuple[int | None, bytes]]:
+    def _frames(self, channel: str, payload: str) -> list[tuple[int | None, bytes]]:
         try:
             note = json.loads(payload)
         except ValueError:
@@ -269,14 +255,15 @@ class Hub:
             ids = note.get("jobs") or ([note["job"]] if "job" in note else [])
             out: list[tuple[int | None, bytes]] = []
             for job_id in ids[:50]:
-                row = db.fetch_one(conn, "job_get", {"id": job_id})
+                row = db.fetch_one(self._read(), "job_get", {"id": job_id})
                 if row is not None:
                     data = {"job": job_id, "project": row["project_id"], "state": row["state"]}
                     out.append((None, frame("job", data)))
             return out
         out = []
         if note.get("activity"):
-            for row in db.fetch_all(conn, "activity_by_ids", {"ids": note["activity"][:500]}):
+            ids = {"ids": note["activity"][:500]}
+            for row in db.fetch_all(self._read(), "activity_by_ids", ids):
                 out.append((row["id"], frame("activity", activity_json(row), row["id"])))
         if note.get("rebuilt"):
             out.append((None, frame("board", {"reload": True})))

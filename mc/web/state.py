@@ -45,15 +45,11 @@ class Web:
     def connection(self) -> Any:
         return db.pooled(self.pool)
 
-    def board(self) -> Board:
-        """A long-lived reader (callers hold ``reading``)."""
-        if self._board is None:
-            self._board = Board.open(self.board_path)
-        return self._board
-
     def current(self) -> Board:
         """The reader, with mc.yaml read again when the tip moved (callers hold ``reading``)."""
-        board = self.board()
+        if self._board is None:
+            self._board = Board.open(self.board_path)
+        board = self._board
         tip = board.tip
         if tip != self._tip:
             board.refresh()
