@@ -13,13 +13,7 @@ lane. Both clocks are this machine's wall clock.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,9 +23,8 @@ sys.path.insert(0, str(HERE.parents[2]))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from mc import db  # noqa: E402
-from mc.pgembed import Cluster  # noqa: E402
 from mc.web.auth import create_login_link  # noqa: E402
-from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
+from tests.bench.common import bench_database, machine, make_board, sh, summary, web_process  # noqa: E402
 from tests.test_web_ui import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 WATCH = """pid => {
@@ -51,82 +44,53 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="mc-bench-browser-"))
-    isolated_git(tmp)
-    cluster = Cluster(tmp / "pg")
-    cluster.init()
-    cluster.start()
-    server = None
-    try:
-        db.ensure_database(cluster.url("postgres"), "mc")
-        url = cluster.url("mc")
+    with bench_database("mc-bench-browser-") as (tmp, url):
         with db.connect(url) as conn:
-            db.migrate(conn)
-            conn.commit()
             secret = create_login_link(conn)
         board = make_board(tmp / "board", 100)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mc", "--board", str(board), "web", "--port", str(port)],
-            env={**os.environ, "MC_DATABASE_URL": url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        origin = f"http://127.0.0.1:{port}"
-        latencies, commits = [], []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            deadline = time.time() + 60
-            while True:
-                try:
-                    page.goto(f"{origin}/login?token={secret}")
-                    break
-                except Exception:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.3)
-            page.wait_for_selector('#connection[data-state="live"]')
-            page.wait_for_selector('[data-lane="backlog"] [data-project="p00099"]')
-            for i in range(args.runs):
-                pid = f"p{i:05d}"
-                page.evaluate(WATCH, pid)
-                started = time.time()
-                sh("git", "mv", f"backlog/{pid}.yaml", f"up-next/{pid}.yaml", cwd=board)
-                sh("git", "commit", "-q", "-m", f"queue {pid}", cwd=board)
-                committed = time.time()
-                seen = None
-                while seen is None:  # (wait_for_function evaluates a string: the CSP says no)
-                    if time.time() - started > 10:
-                        raise SystemExit(f"{pid} did not move in the page")
-                    seen = page.evaluate("() => window.__seen")
-                    time.sleep(0.005)
-                seen /= 1000
-                latencies.append((seen - committed) * 1000)
-                commits.append((committed - started) * 1000)
-                time.sleep(0.3)
-            browser.close()
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}"
-        )
-        print(
-            f"git commit returned -> card moved in Chromium: {summary(latencies)} "
-            "(target p50 <= 150)"
-        )
-        print(f"  the git mv + git commit (with the board's hooks) took: {summary(commits)}")
-    finally:
-        if server is not None:
-            server.terminate()
+        with web_process(board, url) as (_server, origin):
+            figures(args, board, origin, secret)
+
+
+def figures(args: argparse.Namespace, board: Path, origin: str, secret: str) -> None:
+    latencies, commits = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        deadline = time.time() + 60
+        while True:
             try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        cluster.stop("immediate")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(cluster.root, ignore_errors=True)
+                page.goto(f"{origin}/login?token={secret}")
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        page.wait_for_selector('#connection[data-state="live"]')
+        page.wait_for_selector('[data-lane="backlog"] [data-project="p00099"]')
+        for i in range(args.runs):
+            pid = f"p{i:05d}"
+            page.evaluate(WATCH, pid)
+            started = time.time()
+            sh("git", "mv", f"backlog/{pid}.yaml", f"up-next/{pid}.yaml", cwd=board)
+            sh("git", "commit", "-q", "-m", f"queue {pid}", cwd=board)
+            committed = time.time()
+            seen = None
+            while seen is None:  # (wait_for_function evaluates a string: the CSP says no)
+                if time.time() - started > 10:
+                    raise SystemExit(f"{pid} did not move in the page")
+                seen = page.evaluate("() => window.__seen")
+                time.sleep(0.005)
+            seen /= 1000
+            latencies.append((seen - committed) * 1000)
+            commits.append((committed - started) * 1000)
+            time.sleep(0.3)
+        browser.close()
+    print(machine())
+    print(
+        f"git commit returned -> card moved in Chromium: {summary(latencies)} (target p50 <= 150)"
+    )
+    print(f"  the git mv + git commit (with the board's hooks) took: {summary(commits)}")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,13 +21,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import actions, db  # noqa: E402
+from mc import actions  # noqa: E402
 from mc.board import Board  # noqa: E402
 from mc.daemon import Daemon  # noqa: E402
 from mc.git import Repo  # noqa: E402
-from mc.pgembed import Cluster  # noqa: E402
 from mc.pipeline import Worker  # noqa: E402
-from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
+from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 
 AGENT = """import os, sys, time
 open(os.environ["STARTED_FILE"], "a").write(f"{os.environ['MC_PROJECT_ID']} {time.time()}\\n")
@@ -42,17 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="mc-bench-pipeline-"))
-    isolated_git(tmp)
-    cluster = Cluster(tmp / "pg")
-    cluster.init()
-    cluster.start()
-    try:
-        db.ensure_database(cluster.url("postgres"), "mc")
-        url = cluster.url("mc")
-        with db.connect(url) as conn:
-            db.migrate(conn)
-            conn.commit()
+    with bench_database("mc-bench-pipeline-") as (tmp, url):
         board_path = make_board(tmp / "board", 100)
         agent = tmp / "agent.py"
         agent.write_text(AGENT)
@@ -109,19 +95,12 @@ def main() -> None:
             daemon.wake.set()
             for t in threads:
                 t.join(30)
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}"
-        )
+        print(machine())
         print(
             f"project queued (ref moved) -> agent process started: {summary(latencies)}"
             "   (target p50 <= 250; the first system: 15-45 s)"
         )
         print(f"  median {statistics.median(latencies):.0f} ms")
-    finally:
-        cluster.stop("immediate")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

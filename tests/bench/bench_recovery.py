@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,11 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import actions, db, jobs  # noqa: E402
+from mc import actions, jobs  # noqa: E402
 from mc.board import Board  # noqa: E402
 from mc.daemon import Daemon  # noqa: E402
-from mc.pgembed import Cluster  # noqa: E402
-from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
+from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 
 # First attempt: note the pid and hang. Later attempts: note the time and finish.
 AGENT = """import os, sys, time
@@ -68,18 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="mc-bench-recovery-"))
-    isolated_git(tmp)
-    cluster = Cluster(tmp / "pg")
-    cluster.init()
-    cluster.start()
     workers: list[subprocess.Popen[bytes]] = []
-    try:
-        db.ensure_database(cluster.url("postgres"), "mc")
-        url = cluster.url("mc")
-        with db.connect(url) as conn:
-            db.migrate(conn)
-            conn.commit()
+    with bench_database("mc-bench-recovery-") as (tmp, url):
         board_path = make_board(tmp / "board", args.jobs)
         agent = tmp / "agent.py"
         agent.write_text(AGENT)
@@ -150,10 +136,7 @@ def main() -> None:
             daemon.stop.set()
             daemon.wake.set()
             thread.join(30)
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}"
-        )
+        print(machine())
         print(
             f"worker SIGKILL -> job running again (default lease {jobs.LEASE_SECONDS} s, "
             f"poll 5 s), {args.jobs} jobs killed at once: {summary(samples)}"
@@ -163,10 +146,6 @@ def main() -> None:
             + (f"{orphans_gone * 1000:.0f} ms after the kill" if orphans_gone else "NOT (!)")
         )
         print(f"  never two agents of one project at once: {not overlap}")
-    finally:
-        cluster.stop("immediate")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

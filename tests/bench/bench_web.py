@@ -17,15 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
-import platform
 import resource
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,15 +29,8 @@ sys.path.insert(0, str(HERE.parents[2]))
 import httpx  # noqa: E402
 
 from mc import db  # noqa: E402
-from mc.pgembed import Cluster  # noqa: E402
 from mc.web.auth import create_token  # noqa: E402
-from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.bench.common import bench_database, machine, make_board, sh, summary, web_process  # noqa: E402
 
 
 def _rss_kib(pid: int) -> int:
@@ -140,93 +127,69 @@ def main() -> None:
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    tmp = Path(tempfile.mkdtemp(prefix="mc-bench-web-"))
-    isolated_git(tmp)
-    cluster = Cluster(tmp / "pg")
-    cluster.init()
-    cluster.start()
-    server = None
-    try:
-        db.ensure_database(cluster.url("postgres"), "mc")
-        url = cluster.url("mc")
+    with bench_database("mc-bench-web-") as (tmp, url):
         with db.connect(url) as conn:
-            db.migrate(conn)
-            conn.commit()
             token = create_token(conn, "bench", "viewer")
         board = make_board(tmp / "board", 1000)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mc", "--board", str(board), "web", "--port", str(port)],
-            env={**os.environ, "MC_DATABASE_URL": url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        origin = f"http://127.0.0.1:{port}"
-        headers = {"authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=origin, headers=headers, timeout=30) as c:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if len(c.get("/api/board").json()["lanes"][0]["projects"]) == 1000:
-                        break
-                except (httpx.HTTPError, KeyError, ValueError):
-                    pass
-                if time.time() > deadline:
-                    raise SystemExit("the server did not come up with 1,000 projects")
-                time.sleep(0.2)
-            steady = [_server_ms(c.get("/api/board")) for _ in range(2000)]
-            rebuilt = []
-            for i in range(20):
-                version = c.get("/api/board").json()["version"]
-                _commit(board, 100 + i)
-                while True:
-                    r = c.get("/api/board")
-                    if r.json()["version"] != version:
-                        rebuilt.append(_server_ms(r))
-                        break
-                    time.sleep(0.005)
-        queue: multiprocessing.Queue[int] = multiprocessing.Queue()
-        procs = [
-            multiprocessing.Process(target=_hammer, args=(origin, token, 5.0, queue))
-            for _ in range(2)
-        ]
-        for p in procs:
-            p.start()
-        total = sum(queue.get() for _ in procs)
-        for p in procs:
-            p.join()
-        import uvloop
+        with web_process(board, url) as (server, origin):
+            figures(args, board, origin, token, server.pid)
 
-        spreads, per_client, to_last = uvloop.run(
-            _sse_round(port, token, args.clients, board, args.rounds, server.pid)
-        )
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}"
-        )
-        steady.sort()
-        print(
-            f"/api/board, 1,000 projects, server time: p50 {statistics.median(steady):.2f} ms, "
-            f"p99 {steady[int(len(steady) * 0.99)]:.2f} ms (n={len(steady)}; target p99 <= 10)"
-        )
-        print(f"  first request after a commit (board rebuilt): {summary(rebuilt)}")
-        print(f"  requests/s, one server process, 2 clients: {total / 5.0:.0f}")
-        print(
-            f"SSE, {args.clients} clients: first -> last client received the event: "
-            f"{summary(spreads)} (target <= 50)"
-        )
-        print(f"  commit started -> last client received it: {summary(to_last)}")
-        print(f"  server memory per client: {per_client:.1f} KiB")
-    finally:
-        if server is not None:
-            server.terminate()
+
+def figures(
+    args: argparse.Namespace, board: Path, origin: str, token: str, server_pid: int
+) -> None:
+    port = int(origin.rsplit(":", 1)[1])
+    headers = {"authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=origin, headers=headers, timeout=30) as c:
+        deadline = time.time() + 60
+        while True:
             try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        cluster.stop("immediate")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(cluster.root, ignore_errors=True)
+                if len(c.get("/api/board").json()["lanes"][0]["projects"]) == 1000:
+                    break
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            if time.time() > deadline:
+                raise SystemExit("the server did not come up with 1,000 projects")
+            time.sleep(0.2)
+        steady = [_server_ms(c.get("/api/board")) for _ in range(2000)]
+        rebuilt = []
+        for i in range(20):
+            version = c.get("/api/board").json()["version"]
+            _commit(board, 100 + i)
+            while True:
+                r = c.get("/api/board")
+                if r.json()["version"] != version:
+                    rebuilt.append(_server_ms(r))
+                    break
+                time.sleep(0.005)
+    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
+    procs = [
+        multiprocessing.Process(target=_hammer, args=(origin, token, 5.0, queue)) for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    total = sum(queue.get() for _ in procs)
+    for p in procs:
+        p.join()
+    import uvloop
+
+    spreads, per_client, to_last = uvloop.run(
+        _sse_round(port, token, args.clients, board, args.rounds, server_pid)
+    )
+    print(machine())
+    steady.sort()
+    print(
+        f"/api/board, 1,000 projects, server time: p50 {statistics.median(steady):.2f} ms, "
+        f"p99 {steady[int(len(steady) * 0.99)]:.2f} ms (n={len(steady)}; target p99 <= 10)"
+    )
+    print(f"  first request after a commit (board rebuilt): {summary(rebuilt)}")
+    print(f"  requests/s, one server process, 2 clients: {total / 5.0:.0f}")
+    print(
+        f"SSE, {args.clients} clients: first -> last client received the event: "
+        f"{summary(spreads)} (target <= 50)"
+    )
+    print(f"  commit started -> last client received it: {summary(to_last)}")
+    print(f"  server memory per client: {per_client:.1f} KiB")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import platform
+import shutil
+import socket
 import statistics
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mc.boardinit import init
@@ -59,3 +66,61 @@ def isolated_git(tmp: Path) -> None:
         ("init.defaultBranch", "main"),
     ):
         sh("git", "config", "--global", key, value, cwd=tmp)
+
+
+def machine() -> str:
+    """The line every benchmark starts its report with."""
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+
+
+@contextmanager
+def bench_database(prefix: str) -> Iterator[tuple[Path, str]]:
+    """A scratch folder with a git identity of its own and a running, migrated PostgreSQL
+    of its own: (folder, database URL). Both are removed afterwards."""
+    from mc import db
+    from mc.pgembed import Cluster
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    isolated_git(tmp)
+    cluster = Cluster(tmp / "pg")
+    cluster.init()
+    cluster.start()
+    try:
+        db.ensure_database(cluster.url("postgres"), "mc")
+        url = cluster.url("mc")
+        with db.connect(url) as conn:
+            db.migrate(conn)
+            conn.commit()
+        yield tmp, url
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def web_process(board: Path, url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A real `mc web` process (with its daemon) for ``board``: (process, origin)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mc", "--board", str(board), "web", "--port", str(port)],
+        env={**os.environ, "MC_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
