@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,6 @@ from . import auth
 from .bodies import ProjectCreate, ProjectPatch
 from .events import activity_json
 from .http import Ctx, HttpError, dumps, js
-from .state import BOARD_CACHE_SECONDS
 
 ARTIFACTS_SHOWN = 200
 ARTIFACT_TEXT_MAX = 512 * 1024
@@ -28,21 +26,30 @@ ARTIFACT_TEXT_MAX = 512 * 1024
 # ---------------------------------------------------------------------- cards
 
 
+def _job_of(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The project's latest job, as the board's query joins it."""
+    if row is None or row["job_id"] is None:
+        return None
+    return {
+        "id": row["job_id"],
+        "kind": row["job_kind"],
+        "state": row["job_state"],
+        "attempts": row["job_attempts"],
+        "max_attempts": row["job_max_attempts"],
+        "started_at": row["job_started_at"],
+        "last_error": row["job_last_error"],
+        "retrying": row["job_state"] == "queued" and row["job_attempts"] > 0,
+    }
+
+
+def _review_of(review: Any) -> dict[str, Any] | None:
+    if not isinstance(review, dict):
+        return None
+    return {"verdict": review.get("verdict"), "notes": review.get("notes")}
+
+
 def _card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:
-    due = row["due_at"] or row["due_date"]
-    review = row["review"] if isinstance(row["review"], dict) else None
-    job = None
-    if row["job_id"] is not None:
-        job = {
-            "id": row["job_id"],
-            "kind": row["job_kind"],
-            "state": row["job_state"],
-            "attempts": row["job_attempts"],
-            "max_attempts": row["job_max_attempts"],
-            "started_at": row["job_started_at"],
-            "last_error": row["job_last_error"],
-            "retrying": row["job_state"] == "queued" and row["job_attempts"] > 0,
-        }
+    """A card from the mirror's row (the accepted state)."""
     return {
         "id": row["id"],
         "title": row["title"],
@@ -51,16 +58,14 @@ def _card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, 
         "priority": row["priority"],
         "owner": row["owner"],
         "labels": row["labels"],
-        "due": due,
+        "due": row["due_at"] or row["due_date"],
         "overdue": row["lane"] != "done"
         and is_overdue(row["due_date"], row["due_at"], None, now, tz),
         "lane": row["lane"],
         "ready_for_human": row["ready_for_human"],
         "needs_human": row["needs_reason"] if row["needs_human"] else None,
-        "review": {"verdict": review.get("verdict"), "notes": review.get("notes")}
-        if review
-        else None,
-        "job": job,
+        "review": _review_of(row["review"]),
+        "job": _job_of(row),
         "invalid": row["error"],
         "violation": row["flagged"],
         "etag": row["applied_blob"],
@@ -68,15 +73,11 @@ def _card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, 
 
 
 def board_json(c: Ctx) -> bytes:
+    return c.web.cached_board(lambda: _build_board(c))
+
+
+def _build_board(c: Ctx) -> bytes:
     web = c.web
-    cached = web._cache
-    if (
-        cached is not None
-        and cached[1] == web._generation
-        and time.monotonic() - cached[0] < BOARD_CACHE_SECONDS
-    ):
-        return cached[2]
-    generation = web._generation
     now = dt.datetime.now(dt.UTC)
     rows = db.fetch_all(c.conn, "board_cards")
     version = db.fetch_one(c.conn, "meta_get", {"key": "last_synced_commit"})
@@ -101,9 +102,7 @@ def board_json(c: Ctx) -> bytes:
         "archetypes": list(config.work_archetypes()),
         "templates": names,
     }
-    data = dumps(out)
-    web._cache = (time.monotonic(), generation, data)
-    return data
+    return dumps(out)
 
 
 # ---------------------------------------------------------------------- handlers
@@ -146,37 +145,31 @@ def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
     row = db.fetch_one(c.conn, "board_card", {"id": pid})
     c.conn.commit()
     now = dt.datetime.now(dt.UTC)
-    out: dict[str, Any] = _card(row, now, c.web.tz) if row is not None else {
-        "id": pid, "job": None, "violation": None
-    }  # fmt: skip
     data = dict(entry.project.data) if entry.project is not None else {}
     due = data.get("due")
-    review = data.get("review")
     needs = data.get("needs_human")
-    out.update(
-        {
-            "lane": entry.lane.value,
-            "title": data.get("title", out.get("title")),
-            "archetype": data.get("archetype", out.get("archetype")),
-            "model": data.get("model"),
-            "priority": data.get("priority"),
-            "owner": data.get("owner"),
-            "labels": list(data.get("labels") or []),
-            "due": due,
-            "overdue": entry.lane is not Lane.DONE and _is_past(due, now, c.web.tz),
-            "ready_for_human": bool(data.get("ready_for_human")),
-            "needs_human": needs.get("reason") if isinstance(needs, dict) else None,
-            "review": {"verdict": review.get("verdict"), "notes": review.get("notes")}
-            if isinstance(review, dict)
-            else None,
-            "invalid": entry.error,
-            "etag": entry.blob,
-            "data": to_json(data) if entry.project is not None else None,
-        }
-    )
-    if entry.project is None and row is not None:  # an invalid file: the last valid version
-        out["title"], out["archetype"] = row["title"], row["archetype"]
-    return out, entry.blob
+    # An invalid file: title and archetype of the last valid version, as the board shows.
+    last_valid = row if row is not None and entry.project is None else {}
+    return {
+        "id": pid,
+        "lane": entry.lane.value,
+        "title": data.get("title", last_valid.get("title")),
+        "archetype": data.get("archetype", last_valid.get("archetype")),
+        "model": data.get("model"),
+        "priority": data.get("priority"),
+        "owner": data.get("owner"),
+        "labels": list(data.get("labels") or []),
+        "due": due,
+        "overdue": entry.lane is not Lane.DONE and _is_past(due, now, c.web.tz),
+        "ready_for_human": bool(data.get("ready_for_human")),
+        "needs_human": needs.get("reason") if isinstance(needs, dict) else None,
+        "review": _review_of(data.get("review")),
+        "job": _job_of(row),
+        "invalid": entry.error,
+        "violation": row["flagged"] if row is not None else None,
+        "etag": entry.blob,
+        "data": to_json(data) if entry.project is not None else None,
+    }, entry.blob
 
 
 def _is_past(due: Any, now: dt.datetime, tz: dt.tzinfo) -> bool:

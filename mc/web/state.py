@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,21 @@ class Web:
     def writer(self) -> Board:
         """A Board of its own for one write (the store keeps per-board state)."""
         return Board.open(self.board_path)
+
+    def cached_board(self, build: Callable[[], bytes]) -> bytes:
+        """The encoded board, built again after any change the feed reports (and every
+        BOARD_CACHE_SECONDS: "overdue" changes with the clock, not only with commits)."""
+        cached = self._cache
+        if (
+            cached is not None
+            and cached[1] == self._generation
+            and time.monotonic() - cached[0] < BOARD_CACHE_SECONDS
+        ):
+            return cached[2]
+        generation = self._generation  # a change while building leaves it stale
+        data = build()
+        self._cache = (time.monotonic(), generation, data)
+        return data
 
     def template_names(self, board: Board) -> list[str]:
         """The tip's template names (listing them is a git process: kept per tip)."""
