@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,15 @@ def git(
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc  # type: ignore[no-any-return]
+
+
+def wait_for_file(path: Path, seconds: float = 10) -> None:
+    """Until ``path`` exists (something another process or thread writes)."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {seconds} s")
+        time.sleep(0.05)
 
 
 def run_mc(

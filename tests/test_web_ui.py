@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from mc import actions, db
 from mc.board import Board
 
-from .conftest import git, to_review
+from .conftest import git, to_review, wait_for_file
 from .webfixtures import Running, web  # noqa: F401
 
 # ruff: noqa: F811  (the web fixture is imported by name)
@@ -115,9 +115,7 @@ def test_drag_and_drop_makes_the_commit(web: Running, page: Opened, board_path: 
     pg.wait_for_selector(_card("alpha", "backlog"))
     pg.drag_and_drop(_card("alpha"), '[data-lane="up-next"]')
     pg.wait_for_selector(f"{_card('alpha', 'up-next')}:not(.pending)")
-    deadline = time.monotonic() + 10
-    while not (board_path / "up-next" / "alpha.yaml").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_file(board_path / "up-next" / "alpha.yaml")
     assert _last_action(board_path) == "queue"
     assert not (board_path / "backlog" / "alpha.yaml").exists()
     assert page.problems == []
@@ -193,9 +191,7 @@ def test_approve_works_for_a_human_session(
     pg = page.page
     pg.goto(f"{web.origin}/#/project/ready")
     pg.click("[data-action=approve]")
-    deadline = time.monotonic() + 10
-    while not (board_path / "done" / "ready.yaml").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_file(board_path / "done" / "ready.yaml")
     assert (board_path / "done" / "ready.yaml").exists()
     assert git(board_path, "log", "-1", "--format=%G?").stdout.strip() == "G"
     assert _last_action(board_path) == "approve"

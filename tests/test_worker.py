@@ -22,7 +22,7 @@ from mc import db, jobs
 from mc.daemon import Daemon
 from mc.pipeline import Worker
 
-from .conftest import git, run_mc
+from .conftest import git, run_mc, wait_for_file
 
 FAKE = str(Path(__file__).with_name("fake_agent.py"))
 
@@ -109,9 +109,7 @@ def test_failures_are_retried_then_the_job_dies_and_escalates(
     project = _wait(database_url, "SELECT * FROM projects WHERE id = %s AND needs_human", (pid,))
     assert project["lane"] == "in-progress"
     assert "failed 2 times" in project["data"]["needs_human"]["reason"]
-    deadline = time.monotonic() + 10
-    while not escalated.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_file(escalated, 10)
     assert f'"project": "{pid}"' in escalated.read_text()
     # The person fixes the cause and retries the project: the dead job runs again.
     _configure(board_path, "ok")
@@ -223,9 +221,7 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
         _wait(
             database_url, "SELECT 1 FROM jobs WHERE project_id = %s AND state = 'running'", (pid,)
         )
-        deadline = time.monotonic() + 20
-        while not pids_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_file(pids_file, 20)
         agents = [int(p) for p in pids_file.read_text().split()]
         killed_at = time.monotonic()
         os.kill(first.pid, how)
@@ -398,9 +394,7 @@ def test_review_rounds_spent_escalate_and_run_the_command(
         kinds = [r["kind"] for r in conn.execute(
             "SELECT kind FROM jobs WHERE project_id = %s ORDER BY id", (pid,))]  # fmt: skip
     assert kinds == ["work", "review", "work", "review"]
-    deadline = time.monotonic() + 10
-    while not escalated.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_file(escalated, 10)
     assert "not good enough" in escalated.read_text()
 
 
@@ -436,9 +430,7 @@ def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
     )
     services()
     pid = _queue(board_path)
-    deadline = time.monotonic() + 30
-    while not told.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_file(told, 30)
     job_id, output_dir = told.read_text().split()
     (Path(output_dir) / "notes.md").write_text("# Done by hand\n")
     env = {"MC_DATABASE_URL": database_url}
