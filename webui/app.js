@@ -1,7 +1,7 @@
 // Wires the page together: session, board state, live updates, routes, header.
 
 import { api, setCsrf, onUnauthorized } from './api.js';
-import { h } from './dom.js';
+import { h, serialized } from './dom.js';
 import { startClock } from './format.js';
 import { startLive } from './live.js';
 import { parseHash } from './router.js';
@@ -27,6 +27,14 @@ const STATE_LABELS = { live: 'Live', polling: 'Polling', offline: 'Offline' };
 
 const main = document.getElementById('main');
 
+// --- board state --------------------------------------------------------------
+/** Fetches the board; concurrent calls share one request plus at most one follow-up. */
+const refreshBoard = serialized(async () => {
+  const board = await api.board();
+  ctx.board = board;
+  view?.onBoard?.(board);
+});
+
 // Shared with every view: who is signed in, the latest board, and a way to refresh it.
 const ctx = {
   session: null,
@@ -39,30 +47,6 @@ let view = null;
 let live = null;
 let signedOut = false;
 
-// --- board state --------------------------------------------------------------
-let inflight = null;
-let fetchAgain = false;
-
-/** Fetches the board; concurrent calls share one request plus at most one follow-up. */
-function refreshBoard() {
-  if (inflight) {
-    fetchAgain = true;
-    return inflight;
-  }
-  inflight = (async () => {
-    try {
-      do {
-        fetchAgain = false;
-        const board = await api.board();
-        ctx.board = board;
-        view?.onBoard?.(board);
-      } while (fetchAgain);
-    } finally {
-      inflight = null;
-    }
-  })();
-  return inflight;
-}
 
 // --- routing ------------------------------------------------------------------
 function route() {

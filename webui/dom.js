@@ -76,6 +76,32 @@ export function options(items, selected) {
 }
 
 /** Calls fn at most once per `ms`, at the end of the window (coalesces bursts). */
+/**
+ * An async fn that never runs twice at once: a call while it runs is answered by one
+ * more run after it (however many calls came), and gets that same promise.
+ */
+export function serialized(fn) {
+  let running = null;
+  let again = false;
+  return function call() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await fn();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+}
+
 export function coalesce(fn, ms) {
   let timer = null;
   const run = () => {

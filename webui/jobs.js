@@ -1,7 +1,7 @@
 // A project's job history and the log of one job, followed live while it runs.
 
 import { api } from './api.js';
-import { h } from './dom.js';
+import { h, serialized } from './dom.js';
 import { timeAgo, elapsedSince, fmtElapsed, parseDate } from './format.js';
 import { errorText } from './toast.js';
 
@@ -29,10 +29,35 @@ export function createJobsPanel(projectId) {
   let chosenByPerson = false;
   let lastLineId = 0;
   let logState_ = null;
-  let fetching = false;
-  let fetchAgain = false;
   let pollTimer = null;
   let destroyed = false;
+
+  // One page of the selected job's log after the last line shown; never two at once.
+  const fetchLog = serialized(async () => {
+    if (selected == null || destroyed) return;
+    clearTimeout(pollTimer);
+    const jobId = selected;
+    try {
+      const page = await api.jobLog(jobId, lastLineId);
+      if (jobId !== selected) return;
+      const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+      for (const line of page.lines) {
+        if (line.id <= lastLineId) continue;
+        lastLineId = line.id;
+        log.append(h('span', { class: `log-line log-${line.stream}`, title: line.at }, `${line.text}\n`));
+      }
+      if (atBottom) log.scrollTop = log.scrollHeight;
+      logState_ = page.state;
+      logState.textContent = page.state;
+      if (!log.firstChild) log.append(h('span', { class: 'muted log-empty' }, ACTIVE.has(page.state) ? 'Waiting for output…\n' : 'No output.\n'));
+      else log.querySelector('.log-empty')?.remove();
+    } catch (err) {
+      logState.textContent = errorText(err);
+    } finally {
+      // SSE "log" events also trigger fetches; the poll covers polling mode and missed events.
+      if (!destroyed && selected === jobId && ACTIVE.has(logState_)) pollTimer = setTimeout(fetchLog, LOG_POLL_MS);
+    }
+  });
 
   function renderList() {
     if (!jobs.length) {
@@ -82,40 +107,6 @@ export function createJobsPanel(projectId) {
     fetchLog();
   }
 
-  async function fetchLog() {
-    if (selected == null || destroyed) return;
-    if (fetching) {
-      fetchAgain = true;
-      return;
-    }
-    fetching = true;
-    clearTimeout(pollTimer);
-    const jobId = selected;
-    try {
-      do {
-        fetchAgain = false;
-        const page = await api.jobLog(jobId, lastLineId);
-        if (jobId !== selected) return;
-        const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-        for (const line of page.lines) {
-          if (line.id <= lastLineId) continue;
-          lastLineId = line.id;
-          log.append(h('span', { class: `log-line log-${line.stream}`, title: line.at }, `${line.text}\n`));
-        }
-        if (atBottom) log.scrollTop = log.scrollHeight;
-        logState_ = page.state;
-        logState.textContent = page.state;
-        if (!log.firstChild) log.append(h('span', { class: 'muted log-empty' }, ACTIVE.has(page.state) ? 'Waiting for output…\n' : 'No output.\n'));
-        else log.querySelector('.log-empty')?.remove();
-      } while (fetchAgain && jobId === selected);
-    } catch (err) {
-      logState.textContent = errorText(err);
-    } finally {
-      fetching = false;
-      // SSE "log" events also trigger fetches; the poll covers polling mode and missed events.
-      if (!destroyed && selected === jobId && ACTIVE.has(logState_)) pollTimer = setTimeout(fetchLog, LOG_POLL_MS);
-    }
-  }
 
   async function refresh() {
     try {
