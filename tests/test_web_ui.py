@@ -286,3 +286,25 @@ def test_tasks_can_be_linked_edited_and_deleted(
     assert tid not in [t["id"] for t in remaining]
     assert pg.locator('li.task [role="alert"]:not([hidden])').count() == 0
     assert page.problems == []
+
+
+def test_a_running_jobs_log_grows_in_the_detail_page(
+    web: Running, page: Opened, board_path: Path, database_url: str
+) -> None:
+    from mc import jobs
+
+    _new(board_path, "alpha", lane=actions.Lane.UP_NEXT)
+    web.wait_synced()
+    with db.connect(database_url) as conn:
+        jobs.enqueue(conn, "alpha", "work", "coder")
+        job = jobs.claim(conn, "w1")
+        assert job is not None
+        jobs.log(conn, job, "stdout", "first line")
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/alpha")
+    pg.wait_for_selector('pre.log .log-line:has-text("first line")')
+    with db.connect(database_url) as conn:
+        jobs.log(conn, job, "stderr", "second line")
+    pg.wait_for_selector('pre.log .log-stderr:has-text("second line")')
+    assert pg.locator("pre.log .log-line").count() == 2
+    assert page.problems == []
