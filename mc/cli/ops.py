@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 db_app = typer.Typer(help="The PostgreSQL mirror of the board.", no_args_is_help=True)
 task_app = typer.Typer(help="Small to-dos, linked to projects.", no_args_is_help=True)
-service_app = typer.Typer(help="Run the daemon as a systemd user service.", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Run mc up for this board as a systemd user service.", no_args_is_help=True
+)
 token_app = typer.Typer(help="API tokens for scripts and agents.", no_args_is_help=True)
 HostOpt = typer.Option("127.0.0.1", "--host", help="Address the web board listens on.")
 PortOpt = typer.Option(8765, "--port", help="Port of the web board.")
@@ -490,7 +492,7 @@ def service_install(
         False, "--print", help="Show the units instead of writing them."
     ),
 ) -> None:
-    """systemd user units for the daemon, restarted on failure."""
+    """A systemd user unit running mc up for this board, restarted on failure."""
     from mc.service import environment_lines, install, units
     from mc.status import _redact
 
