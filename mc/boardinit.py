@@ -36,10 +36,15 @@ def _skeleton_files() -> dict[str, bytes]:
 
 
 def init(
-    target: Path, *, install_hooks: bool = True, settings: Mapping[str, Any] | None = None
+    target: Path,
+    *,
+    install_hooks: bool = True,
+    settings: Mapping[str, Any] | None = None,
+    approver_name: str | None = None,
 ) -> Initialised:
     """A new board at ``target``; ``settings`` replace top-level keys of the new mc.yaml
-    (in the first commit, so no approver signature is needed for them)."""
+    (in the first commit, so no approver signature is needed for them). The person's
+    signing key becomes the first approver, as ``approver_name`` if given."""
     target = target.expanduser().resolve()
     if target.exists() and not target.is_dir():
         raise McError(f"{target} is a file, not a folder")
@@ -73,14 +78,16 @@ def init(
     approver, note = None, ""
     try:
         key = signing.person_key(repo)
-        approver = _principal_name(repo)
+        approver = approver_name or _principal_name(repo)
         if key.format == "ssh" and key.public_key:
             signers += signing.signer_line(approver, key.public_key) + "\n"
         elif key.fingerprint:
             exported = signing.export_gpg_key(key.fingerprint, signing.gpg_program(repo))
             files[f"{signing.GPG_DIR}/{approver}.asc"] = exported.encode()
     except SigningError:
-        note = f"no signing key, so no approver yet: {signing.HOW_TO_SIGN}"
+        note = "no signing key, so no approver yet; set one up: " + signing.how_to_sign(
+            _principal_name(repo)
+        )
     files[signing.ALLOWED_SIGNERS] = signers.encode()
 
     # Let `git log --show-signature` on this clone know the board's signers.

@@ -17,6 +17,7 @@ class Target(NamedTuple):
     url: str
     cluster: Cluster | None  # the embedded cluster, when no URL is configured
     migrated: tuple[int, ...] = ()  # migrations opened() just applied
+    started: bool = False  # opened() started the embedded cluster (so its caller stops it)
 
     @property
     def embedded(self) -> bool:
@@ -49,7 +50,7 @@ def opened(board: Board, *, keep_running: bool = False) -> Iterator[Target]:
             db.ensure_database(where.cluster.url("postgres"), DB_NAME)
         with db.connect(where.url) as conn:
             applied = db.migrate(conn)
-        yield where._replace(migrated=tuple(applied))
+        yield where._replace(migrated=tuple(applied), started=started)
     finally:
         if started and not keep_running and where.cluster is not None:
             where.cluster.stop()

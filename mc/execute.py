@@ -67,6 +67,7 @@ def run_agent(
     timeout: float,
     on_output: Callable[[str, str], None],
     beat: Callable[[], str | None],
+    should_stop: Callable[[], str | None] = lambda: None,
     beat_every: float = 5.0,
     lease: float = 60.0,
     grace: float = 10.0,
@@ -75,6 +76,8 @@ def run_agent(
 
     ``on_output(stream, text)`` gets stdout/stderr as they come. ``beat()`` is called
     every ``beat_every`` seconds; it renews the lease and returns a reason to stop.
+    ``should_stop()`` is asked ten times a second (the worker is shutting down): its
+    reason stops the agent at once, with a short grace.
     """
     guard = subprocess.Popen(
         [
@@ -120,6 +123,9 @@ def run_agent(
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
+        if not stopped and (quick := should_stop()):
+            stopped = quick
+            _tell(guard.stdin, b"q")
         if not timed_out and not stopped and now - started > timeout:
             timed_out = True
             _tell(guard.stdin, b"c")

@@ -7,7 +7,11 @@
   means the worker died (SIGKILL); no byte for LEASE seconds means it is paused
   (SIGSTOP) or wedged — either way its lease is running out and a successor may be
   given the job, so the agent must stop first;
-- a byte "c" on the same pipe: cancel.
+- a byte "c" on the same pipe: cancel; "q": stop now (the worker is shutting down),
+  with a grace of at most QUICK_GRACE seconds.
+
+Ctrl-C and a closed terminal (SIGINT, SIGHUP to the foreground group) reach the guard
+too: it ignores them, because its worker decides (it hands the job back and says "q").
 
 Stopping is SIGTERM to the whole process group, then SIGKILL after GRACE seconds.
 The guard's exit status is the agent's (negative signal numbers as 128+n), so the
@@ -26,6 +30,7 @@ import sys
 import time
 
 KILLED_BY_GUARD = 137  # as if SIGKILLed
+QUICK_GRACE = 2.0
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
@@ -56,6 +61,8 @@ def _group_alive(pgid: int) -> bool:
 def main(argv: list[str]) -> int:
     grace, lease = float(argv[0]), float(argv[1])
     command = argv[argv.index("--") + 1 :]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     proc = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True
     )
@@ -70,6 +77,9 @@ def main(argv: list[str]) -> int:
             data = os.read(sys.stdin.fileno(), 64)
             if not data:
                 reason = "the worker is gone"
+                break
+            if b"q" in data:
+                reason, grace = "the worker is shutting down", min(grace, QUICK_GRACE)
                 break
             if b"c" in data:
                 reason = "cancelled"

@@ -211,7 +211,7 @@ class Worker:
         beat_every: float = BEAT_SECONDS,
         grace: float = 10.0,
         backoff: float = jobs.BACKOFF_BASE,
-        shutdown_wait: float = 20.0,
+        shutdown_wait: float = 0.0,
         remote: str | None = None,
     ) -> None:
         self.board_path = board_path
@@ -222,7 +222,9 @@ class Worker:
         self.beat_every = beat_every
         self.grace = grace
         self.backoff = backoff  # seconds before the first retry (doubling, with jitter)
-        self.shutdown_wait = shutdown_wait  # how long a running job may finish on SIGTERM
+        # How long a running job may go on once the worker is told to stop (SIGTERM,
+        # Ctrl-C, SIGHUP) before it is handed back; 0: at once, its agent killed.
+        self.shutdown_wait = shutdown_wait
         self.remote = remote  # share the board through this git remote (another machine)
         self.stop = threading.Event()
         self.wake = threading.Event()
@@ -230,7 +232,7 @@ class Worker:
         self._stop_at: float | None = None
 
     def request_stop(self) -> None:
-        """SIGTERM: claim nothing more; a running job gets ~20 s, then goes back."""
+        """Claim nothing more; a running job goes back after ``shutdown_wait``."""
         self._stop_at = time.monotonic()
         self.stop.set()
         self.wake.set()
@@ -356,8 +358,11 @@ class Worker:
     ) -> Verdict:
         pump = LogPump(self.url, job)
 
+        def shutting_down() -> str | None:
+            return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
+
         def beat() -> str | None:
-            if self.stop.is_set() and self._shutting_down_too_long():
+            if shutting_down():
                 return "shutdown"
             try:
                 return "cancel" if jobs.heartbeat(conn, job, lease=self.lease) else None
@@ -385,6 +390,7 @@ class Worker:
                 timeout=timeout,
                 on_output=pump.add,
                 beat=beat,
+                should_stop=shutting_down,
                 beat_every=self.beat_every,
                 lease=self.lease,
                 grace=self.grace,

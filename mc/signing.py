@@ -31,14 +31,23 @@ GPG_DIR = ".mc/gpg"  # <principal>.asc: one ASCII-armored OpenPGP public key per
 GPG = "gpg"
 PRINCIPAL = re.compile(r"[A-Za-z0-9._@+-]{1,100}")
 
-HOW_TO_SIGN = (
-    "set one up: git config --global gpg.format ssh && "
-    "git config --global user.signingkey ~/.ssh/id_ed25519.pub "
-    "(then add it with mc approvers add NAME ~/.ssh/id_ed25519.pub), "
-    "or with GPG: git config --global gpg.format openpgp && "
-    "git config --global user.signingkey KEYID "
-    "(then add it with mc approvers add NAME --gpg KEYID)"
-)
+
+def how_to_sign(name: str = "NAME") -> str:
+    """One line of the exact commands that give the person an SSH signing key git uses.
+
+    The key is made only if ~/.ssh/id_ed25519 does not exist yet; ``mc approvers add``
+    makes it an approver (on a board that has approvers, one of them runs it).
+    """
+    public = "~/.ssh/id_ed25519.pub"
+    make = (
+        ""
+        if Path(public).expanduser().exists()
+        else "ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519 && "
+    )
+    return (
+        f"{make}git config --global gpg.format ssh && "
+        f"git config --global user.signingkey {public} && mc approvers add {name} {public}"
+    )
 
 
 def valid_principal(name: str) -> bool:
@@ -191,7 +200,7 @@ def person_key(repo: Repo) -> PersonKey:
     key = repo.config_get("user.signingkey")
     if fmt == "ssh":
         if not key:
-            raise SigningError(f"no signing key configured: {HOW_TO_SIGN}")
+            raise SigningError(f"no signing key; set one up: {how_to_sign()}")
         if key.startswith(("key::", "ssh-", "ecdsa-", "sk-")):
             return PersonKey("ssh", normalise_key(key))
         return PersonKey("ssh", read_public_key(Path(key)))
@@ -202,17 +211,23 @@ def person_key(repo: Repo) -> PersonKey:
         committer = f"{name} <{email}>" if name else f"<{email}>"
         wanted = key or (committer if email else None)
         if not wanted:
-            raise SigningError(f"no signing key configured: {HOW_TO_SIGN}")
-        fingerprint = gpg_fingerprint(wanted, gpg_program(repo))
+            raise SigningError(f"no signing key; set one up: {how_to_sign()}")
+        try:
+            fingerprint = gpg_fingerprint(wanted, gpg_program(repo))
+        except SigningError:
+            if key:
+                raise
+            fingerprint = None  # no gpg at all: the person has no key yet
         if fingerprint is None:
             if key:
                 raise SigningError(
-                    f"gpg has no signing key {key} (user.signingkey; see gpg --list-secret-keys): "
-                    f"{HOW_TO_SIGN}"
+                    f"gpg has no signing key {key} (user.signingkey; see gpg --list-secret-keys)"
                 )
+            if repo.config_get("gpg.format") is None:  # nothing set up: no GPG detail
+                raise SigningError(f"no signing key; set one up: {how_to_sign()}")
             raise SigningError(
-                f"no signing key configured (no user.signingkey, and gpg has no key for "
-                f"{committer}): {HOW_TO_SIGN}"
+                f"no signing key (no user.signingkey, and gpg has no key for {committer}); "
+                f"set one up: {how_to_sign()}"
             )
         return PersonKey("openpgp", None, fingerprint)
     raise SigningError(f"gpg.format {fmt} is not supported for approvals: use ssh or openpgp")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import git
+from .conftest import git, run_mc
 
 
 def test_mc_demo_runs_the_whole_loop(tmp_path: Path, database_url: str) -> None:
@@ -67,3 +67,109 @@ def test_mc_demo_runs_the_whole_loop(tmp_path: Path, database_url: str) -> None:
             proc.kill()
             raise
     assert code == 0
+
+
+# ---------------------------------------------------------------------- the first ten minutes
+
+
+def _no_signing_key() -> None:
+    subprocess.run(["git", "config", "--global", "--unset", "user.signingkey"], check=True)
+    subprocess.run(["git", "config", "--global", "--unset", "gpg.format"], check=True)
+
+
+def test_the_demo_board_gets_a_demo_only_approver_when_the_person_has_no_key(
+    tmp_path: Path,
+) -> None:
+    from mc import actions, demo
+    from mc.board import Board
+
+    from .conftest import to_review
+
+    _no_signing_key()
+    prepared = demo.prepare(tmp_path / "demo")
+    assert "made a demo board" in prepared.message
+    assert len(prepared.to_queue) == 3  # queued once everything runs, not before
+    folder = prepared.path
+    with Board.open(folder) as board:
+        assert [e.id for e in board.projects(actions.Lane.UP_NEXT)] == []
+        to_review(board, "try-me")
+    approved = run_mc(folder, "approve", "try-me")
+    assert approved.returncode == 0, approved.stderr
+    assert git(folder, "log", "-1", "--format=%G? %GS").stdout.split() == ["G", "demo-approver"]
+    assert run_mc(folder, "verify").returncode == 0
+    # The key is in the demo board's git-ignored state and configured there alone.
+    assert (folder / ".mc" / "demo_approver_key").exists()
+    assert git(folder, "status", "--porcelain").stdout == ""
+    assert (
+        git(folder, "config", "--local", "user.signingkey")
+        .stdout.strip()
+        .endswith(".mc/demo_approver_key.pub")
+    )
+    assert "signingkey" not in Path(os.environ["GIT_CONFIG_GLOBAL"]).read_text()
+
+    # A second run reuses it; --fresh replaces it (a new history, a new key).
+    first = git(folder, "rev-list", "--max-parents=0", "HEAD").stdout
+    again = demo.prepare(folder)
+    assert again.message.startswith(f"reusing the demo board in {folder}")
+    fresh = demo.prepare(folder, fresh=True)
+    assert fresh.message.startswith("replaced the demo board")
+    assert git(folder, "rev-list", "--max-parents=0", "HEAD").stdout != first
+
+
+def test_a_real_board_without_a_key_says_how_to_get_one_in_one_line(tmp_path: Path) -> None:
+    _no_signing_key()
+    made = run_mc(tmp_path, "init", str(tmp_path / "board"))
+    assert made.returncode == 0, made.stderr
+    note = next(line for line in made.stdout.splitlines() if line.startswith("Note: "))
+    assert "ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519" in note
+    assert "git config --global user.signingkey ~/.ssh/id_ed25519.pub" in note
+    assert "mc approvers add alice@example.com ~/.ssh/id_ed25519.pub" in note
+    from mc.board import Board
+
+    from .conftest import to_review
+
+    with Board.open(tmp_path / "board") as board:
+        to_review(board, "p")
+    refused = run_mc(tmp_path / "board", "approve", "p")
+    assert refused.returncode == 1
+    line = refused.stderr.strip()
+    assert "\n" not in line and len(line) < 300
+    assert line.startswith("mc: no signing key; set one up: ssh-keygen -t ed25519")
+    # Nothing of the demo reaches a real board: no demo approver, no demo key.
+    assert "demo-approver" not in (tmp_path / "board" / ".mc" / "allowed_signers").read_text()
+    assert not (tmp_path / "board" / ".mc" / "demo_approver_key").exists()
+
+
+def test_the_demo_refuses_a_folder_that_is_not_a_demo_board(board_path: Path) -> None:
+    refused = run_mc(board_path, "demo", str(board_path), "--port", "0")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"mc: {board_path} is not empty and not a demo board: give mc demo an empty or new folder"
+    )
+
+
+def test_bad_server_arguments_are_one_line_and_start_nothing(board_path: Path) -> None:
+    from mc.pgembed import Cluster
+
+    for args in (["up", "--port", "99999"], ["web", "--port", "-1"], ["demo", "--port", "70000"]):
+        refused = run_mc(board_path, *args)
+        assert refused.returncode == 1, refused
+        assert (
+            refused.stderr
+            == f"mc: --port {args[2]}: a port is a number from 1 to 65535 (0: any free one)\n"
+        )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        refused = run_mc(board_path, "up", "--port", str(port))
+        assert time.monotonic() - started < 5
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert f"127.0.0.1:{port} is already in use" in refused.stderr
+    assert not Cluster.for_board(board_path).running()  # no database left behind
+    assert not (board_path / ".mc" / "pg" / "data").exists()
+
+    version = run_mc(board_path, "--version")
+    assert version.returncode == 0 and re.fullmatch(r"mc \d+\.\d+\.\d+\S*\n", version.stdout)

@@ -187,12 +187,27 @@ def test_person_key_without_a_key_says_how_to_set_one_up(repo: Repo) -> None:
     with pytest.raises(SigningError) as caught:
         person_key(repo)
     message = str(caught.value)
-    assert "no signing key configured" in message
-    assert "git config --global user.signingkey" in message
-    assert "gpg.format ssh" in message
+    # One line of the exact commands: make a key (there is none), tell git, add it.
+    assert "\n" not in message
+    assert message == (
+        "no signing key; set one up: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519 && "
+        "git config --global gpg.format ssh && "
+        "git config --global user.signingkey ~/.ssh/id_ed25519.pub && "
+        "mc approvers add NAME ~/.ssh/id_ed25519.pub"
+    )
+    # With a key already in ~/.ssh, it is not made again.
+    ssh = Path.home() / ".ssh"
+    ssh.mkdir()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ssh / "id_ed25519")], check=True
+    )
+    with pytest.raises(SigningError) as caught:
+        person_key(repo)
+    assert "ssh-keygen" not in str(caught.value)
+    assert "user.signingkey ~/.ssh/id_ed25519.pub" in str(caught.value)
     # The same without gpg.format (git's default: openpgp).
     _unset_global("gpg.format")
-    with pytest.raises(SigningError, match="no signing key configured"):
+    with pytest.raises(SigningError, match="no signing key"):
         person_key(repo)
 
 
@@ -265,7 +280,7 @@ def _assert_refused(board_path: Path, pid: str, *phrases: str) -> None:
 def test_approve_refused_without_a_signing_key(board: Board, board_path: Path) -> None:
     to_review(board, "p")
     _unset_global("user.signingkey")
-    _assert_refused(board_path, "p", "no signing key configured", "user.signingkey")
+    _assert_refused(board_path, "p", "no signing key", "ssh-keygen -t ed25519", "user.signingkey")
 
 
 def test_approve_refused_for_a_key_that_is_not_an_approver(

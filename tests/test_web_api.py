@@ -88,7 +88,8 @@ def test_a_revoked_token_stops_working(web: Running, board_path: Path) -> None:
     with web.client(token) as c:
         assert c.get("/api/board").status_code == 200
         assert c.get("/api/session").json() == {
-            "name": "ci-bot", "role": "agent", "via": "token", "csrf": None, "can_sign": False
+            "name": "ci-bot", "role": "agent", "via": "token", "csrf": None, "can_sign": False,
+            "signer": None,
         }  # fmt: skip
     listed = run_mc(board_path, "token", "list", "--json", env=env)
     assert [t["name"] for t in json.loads(listed.stdout)] == ["ci-bot"]

@@ -3,15 +3,13 @@ server, daemon, database and board."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from mc import actions, db
 from mc.board import Board
@@ -20,35 +18,6 @@ from .conftest import git, to_review, wait_for_file
 from .webfixtures import Running, web  # noqa: F401
 
 # ruff: noqa: F811  (the web fixture is imported by name)
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
-def chromium_path() -> str:
-    for candidate in (os.environ.get("MC_CHROMIUM"), "/usr/lib/chromium/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        raise RuntimeError("no Chromium: apt-get install chromium (or set MC_CHROMIUM)")
-    return found
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Opened:
@@ -191,6 +160,17 @@ def test_approve_works_for_a_human_session(
     pg = page.page
     pg.goto(f"{web.origin}/#/project/ready")
     pg.click("[data-action=approve]")
+    # Done is final: the first click only asks, naming the project and the signer.
+    confirm = pg.locator(".approve-confirm")
+    confirm.wait_for()
+    assert "ready" in (confirm.text_content() or "")
+    assert confirm.locator("[data-role=signer]").text_content() == "alice@example.com"
+    pg.click("[data-action=approve-cancel]")
+    assert pg.locator(".approve-confirm").count() == 0
+    time.sleep(0.3)
+    assert (board_path / "review" / "ready.yaml").exists()  # nothing was signed
+    pg.click("[data-action=approve]")
+    pg.click("[data-action=approve-confirm]")
     wait_for_file(board_path / "done" / "ready.yaml")
     assert (board_path / "done" / "ready.yaml").exists()
     assert git(board_path, "log", "-1", "--format=%G?").stdout.strip() == "G"

@@ -41,6 +41,7 @@ export function mountDetail(root, ctx, route) {
   let snapshot = null;
   let dirty = false;
   let approveCommand = null; // set when the server says it cannot sign for the person
+  let confirmingApproval = false; // done is final: approving takes a second, explicit step
 
   const header = h('header', { class: 'detail-header' });
   const banners = h('div', { class: 'banners' });
@@ -159,8 +160,46 @@ export function mountDetail(root, ctx, route) {
     const p = project;
     if (approveCommand) return commandBlock(approveCommand.command, approveCommand.message);
     if (!p.ready_for_human) return h('p', { class: 'muted' }, 'Approval opens when the review has passed.');
-    if (ctx.session.can_sign) return actionButton('approve', 'Approve → Done', true);
-    return commandBlock(`mc approve ${p.id}`);
+    if (!ctx.session.can_sign) return commandBlock(`mc approve ${p.id}`);
+    if (!confirmingApproval) {
+      return h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'approve' }, onclick: () => setConfirming(true) }, 'Approve → Done…');
+    }
+    return approveConfirm();
+  }
+
+  function setConfirming(on) {
+    confirmingApproval = on;
+    renderActions();
+    if (on) actionsBody.querySelector('[data-action=approve-confirm]')?.focus();
+  }
+
+  /** The confirm step: what will be signed, by whom, and that done is final. */
+  function approveConfirm() {
+    const p = project;
+    const review = p.review || p.data?.review || {};
+    const covers = review.job ? `the work its review job ${review.job} passed` : 'the work its review passed';
+    return h(
+      'div',
+      { class: 'approve-confirm', role: 'group', 'aria-label': 'Confirm the approval' },
+      h('p', null, h('strong', null, 'Approve “', p.title, '”?')),
+      h(
+        'p',
+        null,
+        'This signs a commit as ',
+        h('code', { dataset: { role: 'signer' } }, ctx.session.signer || 'you'),
+        ' that moves ',
+        h('code', null, p.id),
+        ' from Review to Done. It covers exactly ',
+        covers,
+        '. Done is final: nothing in it can change afterwards.',
+      ),
+      h(
+        'div',
+        { class: 'action-row' },
+        h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'approve-confirm' }, onclick: () => run('approve') }, 'Sign and approve'),
+        h('button', { type: 'button', class: 'btn', dataset: { action: 'approve-cancel' }, onclick: () => setConfirming(false) }, 'Cancel'),
+      ),
+    );
   }
 
   function buildReworkForm() {
@@ -273,12 +312,14 @@ export function mountDetail(root, ctx, route) {
     try {
       const updated = await api.projectAction(id, action, body);
       approveCommand = null;
+      confirmingApproval = false;
       applyProject(updated);
       showToast(`${ACTION_DONE[action] || 'Done'}: ${updated.title}`);
       ctx.refreshBoard().catch(() => {});
       jobs.refresh();
       return true;
     } catch (err) {
+      if (action === 'approve') confirmingApproval = false;
       if (action === 'approve' && err.body?.command) approveCommand = { command: err.body.command, message: err.message };
       if (err.status === 412) await loadProject().catch(() => {});
       else renderActions();

@@ -44,8 +44,25 @@ BoardOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print JSON.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("mc")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown"
+        sys.stdout.write(f"mc {found}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(board: str | None = BoardOpt) -> None:
+def _main(
+    board: str | None = BoardOpt,
+    _show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_version, help="Print the version and exit."
+    ),
+) -> None:
     _state["board"] = board
 
 

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,9 @@ from mc.cli import JsonOpt, _board, _print_json, app, project_app
 
 if TYPE_CHECKING:
     from mc import db as db_mod
+    from mc.daemon import Daemon
+    from mc.pgembed import Cluster
+    from mc.web.server import WebServer
 
 db_app = typer.Typer(help="The PostgreSQL mirror of the board.", no_args_is_help=True)
 task_app = typer.Typer(help="Small to-dos, linked to projects.", no_args_is_help=True)
@@ -59,65 +62,151 @@ def _serve(
     workers: int = 0,
     remote: str | None = None,
     web: tuple[str, int] | None = None,
+    started: Callable[[threading.Event], Callable[[], None]] | None = None,
 ) -> None:
+    """Run the daemon (and workers, and the web board) until Ctrl-C, SIGTERM or SIGHUP.
+
+    Stopping is prompt: workers hand their running jobs back (no attempt spent, their
+    agents killed), the web server ends its streams, and the embedded PostgreSQL this
+    process started is stopped — on every way out, a failed start included.
+    ``started(stop)`` runs once everything is up (the demo queues its projects) and
+    returns what to wait for at the end.
+    """
     import logging
 
-    from mc.daemon import Daemon
-    from mc.database import opened
+    from mc.cli import _fail
 
+    if web is not None:
+        _check_address(*web)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with _board() as board:
-        root = board.root
-        with opened(board, keep_running=True) as where:
-            cluster = where.cluster
+    services = _Services()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, services.stop)
+    try:
+        services.run(poll, what, dispatch, workers, remote, web, started)
+    except _StartFailed as exc:
+        _fail(str(exc))
 
-            def ensure() -> None:
-                if cluster is not None and not cluster.running():
-                    cluster.start()
 
-            daemon = Daemon(
-                root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch, remote=remote
-            )
-            procs = _start_workers(root, where.url, workers)
-            server = None
-            if web is not None:
-                from mc.web.server import WebServer
+class _Services:
+    """What ``_serve`` runs, and the one way to stop it (signal handlers call ``stop``)."""
 
-                server = WebServer(root, where.url, host=web[0], port=web[1]).start()
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.server: WebServer | None = None
+        self.daemon: Daemon | None = None
 
-            def stop(*_: object) -> None:
-                if server is not None:
-                    server.web.hub.close()
-                for proc in procs:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGTERM)
-                daemon.stop.set()
-                daemon.wake.set()
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+        if self.server is not None:
+            self.server.web.hub.close()
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        if self.daemon is not None:
+            self.daemon.stop.set()
+            self.daemon.wake.set()
 
-            signal.signal(signal.SIGTERM, stop)
-            signal.signal(signal.SIGINT, stop)
-            place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
-            sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
-            if server is not None:
-                sys.stdout.write(
-                    f"mc {what}: the board is at {server.origin}/\n"
-                    f"mc {what}: log in (one time, 15 minutes): {server.login_url()}\n"
+    def run(
+        self,
+        poll: float,
+        what: str,
+        dispatch: bool,
+        workers: int,
+        remote: str | None,
+        web: tuple[str, int] | None,
+        started: Callable[[threading.Event], Callable[[], None]] | None,
+    ) -> None:
+        from mc.daemon import Daemon
+        from mc.database import opened
+
+        with _board() as board, opened(board, keep_running=True) as where:
+            root, cluster = board.root, where.cluster
+            try:
+
+                def ensure() -> None:
+                    if cluster is not None and not cluster.running():
+                        cluster.start()
+
+                self.daemon = Daemon(
+                    root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch,
+                    remote=remote,
+                )  # fmt: skip
+                if self.stopping.is_set():
+                    return
+                self.procs += _start_workers(root, where.url, workers)
+                if web is not None:
+                    from mc.web.server import WebServer
+
+                    try:
+                        self.server = WebServer(root, where.url, host=web[0], port=web[1])
+                        self.server.start()
+                    except (OSError, RuntimeError) as exc:
+                        raise _StartFailed(f"the web board could not start: {exc}") from None
+                place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
+                sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
+                if self.server is not None:
+                    sys.stdout.write(
+                        f"mc {what}: the board is at {self.server.origin}/\n"
+                        f"mc {what}: log in (one time, 15 minutes): {self.server.login_url()}\n"
+                    )
+                sys.stdout.flush()
+                thread = threading.Thread(target=self.daemon.run, name="mc-daemon")
+                thread.start()
+                finish = started(self.stopping) if started is not None else None
+                if self.stopping.is_set():  # a signal came while starting
+                    self.stop()
+                while thread.is_alive():
+                    thread.join(0.5)
+                if finish is not None:
+                    finish()
+            finally:
+                self._shut_down(cluster if where.started else None)
+
+    def _shut_down(self, cluster: Cluster | None) -> None:
+        self.stop()
+        if self.server is not None:
+            self.server.stop()
+        for proc in self.procs:  # a stopping worker hands its job back within seconds
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if cluster is not None:
+            cluster.stop()
+            sys.stdout.write("mc: embedded PostgreSQL stopped\n")
+
+
+class _StartFailed(Exception):
+    """Something of ``mc up`` could not start (said in one line, after the cleanup)."""
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse a bad --host/--port in one line, before anything (the database) starts."""
+    import errno
+    import socket
+
+    from mc.cli import _fail
+
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port}: a port is a number from 1 to 65535 (0: any free one)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        _fail(f"--host {host}: {exc.strerror or exc}")
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _fail(
+                    f"--port {port}: {host}:{port} is already in use (is the board served "
+                    "there already? choose another port with --port)"
                 )
-            sys.stdout.flush()
-            worker = threading.Thread(target=daemon.run, name="mc-daemon")
-            worker.start()
-            while worker.is_alive():
-                worker.join(0.5)
-            if server is not None:
-                server.stop()
-            for proc in procs:  # a SIGTERM'd worker finishes or hands back within 30 s
-                try:
-                    proc.wait(35)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            if cluster is not None:
-                cluster.stop()
-                sys.stdout.write("mc: embedded PostgreSQL stopped\n")
+            _fail(f"--host {host} --port {port}: cannot listen there: {exc.strerror or exc}")
 
 
 def _start_workers(root: Path, url: str, count: int) -> list[subprocess.Popen[bytes]]:
@@ -161,8 +250,8 @@ def worker(
     with _board() as board, opened(board, keep_running=True) as where:
         root = board.root
     runner = Worker(root, where.url, poll=poll, remote=remote)
-    signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
-    signal.signal(signal.SIGINT, lambda *_: runner.request_stop())
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: runner.request_stop())
     sys.stdout.write(f"mc worker {runner.name}: claiming jobs for {root}\n")
     sys.stdout.flush()
     thread = threading.Thread(target=runner.run, name="mc-worker")
@@ -194,26 +283,31 @@ def web(
 
 @app.command()
 def demo(
-    folder: Path = typer.Argument(Path("mc-demo"), help="Where the demo board goes."),
+    folder: Path | None = typer.Argument(
+        None, help="Where the demo board goes (default: ~/.local/state/mc/demo)."
+    ),
     host: str = HostOpt,
     port: int = PortOpt,
     workers: int = typer.Option(2, "--workers", help="Worker processes."),
+    fresh: bool = typer.Option(False, "--fresh", help="Replace the demo board with a new one."),
 ) -> None:
     """A demo board run by the built-in demo agent: open the link, watch, approve one."""
-    from mc.cli import _state
-    from mc.demo import make_demo_board
+    from mc import demo as demo_board
+    from mc.cli import _fail, _state
+    from mc.errors import McError
 
-    if not (folder / "mc.yaml").exists():
-        make_demo_board(folder)
-        sys.stdout.write(f"mc demo: made a demo board in {folder} (demo agents, no agent CLI)\n")
-    _state["board"] = str(folder)
-    _serve(
-        2.0,
-        "demo",
-        dispatch=True,
-        workers=workers,
-        web=(host, port),
-    )
+    _check_address(host, port)
+    try:
+        prepared = demo_board.prepare(folder, fresh=fresh)
+    except McError as exc:
+        _fail(str(exc))
+    sys.stdout.write(f"mc demo: {prepared.message}\n")
+    _state["board"] = str(prepared.path)
+
+    def started(stop: threading.Event) -> Callable[[], None]:
+        return demo_board.queue_later(prepared.path, prepared.to_queue, stop)
+
+    _serve(2.0, "demo", dispatch=True, workers=workers, web=(host, port), started=started)
 
 
 @app.command()

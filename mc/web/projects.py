@@ -109,13 +109,15 @@ def _build_board(c: Ctx) -> bytes:
 
 
 def get_session(c: Ctx) -> Response:
+    signer = c.web.signer() if c.who.role == "human" and c.who.via == "session" else None
     return js(
         {
             "name": c.who.name,
             "role": c.who.role,
             "via": c.who.via,
             "csrf": c.who.csrf if c.who.via == "session" else None,
-            "can_sign": c.who.role == "human" and c.who.via == "session" and c.web.can_sign(),
+            "can_sign": signer is not None,
+            "signer": signer,  # the approver name an approval from this page is signed as
         }
     )
 

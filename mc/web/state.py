@@ -31,7 +31,7 @@ class Web:
         self._board: Board | None = None
         self._cache: tuple[float, int, bytes] | None = None
         self._generation = 0
-        self._can_sign: tuple[float, bool] | None = None
+        self._can_sign: tuple[float, str | None] | None = None
         self._templates: tuple[str | None, list[str]] | None = None
         self._tip: str | None = None
         from prometheus_client import CollectorRegistry
@@ -90,17 +90,20 @@ class Web:
 
     def can_sign(self) -> bool:
         """Can this server sign an approval as the person (their own key, an approver)?"""
+        return self.signer() is not None
+
+    def signer(self) -> str | None:
+        """The approver this server signs approvals as (the person's key), if any."""
         now = time.monotonic()
         if self._can_sign is None or now - self._can_sign[0] > 30:
             from ..actions import approver_principal
 
             try:
                 with self.writer() as board:
-                    approver_principal(board)
-                ok = True
+                    principal: str | None = approver_principal(board)
             except McError:
-                ok = False
-            self._can_sign = (now, ok)
+                principal = None
+            self._can_sign = (now, principal)
         return self._can_sign[1]
 
     def metrics_now(self, conn: db.Connection | None = None) -> dict[str, Any]:
