@@ -19,7 +19,7 @@ from .yamlsafe import parse
 
 CONFIG_FILE = "mc.yaml"
 # Bump when the settings or their checks change: checked values are cached by blob.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_BRANCH = "main"
 REVIEWER = "reviewer"
 
@@ -36,6 +36,16 @@ _ARCHETYPE_FIELDS: dict[str, s.Check] = {
     "template": s.text(64),
 }
 
+
+def _on_off(value: Any) -> bool:
+    """true/false, or the words "on"/"off" (quoted: YAML 1.1 reads bare off as false)."""
+    if isinstance(value, bool):
+        return bool(value)
+    if value in ("on", "off"):
+        return bool(value == "on")
+    raise s.Invalid(f'expected true or false ("on" or "off"), got {s.kind(value)}')
+
+
 _FIELDS: dict[str, s.Check] = {
     "branch": s.text(200, pattern=r"[A-Za-z0-9._/-]+"),
     "archetypes": s.Block(
@@ -50,6 +60,10 @@ _FIELDS: dict[str, s.Check] = {
                 "command": _ARGV,
                 "args": _ARGV,
                 "env": s.Block({}, extra=s.text(4000)),
+                # What the sandbox gives this runner beyond its preset's (mc.sandbox):
+                "home": s.list_of(s.text(500), 100),  # HOME-relative, copied in
+                "paths": s.list_of(s.text(4000), 100),  # absolute, read-only
+                "writable": s.list_of(s.text(4000), 100),  # absolute, read-write
             }
         ),
     ),
@@ -59,6 +73,7 @@ _FIELDS: dict[str, s.Check] = {
     "review": s.Block({"rounds": s.integer(0, 100)}),
     "database_url": s.text(2_000),
     "on_escalation": _ARGV,
+    "sandbox": _on_off,
 }
 
 
@@ -85,6 +100,7 @@ class Config(NamedTuple):
     review_rounds: int = 2
     database_url: str | None = None
     on_escalation: tuple[str, ...] = ()
+    sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
 
     @property
     def ref(self) -> str:
@@ -148,6 +164,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
         review_rounds=(values.get("review") or {}).get("rounds", 2),
         database_url=os.environ.get("MC_DATABASE_URL") or values.get("database_url"),
         on_escalation=tuple(values.get("on_escalation") or ()),
+        sandbox=values.get("sandbox", True),
     )
 
 

@@ -71,14 +71,17 @@ def run_agent(
     beat_every: float = 5.0,
     lease: float = 60.0,
     grace: float = 10.0,
+    sandboxed: bool = False,
 ) -> Execution:
     """Run ``argv`` to the end, a timeout, or until ``beat()`` says stop ("cancel", ...).
 
     ``on_output(stream, text)`` gets stdout/stderr as they come. ``beat()`` is called
     every ``beat_every`` seconds; it renews the lease and returns a reason to stop.
     ``should_stop()`` is asked ten times a second (the worker is shutting down): its
-    reason stops the agent at once, with a short grace.
+    reason stops the agent at once, with a short grace. ``sandboxed``: ``argv`` is a
+    bwrap command (mc.sandbox).
     """
+    options = ["--sandbox"] if sandboxed else []
     guard = subprocess.Popen(
         [
             sys.executable,
@@ -86,6 +89,7 @@ def run_agent(
             "mc.guard",
             str(grace),
             str(max(lease - 2 * beat_every, 5.0)),
+            *options,
             "--",
             *argv,
         ],

@@ -1,7 +1,7 @@
 """The agent's guard: a tiny parent process that never lets an agent outlive its worker.
 
-`python -m mc.guard GRACE LEASE -- argv...` starts the agent in a session of its own
-(its own process group, stdin closed) and watches two things:
+`python -m mc.guard GRACE LEASE [--sandbox] -- argv...` starts the agent
+(stdin closed) and watches two things:
 
 - its own stdin, a pipe from the worker: the worker writes a byte per heartbeat. EOF
   means the worker died (SIGKILL); no byte for LEASE seconds means it is paused
@@ -10,18 +10,26 @@
 - a byte "c" on the same pipe: cancel; "q": stop now (the worker is shutting down),
   with a grace of at most QUICK_GRACE seconds.
 
+With ``--sandbox`` the argv is a bwrap command (mc.sandbox): the agent runs in a PID
+namespace of its own (as an unprivileged user, when we are root: see there).
+Stopping is SIGTERM to every process of the namespace, then SIGKILL of the namespace's
+first process after GRACE seconds, which the kernel turns into the end of every process
+in it. bwrap's --die-with-parent ends the namespace when the guard itself dies, by any
+signal. Without a sandbox (``sandbox: off``) the agent gets a session of its own and
+stopping is SIGTERM, then SIGKILL, to its process group.
+
 Ctrl-C and a closed terminal (SIGINT, SIGHUP to the foreground group) reach the guard
 too: it ignores them, because its worker decides (it hands the job back and says "q").
 
-Stopping is SIGTERM to the whole process group, then SIGKILL after GRACE seconds.
 The guard's exit status is the agent's (negative signal numbers as 128+n), so the
 worker can read exit 75 and friends. Written by hand because no library couples a
-process group's life to a parent's liveness across SIGSTOP as well as death.
+process tree's life to a parent's liveness across SIGSTOP as well as death.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import selectors
 import signal
@@ -33,19 +41,90 @@ KILLED_BY_GUARD = 137  # as if SIGKILLed
 QUICK_GRACE = 2.0
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the agent's process group, SIGKILL it after ``grace`` seconds."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if proc.poll() is not None and not _group_alive(proc.pid):
+class Agent:
+    """The agent's process (bwrap's, in a sandbox) and how to end all of it."""
+
+    def __init__(self, command: list[str], *, sandbox: bool):
+        self.sandbox = sandbox
+        self.child: int | None = None  # the sandbox's first process (its PID namespace)
+        if sandbox:
+            read, write = os.pipe()
+            command = [command[0], "--info-fd", str(write), *command[1:]]
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                pass_fds=(write,),
+            )
+            os.close(write)
+            self.child = _read_child_pid(read)
+        else:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM everything of the agent, SIGKILL what is left after ``grace`` seconds."""
+        self._signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None and not self.alive():
+                return
+            time.sleep(0.05)
+        self._signal(signal.SIGKILL)
+
+    def finish(self) -> None:
+        """The agent exited: nothing of it may stay behind (a sandbox ends by itself)."""
+        if self.sandbox:
+            deadline = time.monotonic() + 2
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self.alive():
+                self._signal(signal.SIGKILL)
+        else:
+            self.stop(QUICK_GRACE)
+
+    def alive(self) -> bool:
+        if self.sandbox:
+            from .sandbox import namespace_members
+
+            return self.child is not None and bool(namespace_members(self.child))
+        return _group_alive(self.proc.pid)
+
+    def _signal(self, signum: int) -> None:
+        if not self.sandbox:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signum)
             return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        from .sandbox import namespace_members
+
+        if self.child is None:  # it never started: bwrap alone
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signum)
+            return
+        members = namespace_members(self.child)
+        if signum == signal.SIGKILL:  # the namespace's first process takes all with it
+            members = [self.child]
+        for pid in members:
+            if pid == self.child and signum != signal.SIGKILL:
+                continue  # bwrap's reaper: it goes when the agent does
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+
+def _read_child_pid(fd: int) -> int | None:
+    data = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    os.close(fd)
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None  # bwrap failed before its sandbox existed (it says why on stderr)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -60,19 +139,20 @@ def _group_alive(pgid: int) -> bool:
 
 def main(argv: list[str]) -> int:
     grace, lease = float(argv[0]), float(argv[1])
+    options = argv[2 : argv.index("--")]
     command = argv[argv.index("--") + 1 :]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    proc = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True
-    )
-    signal.signal(signal.SIGTERM, lambda *_: stop_group(proc, grace))
+    agent = Agent(command, sandbox="--sandbox" in options)
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop(grace))
     selector = selectors.DefaultSelector()
     selector.register(sys.stdin.buffer, selectors.EVENT_READ)
+    with contextlib.suppress(OSError, AttributeError):  # wake the moment the agent exits
+        selector.register(os.pidfd_open(agent.proc.pid), selectors.EVENT_READ)
     last_beat = time.monotonic()
     reason = ""
-    while proc.poll() is None:
-        events = selector.select(timeout=0.2)
+    while agent.proc.poll() is None:
+        events = [key for key, _ in selector.select(timeout=0.2) if key.fileobj is sys.stdin.buffer]
         if events:
             data = os.read(sys.stdin.fileno(), 64)
             if not data:
@@ -89,15 +169,15 @@ def main(argv: list[str]) -> int:
             reason = "the worker stopped renewing its lease"
             break
     if reason:
-        stop_group(proc, grace)  # first: the worker that reads our output may be gone
+        agent.stop(grace)  # first: the worker that reads our output may be gone
         with contextlib.suppress(OSError):
             sys.stderr.write(f"[mc guard] stopped the agent: {reason}\n")
             sys.stderr.flush()
-        proc.wait()
-        # Children that left the agent's process group behind are not ours to find.
+        agent.proc.wait()
+        agent.finish()
         return KILLED_BY_GUARD
-    code = proc.returncode
-    stop_group(proc, grace)  # the agent exited; its leftover children go too
+    code: int = agent.proc.returncode
+    agent.finish()  # the agent exited; its leftover children go too
     return code if code >= 0 else 128 - code
 
 

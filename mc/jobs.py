@@ -181,12 +181,14 @@ def fail(
     error: str,
     *,
     temporary: bool = False,
+    permanent: bool = False,
     base: float = BACKOFF_BASE,
     cap: float = BACKOFF_CAP,
 ) -> Job:
     """A failed run: retried after backoff with jitter, or dead when attempts are spent.
 
     ``temporary`` (exit 75, a rate limit): requeued without spending an attempt.
+    ``permanent`` (no sandbox here, not logged in): dead at once, retrying cannot help.
     """
     with db.translated(), conn.transaction():
         row = db.fetch_one(
@@ -196,6 +198,7 @@ def fail(
                 "id": job.id,
                 "token": job.lease_token,
                 "temporary": temporary,
+                "permanent": permanent,
                 "error": error[:4000],
                 "base": base,
                 "cap": cap,

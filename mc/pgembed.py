@@ -216,7 +216,8 @@ class Cluster:
             str(self.data),
             "-U",
             self.superuser,
-            "--auth=trust",
+            "--auth-local=peer",
+            "--auth-host=reject",
             "-E",
             "UTF8",
             "--no-locale",
@@ -224,6 +225,7 @@ class Cluster:
         if fast:
             args.append("--no-sync")
         self._run("initdb", *args)
+        self._write_auth()
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(
                 "\n# Mission Control: a private cluster on a unix socket only.\n"
@@ -236,6 +238,47 @@ class Cluster:
             if fast:
                 conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
 
+    # ------------------------------------------------------------------ who may connect
+
+    def client_user(self) -> str:
+        """The OS user that owns this cluster's board: the only one that may connect."""
+        import getpass
+
+        return getpass.getuser()
+
+    def _write_auth(self) -> None:
+        """Peer authentication for the owner only: no other local user — and no agent,
+        whatever socket it finds — connects, and there is no password to steal. As root
+        the server runs as its own user; root is mapped to that superuser."""
+        hba = (
+            "# Mission Control: only the board's owner, over the unix socket (peer).\n"
+            "local all all peer map=mc\n"
+        )
+        ident = (
+            "# Mission Control: OS user -> database user\n"
+            f"mc {self.client_user()} {self.superuser}\n"
+        )
+        if self.user is not None:
+            ident += f"mc {self.user.name} {self.superuser}\n"
+        for name, text in (("pg_hba.conf", hba), ("pg_ident.conf", ident)):
+            path = self.data / name
+            path.write_text(text)
+            os.chmod(path, 0o600)
+            self._own(path)
+
+    def _ensure_auth(self) -> bool:
+        """Clusters made before peer authentication trusted every local connection:
+        take that back (True when the files changed)."""
+        hba = self.data / "pg_hba.conf"
+        try:
+            current = hba.read_text()
+        except OSError:
+            return False
+        if "map=mc" in current and "trust" not in current:
+            return False
+        self._write_auth()
+        return True
+
     def running(self) -> bool:
         if not self.initialised:
             return False
@@ -244,6 +287,8 @@ class Cluster:
     def start(self, timeout: int = 60) -> None:
         """Start (initialising first if needed); a running cluster is left as it is."""
         self.init()
+        if self._ensure_auth() and self.running():
+            self._run("pg_ctl", "-D", str(self.data), "reload")
         if self.running():
             return
         if self.socket_dir != self.root:

@@ -30,13 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import actions, db, jobs
+from . import actions, db, jobs, sandbox
 from .board import Board
 from .errors import McError
 from .execute import agent_env, run_agent
 from .jobs import Job
 from .lanes import Lane
-from .runners import Run, Runner, Verdict, read_verdict, resolve
+from .runners import Run, Runner, Verdict, read_artifacts, read_verdict, resolve
 
 log = logging.getLogger("mc.pipeline")
 
@@ -290,7 +290,14 @@ class Worker:
             config = board.config
             archetype = config.archetype(REVIEWER if job.kind == "review" else job.archetype)
             runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
-            folder = board.root / ".mc" / "work" / f"job-{job.id}-{job.attempt}"
+            confined = config.sandbox and runner.spawns
+            if confined and (why := sandbox.unavailable()):
+                log.error("job %s: not run: %s", job.id, why)
+                jobs.fail(conn, job, f"the sandbox cannot run here: {why}", permanent=True)
+                self._escalate(board, job, f"agents cannot be confined here: {why}")
+                return
+            # Outside the repository: no path from the agent's workspace leads to the board.
+            folder = sandbox.jobs_root(board.root) / f"job-{job.id}-{job.attempt}"
             shutil.rmtree(folder, ignore_errors=True)
             output = folder / "out"
             workspace = folder / "ws"
@@ -323,15 +330,17 @@ class Worker:
                 workspace,
             )
             try:
-                verdict = self._execute(conn, job, runner, run, archetype.timeout)
+                verdict = self._execute(conn, job, runner, run, archetype.timeout, confined)
                 extra: dict[str, bytes] = {}
-                if tree is not None and verdict.ok:
-                    from .worktree import collect
+                try:
+                    if verdict.ok and job.kind == "work":
+                        extra = read_artifacts(output)
+                    if tree is not None and verdict.ok:
+                        from .worktree import collect
 
-                    try:
-                        extra = collect(tree, job.id)
-                    except McError as exc:
-                        verdict = Verdict(False, str(exc))
+                        extra.update(collect(tree, job.id))  # branch, diffstat, patch
+                except McError as exc:
+                    verdict = Verdict(False, str(exc))
                 self._finish(conn, board, job, run, verdict, extra)
                 if self.remote:  # the daemon follows the remote: tell it a push happened
                     conn.execute("SELECT pg_notify(%s, '')", (jobs.PUSHED_CHANNEL,))
@@ -341,6 +350,8 @@ class Worker:
                     from .worktree import close_worktree
 
                     close_worktree(tree)
+            if verdict.ok:  # a failed run's folder stays for a look (until it runs again)
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
         tip = board.tip
@@ -354,7 +365,13 @@ class Worker:
             target.write_bytes(data)
 
     def _execute(
-        self, conn: db.Connection, job: Job, runner: Runner, run: Run, timeout: float
+        self,
+        conn: db.Connection,
+        job: Job,
+        runner: Runner,
+        run: Run,
+        timeout: float,
+        confined: bool = True,
     ) -> Verdict:
         pump = LogPump(self.url, job)
 
@@ -383,10 +400,16 @@ class Worker:
         try:
             if not runner.spawns:
                 return self._handoff(conn, job, run, runner, env, pump, beat)
+            argv = runner.argv(run)
+            if confined:
+                argv, env = self._confine(runner, run, argv, env)
+            else:
+                pump.add("mc", "[mc] sandbox: off (mc.yaml): this agent runs unconfined\n")
             execution = run_agent(
-                runner.argv(run),
+                argv,
                 cwd=run.workspace,
                 env=env,
+                sandboxed=confined,
                 timeout=timeout,
                 on_output=pump.add,
                 beat=beat,
@@ -397,11 +420,41 @@ class Worker:
             )
         finally:
             pump.close()
+            if confined:
+                sandbox.take_back([run.prompt_file.parent], sandbox.agent_user())
         if execution.stopped:
             return Verdict(False, execution.stopped)
         if execution.timed_out:
             return Verdict(False, f"timed out after {timeout:.0f} s")
         return runner.judge(run, execution.code, execution.output)
+
+    def _confine(
+        self, runner: Runner, run: Run, argv: list[str], env: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The agent's command in its sandbox and its environment there."""
+        user = sandbox.agent_user()
+        folder = run.prompt_file.parent
+        home = folder / "home"
+        home.mkdir(exist_ok=True)
+        sandbox.prepare_home(home, runner.home)
+        inside = sandbox.environment(env, home, user)
+        plan = sandbox.Plan(
+            command=tuple(argv),
+            workspace=run.workspace,
+            output=run.output_dir,
+            brief=run.prompt_file,
+            home=home,
+            read_only=(
+                *sandbox.runtime_paths(argv, inside.get("PATH")),
+                *sandbox.command_files(runner.program_files()),
+                *sandbox.git_paths(run.workspace),
+                *(Path(p) for p in runner.paths),
+            ),
+            writable=tuple(Path(p) for p in runner.writable),
+        )
+        os.chmod(folder, 0o700)
+        sandbox.hand_over([folder], user)
+        return sandbox.argv(plan, user), inside
 
     def _shutting_down_too_long(self) -> bool:
         return self._stop_at is not None and time.monotonic() - self._stop_at > self.shutdown_wait
@@ -477,7 +530,12 @@ class Worker:
             return
         if not verdict.ok:
             failed = jobs.fail(
-                conn, job, verdict.error, temporary=verdict.temporary, base=self.backoff
+                conn,
+                job,
+                verdict.error,
+                temporary=verdict.temporary,
+                permanent=verdict.permanent,
+                base=self.backoff,
             )
             if failed.state == "dead":
                 self._escalate(
@@ -506,14 +564,9 @@ class Worker:
         verdict: Verdict,
         extra: dict[str, bytes],
     ) -> None:
-        artifacts = {
-            str(p.relative_to(run.output_dir)): p.read_bytes()
-            for p in sorted(run.output_dir.rglob("*"))
-            if p.is_file()
-        }
+        artifacts = dict(extra)  # the output folder's files (and coder work's branch, patch)
         if verdict.summary:
             artifacts.setdefault("summary.txt", verdict.summary.encode())
-        artifacts.update(extra)  # coder work: branch, diffstat, patch
         config = board.config
         with db.translated(), conn.transaction():
             self._fenced(conn, job)

@@ -13,15 +13,21 @@ The built-in presets register in the same registry a board's own runners do
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import ConfigError
+from .errors import ConfigError, McError
 
 EX_TEMPFAIL = 75
+# The demo runner's agent: a stdlib-only script run by path (python -I), so inside the
+# sandbox it needs the interpreter and this one file, not the mc package.
+DEMO_AGENT = Path(__file__).with_name("demo_agent.py")
 
 
 class Run(NamedTuple):
@@ -43,8 +49,9 @@ class Verdict(NamedTuple):
 
     ok: bool
     error: str = ""
-    temporary: bool = False
+    temporary: bool = False  # requeued without spending an attempt (a rate limit)
     summary: str = ""
+    permanent: bool = False  # dead at once: retrying cannot help (not logged in)
 
 
 class Runner(NamedTuple):
@@ -57,6 +64,18 @@ class Runner(NamedTuple):
     args: tuple[str, ...] = ()
     spawns: bool = True  # False: the handoff runner waits for someone to report back
     env: Mapping[str, str] = {}
+    # What the sandbox gives it (mc.sandbox): HOME-relative config and credentials,
+    # copied into the agent's private HOME; absolute paths read-only and read-write.
+    home: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()
+    install: str = ""  # how to install its program, for the "not installed" message
+
+    def program_files(self) -> list[str]:
+        """The command template with the program placeholders filled in ({python},
+        {demo_agent}): the files it names are the runner's own, never the run's."""
+        own = {"python": sys.executable, "demo_agent": str(DEMO_AGENT)}
+        return [_fill(part, own) for part in (*self.command, *self.args)]
 
     def argv(self, run: Run) -> list[str]:
         values = {
@@ -70,6 +89,7 @@ class Runner(NamedTuple):
             "archetype": run.archetype,
             "kind": run.kind,
             "python": sys.executable,
+            "demo_agent": str(DEMO_AGENT),
         }
         out = [_fill(part, values) for part in self.command]
         if run.model:
@@ -104,17 +124,64 @@ def _base(run: Run, code: int, output: str) -> Verdict | None:
 
 def read_verdict(output_dir: Path) -> dict[str, str] | str:
     """The reviewer's verdict.json, or why it is not usable."""
-    path = output_dir / "verdict.json"
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(_read_plain_file(output_dir / "verdict.json", 1_000_000))
     except FileNotFoundError:
         return "the reviewer wrote no verdict.json"
+    except UnsafeOutput as exc:
+        return str(exc)
     except (ValueError, OSError) as exc:
         return f"verdict.json is not valid JSON: {exc}"
     if not isinstance(data, dict) or data.get("verdict") not in ("pass", "fail"):
         return 'verdict.json must be {"verdict": "pass"|"fail", "notes": "..."}'
     notes = data.get("notes", "")
     return {"verdict": str(data["verdict"]), "notes": notes if isinstance(notes, str) else ""}
+
+
+class UnsafeOutput(McError):
+    """An agent left something in its output folder that is not a plain file."""
+
+    http_status = 422
+
+
+def _read_plain_file(path: Path, cap: int | None = None) -> bytes:
+    """A regular file's bytes, never through a symlink (the worker reads what an agent
+    left, with more rights than the agent had)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeOutput(f"{path.name} is a symlink: agents leave plain files") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise UnsafeOutput(f"{path.name} is not a plain file")
+        return f.read(cap) if cap is not None else f.read()
+
+
+def read_artifacts(output_dir: Path) -> dict[str, bytes]:
+    """Every file an agent left in its output folder (relative path -> bytes).
+
+    Symlinks and special files (fifos, sockets, devices) are refused, not followed: a
+    link to ~/.ssh/id_ed25519 must never become an artifact.
+    """
+    found: dict[str, bytes] = {}
+    for folder, dirs, files in os.walk(output_dir, followlinks=False):
+        base = Path(folder)
+        for name in sorted(dirs):
+            if (base / name).is_symlink():
+                link = (base / name).relative_to(output_dir).as_posix()
+                raise UnsafeOutput(f"artifact {link} is a symlink: agents leave plain files")
+        for name in sorted(files):
+            path = base / name
+            rel = path.relative_to(output_dir).as_posix()
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                raise UnsafeOutput(f"artifact {rel} is a symlink: agents leave plain files")
+            if not stat.S_ISREG(mode):
+                raise UnsafeOutput(f"artifact {rel} is not a plain file")
+            found[rel] = _read_plain_file(path)
+    return dict(sorted(found.items()))
 
 
 def _tail(text: str, lines: int = 3) -> str:
@@ -227,6 +294,8 @@ register(
         ("claude", "-p", "{prompt}", "--output-format", "json"),
         judge_claude,
         model_args=("--model", "{model}"),
+        home=(".claude/.credentials.json", ".claude/settings.json"),
+        install="npm install -g @anthropic-ai/claude-code",
     )
 )
 register(
@@ -235,6 +304,8 @@ register(
         ("codex", "exec", "--json", "--skip-git-repo-check", "{prompt}"),
         judge_codex,
         model_args=("--model", "{model}"),
+        home=(".codex/auth.json", ".codex/config.toml"),
+        install="npm install -g @openai/codex",
     )
 )
 register(
@@ -243,6 +314,13 @@ register(
         ("gemini", "-p", "{prompt}", "--output-format", "json"),
         judge_gemini,
         model_args=("--model", "{model}"),
+        home=(
+            ".gemini/settings.json",
+            ".gemini/oauth_creds.json",
+            ".gemini/google_accounts.json",
+            ".gemini/.env",
+        ),
+        install="npm install -g @google/gemini-cli",
     )
 )
 register(
@@ -251,6 +329,8 @@ register(
         ("aider", "--yes-always", "--no-auto-commits", "--message-file", "{prompt_file}"),
         judge_plain,
         model_args=("--model", "{model}"),
+        home=(".aider.conf.yml", ".aider.model.settings.yml"),
+        install="pipx install aider-chat",
     )
 )
 register(
@@ -258,6 +338,8 @@ register(
         "openclaw",
         ("openclaw", "agent", "--message", "{prompt}", "--json"),
         judge_openclaw,
+        home=(".openclaw", ".config/openclaw"),
+        install="npm install -g openclaw",
     )
 )
 register(Runner("command", (), judge_plain))
@@ -265,7 +347,7 @@ register(Runner("handoff", (), judge_handoff, spawns=False))
 register(
     Runner(
         "demo",
-        ("{python}", "-m", "mc.demo_agent"),
+        ("{python}", "-I", "{demo_agent}"),
         judge_plain,
     )
 )
@@ -289,6 +371,11 @@ def resolve(
         runner = runner._replace(args=tuple(spec.get("args", ())) + tuple(args))
         if spec.get("env"):
             runner = runner._replace(env={str(k): str(v) for k, v in dict(spec["env"]).items()})
+        runner = runner._replace(
+            home=runner.home + tuple(spec.get("home", ())),
+            paths=runner.paths + tuple(spec.get("paths", ())),
+            writable=runner.writable + tuple(spec.get("writable", ())),
+        )
     else:
         found = PRESETS.get(name)
         if found is None:

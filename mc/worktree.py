@@ -29,6 +29,7 @@ class Worktree(NamedTuple):
     path: Path
     branch: str
     base: str  # the commit the branch started from (or continued from)
+    pointer: bytes = b""  # the worktree's .git file as git wrote it
 
 
 def open_worktree(workspace: str, project_id: str, into: Path) -> Worktree:
@@ -50,11 +51,27 @@ def open_worktree(workspace: str, project_id: str, into: Path) -> Worktree:
         repo.run("worktree", "add", "--force", str(into), branch)
     else:
         repo.run("worktree", "add", "-b", branch, str(into), head)
-    return Worktree(repo, into, branch, base)
+    return Worktree(repo, into, branch, base, (into / ".git").read_bytes())
+
+
+def _restore_pointer(tree: Worktree) -> None:
+    """Put back the worktree's .git file before mc runs git there: the agent owned the
+    folder, and a .git it rewrote (pointing at the board, or a folder with a config that
+    runs commands) must never steer the commit mc makes with the person's rights."""
+    dot_git = tree.path / ".git"
+    if dot_git.is_symlink() or dot_git.is_file():
+        dot_git.unlink()
+    elif dot_git.is_dir():
+        import shutil
+
+        shutil.rmtree(dot_git)
+    dot_git.write_bytes(tree.pointer)
 
 
 def collect(tree: Worktree, job_id: int) -> dict[str, bytes]:
     """Commit what the agent left on the branch; the branch, diffstat and patch as artifacts."""
+    if tree.pointer:
+        _restore_pointer(tree)
     worktree_git = find_repo(tree.path)
     worktree_git.run("add", "-A")
     if worktree_git.run("diff", "--cached", "--quiet", check=False).returncode != 0:

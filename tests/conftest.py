@@ -165,6 +165,35 @@ def back_review_job(conn: object, pid: str, job_id: int, verdict: str = "pass") 
 MakeBoard = Callable[..., Path]
 
 
+# ---------------------------------------------------------------------- processes
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie that nobody reaps is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def marked_processes(name: str, value: str) -> list[int]:
+    """Live processes whose environment has ``name=value``: an agent and everything it
+    started (a sandbox keeps the variable, and its PIDs are only seen from here)."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle in environ and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 # ---------------------------------------------------------------------- PostgreSQL
 
 

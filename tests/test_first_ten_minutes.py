@@ -31,16 +31,20 @@ def _free_port() -> int:
 
 
 def _clone(into: Path) -> Path:
-    """A fresh clone of this repository, with the working tree's tracked files as they are
-    now (so the test runs the code under test, committed or not)."""
+    """A fresh clone of this repository, with the working tree's files as they are now
+    (so the test runs the code under test, committed or not)."""
     clone = into / "mission-control"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(clone)], check=True)
     tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
     ).stdout.split(b"\0")
     for name in filter(None, tracked):
         source = REPO / name.decode()
         if source.is_file():
+            (clone / name.decode()).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, clone / name.decode())
     return clone
 
@@ -170,7 +174,8 @@ def test_make_demo_from_a_fresh_clone_serves_approves_and_stops(
         # The page stays open (its live feed connected) while Ctrl-C stops everything.
 
         assert (board / "done" / f"{pid}.yaml").exists()
-        assert git(board, "log", "-1", "--format=%G? %GS").stdout.split() == ["G", "demo-approver"]
+        approval = git(board, "log", "-1", "--grep=^Mc-Action: approve$", "--format=%G? %GS")
+        assert approval.stdout.split() == ["G", "demo-approver"]
         # The demo key is the demo board's alone: the person's own git config is untouched.
         assert "signingkey" not in (home / ".gitconfig").read_text()
         verified = subprocess.run(

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from mc import db, jobs
 from mc.daemon import Daemon
 from mc.pipeline import Worker
 
-from .conftest import git, run_mc, wait_for_file
+from .conftest import alive, git, marked_processes, run_mc, wait_for_file
 
 FAKE = str(Path(__file__).with_name("fake_agent.py"))
 
@@ -147,18 +148,13 @@ def test_cancelling_the_project_kills_the_agent_and_the_job_is_not_retried(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pids_file = tmp_path / "pids"
-    monkeypatch.setenv("FAKE_PIDS", str(pids_file))  # not an MC_ variable: the agent sees it
+    mark = uuid.uuid4().hex
+    monkeypatch.setenv("FAKE_MARK", mark)  # not an MC_ variable: the agent sees it
     _configure(board_path, "children")
     services()
     pid = _queue(board_path)
     _wait(database_url, "SELECT 1 FROM jobs WHERE project_id = %s AND state = 'running'", (pid,))
-    deadline = time.monotonic() + 20
-    while (
-        not pids_file.exists() or len(pids_file.read_text().split()) < 3
-    ) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    agents = [int(p) for p in pids_file.read_text().split()]
+    agents = [p for p in _agents(mark, at_least=3) if _is_agent(p)]
     assert run_mc(board_path, "project", "cancel", pid).returncode == 0
     row = _wait(
         database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'cancelled'", (pid,)
@@ -180,12 +176,27 @@ def _gone(pids: list[int], seconds: float = 10) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    return alive(pid)
+
+
+def _agents(mark: str, at_least: int = 1, seconds: float = 20) -> list[int]:
+    """The agent's processes (seen from here: the sandbox has its own PIDs)."""
+    deadline = time.monotonic() + seconds
+    found = marked_processes("FAKE_MARK", mark)
+    while len([p for p in found if _is_agent(p)]) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = marked_processes("FAKE_MARK", mark)
+    assert len([p for p in found if _is_agent(p)]) >= at_least, found
+    return found
+
+
+def _is_agent(pid: int) -> bool:
+    """The fake agent or its children (not the worker, guard or bwrap that carry the mark)."""
     try:
-        os.kill(pid, 0)
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except (ProcessLookupError, OSError):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return False
-    return state != "Z"
+    return b"fake_agent.py" in cmdline or b"time.sleep(3600)" in cmdline
 
 
 WORKER = textwrap.dedent(
@@ -205,8 +216,8 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
     how: int,
 ) -> None:  # fmt: skip
     """Its agents die with it, the job runs again after the lease, never twice at once."""
-    pids_file = tmp_path / "pids"
-    monkeypatch.setenv("FAKE_PIDS", str(pids_file))
+    mark = uuid.uuid4().hex
+    monkeypatch.setenv("FAKE_MARK", mark)
     _configure(board_path, "hang", attempts=3)
     daemon = Daemon(board_path, database_url, poll=0.3, dispatch=True)
     thread = threading.Thread(target=daemon.run)
@@ -221,8 +232,7 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
         _wait(
             database_url, "SELECT 1 FROM jobs WHERE project_id = %s AND state = 'running'", (pid,)
         )
-        wait_for_file(pids_file, 20)
-        agents = [int(p) for p in pids_file.read_text().split()]
+        agents = [p for p in _agents(mark) if _is_agent(p)]
         killed_at = time.monotonic()
         os.kill(first.pid, how)
         assert _gone(agents, seconds=15), "the agent outlived its worker"
@@ -236,10 +246,7 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
         assert row["attempts"] == 1  # the lost run counted
         assert time.monotonic() - killed_at < 30
         # Never twice at once: the first agents were gone before the second run started.
-        deadline = time.monotonic() + 20
-        while len(pids_file.read_text().split()) <= len(agents) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        new_agents = [int(p) for p in pids_file.read_text().split()][len(agents) :]
+        new_agents = [p for p in _agents(mark) if _is_agent(p) and p not in agents]
         assert new_agents and all(_alive(p) for p in new_agents)
         assert not any(_alive(p) for p in agents)
     finally:

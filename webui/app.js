@@ -93,6 +93,18 @@ function showSignedOut() {
   );
 }
 
+/** Agents that are not confined are the one thing the page never lets a person forget. */
+function showSandboxWarning(sandbox) {
+  const slot = document.getElementById('sandbox-warning');
+  if (!sandbox || sandbox.state === 'on') {
+    slot.hidden = true;
+    return;
+  }
+  slot.dataset.state = sandbox.state;
+  slot.replaceChildren(h('strong', null, sandbox.state === 'off' ? 'Agents are not confined. ' : 'Agents cannot run. '), sandbox.message);
+  slot.hidden = false;
+}
+
 async function start() {
   onUnauthorized(showSignedOut);
   setConnection('offline');
@@ -118,6 +130,7 @@ async function start() {
       showSignedOut();
     }
   });
+  showSandboxWarning(ctx.session.sandbox);
   const newProject = document.getElementById('new-project');
   newProject.hidden = !ctx.isHuman;
   newProject.addEventListener('click', () => openNewProject(ctx));

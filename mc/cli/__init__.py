@@ -505,6 +505,33 @@ def hooks_install(
         sys.stdout.write(f"Installed {path}\n")
 
 
+@app.command()
+def doctor(as_json: bool = JsonOpt) -> None:
+    """Check this machine: the agent sandbox (a real probe), the database, signing, agent CLIs."""
+    from mc import doctor as checks
+    from mc.errors import BoardNotFound
+
+    try:
+        board: Board | None = _board()
+    except BoardNotFound:
+        board = None  # outside a board: the machine's checks only
+    try:
+        found = checks.run(board)
+    finally:
+        if board is not None:
+            board.close()
+    if as_json:
+        _print_json([c._asdict() for c in found])
+    else:
+        for check in found:
+            mark = "ok  " if check.ok and not check.warning else ("warn" if check.ok else "FAIL")
+            sys.stdout.write(f"{mark}  {check.name:<16} {check.summary}\n")
+            for line in check.details:
+                sys.stdout.write(f"      {'':<16} {line}\n")
+    if not all(c.ok for c in found):
+        raise typer.Exit(1)
+
+
 @app.command("checkout")
 def checkout_cmd() -> None:
     """Finish updating your checkout after a commit mc made while git held the index."""

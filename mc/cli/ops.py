@@ -146,6 +146,12 @@ class _Services:
                         raise _StartFailed(f"the web board could not start: {exc}") from None
                 place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
                 sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
+                if workers:
+                    from mc import sandbox
+
+                    confinement, message = sandbox.state(board.config.sandbox)
+                    loud = "" if confinement == "on" else "WARNING: "
+                    sys.stdout.write(f"mc {what}: {loud}{message}\n")
                 if self.server is not None:
                     sys.stdout.write(
                         f"mc {what}: the board is at {self.server.origin}/\n"

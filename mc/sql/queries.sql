@@ -207,13 +207,15 @@ RETURNING *;
 
 -- name: job_fail
 -- A failed run: back to the queue after a backoff with jitter, or dead when its
--- attempts are spent. A temporary failure (exit 75) does not spend an attempt.
+-- attempts are spent (a permanent failure: at once). A temporary failure (exit 75)
+-- does not spend an attempt.
 UPDATE jobs SET
     attempts = attempts + (NOT %(temporary)s)::int,
     tempfails = tempfails + (%(temporary)s)::int,
-    state = CASE WHEN NOT %(temporary)s AND attempts + 1 >= max_attempts THEN 'dead'
-                 ELSE 'queued' END,
-    finished_at = CASE WHEN NOT %(temporary)s AND attempts + 1 >= max_attempts THEN now() END,
+    state = CASE WHEN %(permanent)s OR (NOT %(temporary)s AND attempts + 1 >= max_attempts)
+                 THEN 'dead' ELSE 'queued' END,
+    finished_at = CASE WHEN %(permanent)s OR (NOT %(temporary)s AND attempts + 1 >= max_attempts)
+                       THEN now() END,
     run_after = now() + make_interval(secs => least(%(cap)s, %(base)s * power(2, attempts + tempfails))
                                              * (0.5 + random() / 2)),
     lease_until = NULL, worker = NULL, last_error = %(error)s

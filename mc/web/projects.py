@@ -118,6 +118,7 @@ def get_session(c: Ctx) -> Response:
             "csrf": c.who.csrf if c.who.via == "session" else None,
             "can_sign": signer is not None,
             "signer": signer,  # the approver name an approval from this page is signed as
+            "sandbox": c.web.sandbox(),
         }
     )
 

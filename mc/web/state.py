@@ -92,6 +92,15 @@ class Web:
         """Can this server sign an approval as the person (their own key, an approver)?"""
         return self.signer() is not None
 
+    def sandbox(self) -> dict[str, str]:
+        """Whether agents run confined here (the page warns when they do not)."""
+        from .. import sandbox
+
+        with self.reading():
+            enabled = self.current().config.sandbox
+        state, message = sandbox.state(enabled)
+        return {"state": state, "message": message}
+
     def signer(self) -> str | None:
         """The approver this server signs approvals as (the person's key), if any."""
         now = time.monotonic()

@@ -1,11 +1,13 @@
-"""Pipeline figure (issue 4): a project queued -> its agent process started. Not collected.
+"""Pipeline figure (issues 4, 10): a project queued -> its agent process started inside
+its sandbox. Not collected.
 
 Run:  .venv/bin/python tests/bench/bench_pipeline.py [--runs 15]
 
 `mc up`-like services in this process (the daemon with the dispatcher, one worker), a
-board whose archetypes run a tiny agent that notes the time it started; the queue is
-made with the library (the same call `mc project queue` makes) and timed from the
-moment the branch ref moves.
+board whose archetypes run a tiny agent that notes the time it started (in a folder its
+runner is granted with `writable:`, the one way out of its sandbox); the queue is made
+with the library (the same call `mc project queue` makes) and timed from the moment the
+branch ref moves.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from mc.pipeline import Worker  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 
 AGENT = """import os, sys, time
-open(os.environ["STARTED_FILE"], "a").write(f"{os.environ['MC_PROJECT_ID']} {time.time()}\\n")
+now = time.time()
+path = os.path.join(os.environ["STARTED_DIR"], os.environ["MC_PROJECT_ID"])
+open(path, "a").write(f"{now}\\n")
 open(os.path.join(os.environ["MC_OUTPUT_DIR"], "report.md"), "w").write("# ok\\n")
 """
 
@@ -42,11 +46,17 @@ def main() -> None:
         board_path = make_board(tmp / "board", 100)
         agent = tmp / "agent.py"
         agent.write_text(AGENT)
-        started_file = tmp / "started"
-        os.environ["STARTED_FILE"] = str(started_file)
+        started_dir = tmp / "started"
+        started_dir.mkdir()
+        os.chmod(started_dir, 0o777)  # as root the agent is an unprivileged user
+        os.environ["STARTED_DIR"] = str(started_dir)
         lines = "".join(
-            f"  {a}: {{runner: command, command: [{sys.executable}, {agent}], timeout: 60}}\n"
+            f"  {a}: {{runner: timed, timeout: 60}}\n"
             for a in ("coder", "researcher", "writer", "ops", "reviewer")
+        )
+        lines += (
+            f"runners:\n  timed: {{preset: command, command: [{sys.executable}, {agent}], "
+            f"writable: [{started_dir}]}}\n"
         )
         (board_path / "mc.yaml").write_text(
             f"branch: main\narchetypes:\n{lines}lanes: {{in-progress: {{wip_limit: 100}}}}\n"
@@ -76,13 +86,10 @@ def main() -> None:
                     actions.queue(board, pid)
                     deadline = time.time() + 30
                     while time.time() < deadline:
-                        found = [
-                            float(line.split()[1])
-                            for line in (
-                                started_file.read_text() if started_file.exists() else ""
-                            ).splitlines()
-                            if line.split()[0] == pid
-                        ]
+                        mark = started_dir / pid
+                        found = (
+                            [float(x) for x in mark.read_text().split()] if mark.exists() else []
+                        )
                         if found:
                             latencies.append((found[0] - moved[-1]) * 1000)
                             break
@@ -97,8 +104,8 @@ def main() -> None:
                 t.join(30)
         print(machine())
         print(
-            f"project queued (ref moved) -> agent process started: {summary(latencies)}"
-            "   (target p50 <= 250; the first system: 15-45 s)"
+            f"project queued (ref moved) -> agent started in its sandbox: {summary(latencies)}"
+            "   (target p50 <= 150; the first system: 15-45 s)"
         )
         print(f"  median {statistics.median(latencies):.0f} ms")
 

@@ -1,0 +1,116 @@
+"""Stopping `mc up` the ways a person does — Ctrl-C (SIGINT to the foreground group),
+closing the terminal (SIGHUP), SIGTERM to the whole group — with agents running: their
+jobs go back to the queue with no attempt spent, every process of them ends, the
+embedded PostgreSQL stops, and the next `mc up` runs them again at once, one run each."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import alive, marked_processes, run_mc
+from .test_worker import _configure, _queue
+
+
+def _up(board_path: Path, mark: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MC_DATABASE_URL"}  # embedded
+    env["FAKE_MARK"] = mark
+    return subprocess.Popen(
+        [sys.executable, "-m", "mc", "--board", str(board_path), "up", "--port", "0",
+         "--workers", "2", "--poll", "0.5"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+    )  # fmt: skip
+
+
+def _agents(mark: str) -> list[int]:
+    found = []
+    for pid in marked_processes("FAKE_MARK", mark):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # The agent itself (not the bwrap and setpriv around it, which name it too).
+        if len(argv) > 1 and argv[1].endswith(b"fake_agent.py"):
+            found.append(pid)
+    return found
+
+
+def _wait_agents(mark: str, n: int, seconds: float = 40) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = _agents(mark)
+        if len(found) >= n:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{n} agents did not start")
+
+
+def _jobs(board_path: Path) -> list[dict[str, object]]:
+    listed = run_mc(board_path, "job", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return list(json.loads(listed.stdout))
+
+
+def _postmaster(board_path: Path) -> int | None:
+    try:
+        return int((board_path / ".mc" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM])
+def test_stopping_mc_up_hands_running_jobs_back_and_leaves_nothing(
+    board_path: Path, how: int
+) -> None:
+    _configure(board_path, "hang", attempts=3)
+    mark = uuid.uuid4().hex
+    up = _up(board_path, mark)
+    try:
+        first, second = _queue(board_path, "One"), _queue(board_path, "Two")
+        agents = _wait_agents(mark, 2)
+        postmaster = _postmaster(board_path)
+        assert postmaster is not None and alive(postmaster)
+        asked = time.monotonic()
+        os.killpg(up.pid, how)  # the whole group, as the terminal does
+        out, _ = up.communicate(timeout=30)
+        took = time.monotonic() - asked
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+    assert up.returncode == 0, out
+    assert took < 10, f"stopping took {took:.1f} s"
+    assert not any(alive(p) for p in agents), "an agent outlived mc up"
+    assert _agents(mark) == []
+    assert not alive(postmaster), "the embedded PostgreSQL is still running"
+    assert "embedded PostgreSQL stopped" in out
+
+    # The jobs went back with nothing spent; the next mc up runs each once, at once.
+    again = _up(board_path, mark)
+    try:
+        started = time.monotonic()
+        _wait_agents(mark, 2, seconds=30)
+        restarted = time.monotonic() - started
+        jobs = _jobs(board_path)
+        work = [j for j in jobs if j["kind"] == "work"]
+        assert sorted(str(j["project_id"]) for j in work) == sorted([first, second])  # no new jobs
+        assert all(j["state"] == "running" for j in work), work
+        assert all(j["attempts"] == 0 for j in work), work  # the handed-back run cost nothing
+        time.sleep(1)
+        assert len(_agents(mark)) == 2  # one run per project, never two
+    finally:
+        os.killpg(again.pid, signal.SIGINT)
+        again.communicate(timeout=30)
+    assert restarted < 20
