@@ -25,6 +25,14 @@ REVIEWER = "reviewer"
 
 _ARGV = s.list_of(s.text(4_000), 200)
 
+
+def _money(value: Any) -> float:
+    """A sum in US dollars: a number, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise s.Invalid(f"expected an amount in US dollars (0 or more), got {s.kind(value)}")
+    return float(value)
+
+
 _ARCHETYPE_FIELDS: dict[str, s.Check] = {
     "runner": s.text(64, pattern=r"[a-z][a-z0-9_-]{0,63}"),
     "model": s.text(200),
@@ -34,6 +42,7 @@ _ARCHETYPE_FIELDS: dict[str, s.Check] = {
     "command": _ARGV,
     "args": _ARGV,
     "template": s.text(64),
+    "budget": s.Block({"daily_usd": _money}),
 }
 
 
@@ -64,6 +73,7 @@ _FIELDS: dict[str, s.Check] = {
                 "home": s.list_of(s.text(500), 100),  # HOME-relative, copied in
                 "paths": s.list_of(s.text(4000), 100),  # absolute, read-only
                 "writable": s.list_of(s.text(4000), 100),  # absolute, read-write
+                "stdin": s.boolean,  # the brief on the agent's stdin
             }
         ),
     ),
@@ -74,6 +84,7 @@ _FIELDS: dict[str, s.Check] = {
     "database_url": s.text(2_000),
     "on_escalation": _ARGV,
     "sandbox": _on_off,
+    "budget": s.Block({"daily_usd": _money}),
 }
 
 
@@ -90,6 +101,7 @@ class Archetype(NamedTuple):
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     template: str | None = None
+    daily_usd: float | None = None  # budget: new work waits once today's spend reaches it
 
 
 class Config(NamedTuple):
@@ -101,6 +113,7 @@ class Config(NamedTuple):
     database_url: str | None = None
     on_escalation: tuple[str, ...] = ()
     sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
+    daily_usd: float | None = None  # the board's budget for a day of agents (all archetypes)
 
     @property
     def ref(self) -> str:
@@ -150,6 +163,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
             command=tuple(spec.get("command", ())),
             args=tuple(spec.get("args", ())),
             template=spec.get("template"),
+            daily_usd=(spec.get("budget") or {}).get("daily_usd"),
         )
     wip = {
         Lane(lane): spec["wip_limit"]
@@ -165,6 +179,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
         database_url=os.environ.get("MC_DATABASE_URL") or values.get("database_url"),
         on_escalation=tuple(values.get("on_escalation") or ()),
         sandbox=values.get("sandbox", True),
+        daily_usd=(values.get("budget") or {}).get("daily_usd"),
     )
 
 

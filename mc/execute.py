@@ -8,6 +8,7 @@ runs out and a successor is given the job.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import subprocess
@@ -30,9 +31,40 @@ _SECRET_NAMES = {"DATABASE_URL", "SSH_AUTH_SOCK", "GPG_AGENT_INFO", "GIT_ASKPASS
 
 class Execution(NamedTuple):
     code: int  # the agent's exit status (KILLED_BY_GUARD when it was stopped)
-    output: str  # stdout (capped), for the runner's judge
+    output: str  # stdout (its head and tail when long), for the runner's judge
     timed_out: bool = False
     stopped: str = ""  # why the run was stopped early ("cancel", "lease lost"), if it was
+    errors: str = ""  # stderr, the same way (some CLIs print their verdict there)
+
+
+class Capture:
+    """A stream kept for judging: its first HEAD and last TAIL characters. An agent's
+    verdict is at the end of its output (the result event), its cause often at the start."""
+
+    HEAD = 100_000
+
+    def __init__(self, cap: int = OUTPUT_CAP) -> None:
+        self.head: list[str] = []
+        self.head_size = 0
+        self.tail: collections.deque[str] = collections.deque()
+        self.tail_size = 0
+        self.tail_cap = cap - self.HEAD
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        if self.head_size < self.HEAD:
+            self.head.append(text)
+            self.head_size += len(text)
+            return
+        self.tail.append(text)
+        self.tail_size += len(text)
+        while self.tail_size > self.tail_cap and len(self.tail) > 1:
+            self.tail_size -= len(self.tail.popleft())
+            self.dropped += 1
+
+    def text(self) -> str:
+        gap = [f"[mc: {self.dropped} lines not kept for judging]\n"] if self.dropped else []
+        return "".join([*self.head, *gap, *self.tail])
 
 
 def agent_env(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -72,6 +104,7 @@ def run_agent(
     lease: float = 60.0,
     grace: float = 10.0,
     sandboxed: bool = False,
+    stdin_file: Path | None = None,
 ) -> Execution:
     """Run ``argv`` to the end, a timeout, or until ``beat()`` says stop ("cancel", ...).
 
@@ -79,9 +112,12 @@ def run_agent(
     every ``beat_every`` seconds; it renews the lease and returns a reason to stop.
     ``should_stop()`` is asked ten times a second (the worker is shutting down): its
     reason stops the agent at once, with a short grace. ``sandboxed``: ``argv`` is a
-    bwrap command (mc.sandbox).
+    bwrap command (mc.sandbox). ``stdin_file``: the agent reads it on stdin (the brief,
+    which never goes in argv); else its stdin is empty.
     """
     options = ["--sandbox"] if sandboxed else []
+    if stdin_file is not None:
+        options += ["--stdin", str(stdin_file)]
     guard = subprocess.Popen(
         [
             sys.executable,
@@ -100,15 +136,12 @@ def run_agent(
         env=dict(env),
     )
     assert guard.stdin is not None and guard.stdout is not None and guard.stderr is not None
-    captured: list[str] = []
-    size = [0]
+    captured = {"stdout": Capture(), "stderr": Capture()}
 
     def pump(stream: IO[bytes], name: str) -> None:
         for raw in iter(stream.readline, b""):
             text = raw.decode("utf-8", "replace")
-            if name == "stdout" and size[0] < OUTPUT_CAP:
-                captured.append(text)
-                size[0] += len(text)
+            captured[name].add(text)
             on_output(name, text)
 
     readers = [
@@ -145,7 +178,9 @@ def run_agent(
         reader.join(timeout=5)
     with_code = guard.returncode
     _close(guard.stdin)
-    return Execution(with_code, "".join(captured), timed_out, stopped)
+    return Execution(
+        with_code, captured["stdout"].text(), timed_out, stopped, captured["stderr"].text()
+    )
 
 
 def _tell(pipe: IO[bytes], data: bytes) -> None:

@@ -1,7 +1,7 @@
 """The agent's guard: a tiny parent process that never lets an agent outlive its worker.
 
-`python -m mc.guard GRACE LEASE [--sandbox] -- argv...` starts the agent
-(stdin closed) and watches two things:
+`python -m mc.guard GRACE LEASE [--sandbox] [--stdin FILE] -- argv...` starts the agent
+(its stdin FILE, or empty) and watches two things:
 
 - its own stdin, a pipe from the worker: the worker writes a byte per heartbeat. EOF
   means the worker died (SIGKILL); no byte for LEASE seconds means it is paused
@@ -44,15 +44,16 @@ QUICK_GRACE = 2.0
 class Agent:
     """The agent's process (bwrap's, in a sandbox) and how to end all of it."""
 
-    def __init__(self, command: list[str], *, sandbox: bool):
+    def __init__(self, command: list[str], *, sandbox: bool, stdin: str | None = None):
         self.sandbox = sandbox
+        source = open(stdin, "rb") if stdin else subprocess.DEVNULL  # noqa: SIM115
         self.child: int | None = None  # the sandbox's first process (its PID namespace)
         if sandbox:
             read, write = os.pipe()
             command = [command[0], "--info-fd", str(write), *command[1:]]
             self.proc = subprocess.Popen(
                 command,
-                stdin=subprocess.DEVNULL,
+                stdin=source,
                 start_new_session=True,
                 pass_fds=(write,),
             )
@@ -61,10 +62,12 @@ class Agent:
         else:
             self.proc = subprocess.Popen(
                 command,
-                stdin=subprocess.DEVNULL,
+                stdin=source,
                 start_new_session=True,
                 close_fds=True,
             )
+        if not isinstance(source, int):
+            source.close()  # the agent has its own copy
 
     def stop(self, grace: float) -> None:
         """SIGTERM everything of the agent, SIGKILL what is left after ``grace`` seconds."""
@@ -143,7 +146,8 @@ def main(argv: list[str]) -> int:
     command = argv[argv.index("--") + 1 :]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    agent = Agent(command, sandbox="--sandbox" in options)
+    stdin = options[options.index("--stdin") + 1] if "--stdin" in options else None
+    agent = Agent(command, sandbox="--sandbox" in options, stdin=stdin)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop(grace))
     selector = selectors.DefaultSelector()
     selector.register(sys.stdin.buffer, selectors.EVENT_READ)

@@ -75,6 +75,12 @@ class Job(NamedTuple):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     awaiting_report: bool = False
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Any = None  # Decimal, or None when no CLI reported a cost
+    last_step: str | None = None
 
     @property
     def attempt(self) -> int:
@@ -82,9 +88,11 @@ class Job(NamedTuple):
         return self.attempts + 1
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in self._asdict().items()
         }
+        out["cost_usd"] = float(self.cost_usd) if self.cost_usd is not None else None
+        return out
 
 
 def _job(row: dict[str, Any] | None) -> Job | None:
@@ -334,15 +342,66 @@ def listing(
     return [j for j in map(_job, rows) if j is not None]
 
 
-def log(conn: db.Connection, job: Job, stream: str, text: str) -> None:
-    """Append to a job's log (autocommit-sized: a line or a chunk at a time)."""
+def log(conn: db.Connection, job: Job, stream: str, text: str, shown: str | None = None) -> None:
+    """Append to a job's log (autocommit-sized: a line or a chunk at a time); ``shown``
+    is the line in words (a CLI's JSON event, as a person reads it)."""
     with db.translated(), conn.transaction():
         db.execute(
             conn,
             "job_log_append",
-            {"job_id": job.id, "attempt": job.attempt, "stream": stream, "text": text},
+            {
+                "job_id": job.id,
+                "attempt": job.attempt,
+                "stream": stream,
+                "text": text,
+                "shown": shown,
+            },
         )
+        if shown:
+            db.execute(conn, "job_set_last_step", {"id": job.id, "step": shown[:300]})
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"log": job.id})))
+
+
+class Spend(NamedTuple):
+    """What a project's jobs cost, all runs together."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+def project_spend(conn: db.Connection, project_id: str) -> Spend:
+    row = db.fetch_one(conn, "project_spend", {"project": project_id})
+    if row is None:
+        return Spend()
+    return Spend(
+        int(row["input_tokens"] or 0),
+        int(row["output_tokens"] or 0),
+        int(row["cached_tokens"] or 0),
+        float(row["usd"]) if row["costed"] else None,
+    )
+
+
+def record_usage(conn: db.Connection, job: Job, usage: Any, model: str | None) -> None:
+    """Add one run's tokens and cost (a runners.Usage) to its job, fenced by the lease."""
+    with db.translated(), conn.transaction():
+        db.execute(
+            conn,
+            "job_add_usage",
+            {
+                "id": job.id,
+                "token": job.lease_token,
+                "model": model,
+                "input": usage.input_tokens,
+                "output": usage.output_tokens,
+                "cached": usage.cached_tokens,
+                "cost": usage.cost_usd,
+            },
+        )
 
 
 def read_log(

@@ -36,7 +36,17 @@ from .errors import McError
 from .execute import agent_env, run_agent
 from .jobs import Job
 from .lanes import Lane
-from .runners import Run, Runner, Verdict, read_artifacts, read_verdict, resolve
+from .runners import (
+    Outcome,
+    Run,
+    Runner,
+    Usage,
+    Verdict,
+    missing,
+    read_artifacts,
+    read_verdict,
+    resolve,
+)
 
 log = logging.getLogger("mc.pipeline")
 
@@ -60,11 +70,17 @@ def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
     in_progress = sum(1 for r in db.fetch_all(conn, "projects_in_lane", {"lane": "in-progress"}))
     conn.commit()
     made: list[int] = []
+    spent = spend_today(conn)
+    held: dict[str, str] = {}
     for row in rows:
         if limit is not None and in_progress >= limit:
             break
         archetype = config.archetypes.get(row["archetype"])
         if archetype is None:
+            continue
+        why = budget_spent(config, archetype, spent)
+        if why is not None:
+            held[why] = row["id"]
             continue
         if (
             archetype.concurrency is not None
@@ -92,7 +108,76 @@ def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
         made.append(job.id)
         in_progress += 1
         counts[archetype.name] = counts.get(archetype.name, 0) + 1
+    note_holds(conn, held)
     return made
+
+
+# ---------------------------------------------------------------------- budgets
+
+
+META_HOLD = "budget_hold"
+
+
+def spend_today(conn: db.Connection) -> dict[str, float]:
+    """What agents cost today (in the person's time zone), per archetype."""
+    import datetime as dt
+
+    from .tasks import local_zone
+
+    zone = local_zone()
+    start = dt.datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = db.fetch_all(conn, "spend_since", {"since": start})
+    conn.commit()
+    return {r["archetype"]: float(r["usd"] or 0) for r in rows}
+
+
+def budget_spent(config: Any, archetype: Any, spent: dict[str, float]) -> str | None:
+    """Why new work of this archetype waits (a budget reached today), or None."""
+    total = sum(spent.values())
+    if config.daily_usd is not None and total >= config.daily_usd:
+        return (
+            f"the board's daily budget of ${config.daily_usd:.2f} is spent "
+            f"(${total:.2f} today): new work waits until tomorrow"
+        )
+    mine = spent.get(archetype.name, 0.0)
+    if archetype.daily_usd is not None and mine >= archetype.daily_usd:
+        return (
+            f"the {archetype.name} daily budget of ${archetype.daily_usd:.2f} is spent "
+            f"(${mine:.2f} today): new {archetype.name} work waits until tomorrow"
+        )
+    return None
+
+
+def note_holds(conn: db.Connection, held: dict[str, str]) -> None:
+    """Make a budget hold visible: mc status shows it, and each reason becomes one
+    activity event (once, not at every dispatch round)."""
+    import datetime as dt
+
+    reasons = sorted(held)
+    value = json.dumps(reasons)
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "meta_get", {"key": META_HOLD})
+        before = set(json.loads(row["value"])) if row and row["value"] else set()
+        db.execute(conn, "meta_set", {"key": META_HOLD, "value": value})
+        for reason in reasons:
+            if reason in before:
+                continue
+            db.execute(
+                conn,
+                "activity_insert",
+                {
+                    "kind": "budget",
+                    "project_id": held[reason],
+                    "from_lane": None,
+                    "to_lane": None,
+                    "commit": None,
+                    "action": "hold",
+                    "actor": "dispatcher",
+                    "who": None,
+                    "summary": f"Holding new work: {reason}",
+                    "at": dt.datetime.now(dt.UTC),
+                },
+            )
 
 
 def cancel_parked(conn: db.Connection) -> list[int]:
@@ -151,13 +236,15 @@ class LogPump:
     neither the agent's start nor its output ever waits on the database.
     """
 
-    def __init__(self, url: str, job: Job) -> None:
+    def __init__(self, url: str, job: Job, describe: Callable[[str], str | None] | None = None):
         self.url = url
         self.job = job
+        self.describe = describe  # an output line in words (the runner's reader of its CLI)
         self.pending: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.closed = False
+        self.writing = False
         self.thread = threading.Thread(target=self._run, name=f"mc-log-{job.id}", daemon=True)
         self.thread.start()
 
@@ -186,11 +273,31 @@ class LogPump:
     def _flush(self, conn: db.Connection) -> None:
         with self.lock:
             batch, self.pending = self.pending, []
+            self.writing = bool(batch)
         try:
             for stream, text in batch:
-                jobs.log(conn, self.job, stream, text)
+                shown = None
+                if self.describe is not None and stream == "stdout":
+                    try:
+                        shown = self.describe(text)
+                    except Exception:  # a reader's bug must not cost the log
+                        log.exception("job %s: could not read a line of its output", self.job.id)
+                jobs.log(conn, self.job, stream, text, shown)
         except McError as exc:  # the log is not worth failing the run for
             log.warning("job %s: could not write its log: %s", self.job.id, exc)
+        finally:
+            self.writing = False
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Until what was added so far is written (an announcement must be readable
+        before anyone is told to read it)."""
+        self.wake.set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.pending and not self.writing:
+                    return
+            time.sleep(0.01)
 
     def close(self) -> None:
         """Write what is left and stop (waits for the last writes)."""
@@ -290,6 +397,12 @@ class Worker:
             config = board.config
             archetype = config.archetype(REVIEWER if job.kind == "review" else job.archetype)
             runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
+            absent = missing(runner)
+            if absent:
+                log.error("job %s: not run: %s", job.id, absent)
+                jobs.fail(conn, job, absent, permanent=True)
+                self._escalate(board, job, absent)
+                return
             confined = config.sandbox and runner.spawns
             if confined and (why := sandbox.unavailable()):
                 log.error("job %s: not run: %s", job.id, why)
@@ -373,7 +486,7 @@ class Worker:
         timeout: float,
         confined: bool = True,
     ) -> Verdict:
-        pump = LogPump(self.url, job)
+        pump = LogPump(self.url, job, runner.describe)
 
         def shutting_down() -> str | None:
             return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
@@ -410,6 +523,7 @@ class Worker:
                 cwd=run.workspace,
                 env=env,
                 sandboxed=confined,
+                stdin_file=run.prompt_file if runner.stdin else None,
                 timeout=timeout,
                 on_output=pump.add,
                 beat=beat,
@@ -426,7 +540,12 @@ class Worker:
             return Verdict(False, execution.stopped)
         if execution.timed_out:
             return Verdict(False, f"timed out after {timeout:.0f} s")
-        return runner.judge(run, execution.code, execution.output)
+        verdict = runner.judge(run, Outcome(execution.code, execution.output, execution.errors))
+        try:
+            jobs.record_usage(conn, job, verdict.usage or Usage(), run.model)
+        except McError as exc:  # the lease is gone: nothing of this run is recorded
+            log.warning("job %s: usage not recorded: %s", job.id, exc)
+        return verdict
 
     def _confine(
         self, runner: Runner, run: Run, argv: list[str], env: dict[str, str]
@@ -478,6 +597,7 @@ class Worker:
             f"(or mc job fail {job.id} --error '...').\n",
         )
         jobs.await_report(conn, job)
+        pump.drain()
         log.info("job %s for %s handed off: waiting for a report", job.id, job.project_id)
         if runner.command:  # e.g. tell the person's assistant; it does not do the work here
             try:

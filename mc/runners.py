@@ -16,6 +16,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
+import shutil
 import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +46,26 @@ class Run(NamedTuple):
     workspace: Path
 
 
+class Outcome(NamedTuple):
+    """What a finished agent left for its judge: the exit status and both streams."""
+
+    code: int
+    stdout: str
+    stderr: str = ""
+
+
+class Usage(NamedTuple):
+    """Tokens and cost of one run, as the CLI reported them (zeros when it did not)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class Verdict(NamedTuple):
     """How a finished run went."""
 
@@ -52,14 +74,25 @@ class Verdict(NamedTuple):
     temporary: bool = False  # requeued without spending an attempt (a rate limit)
     summary: str = ""
     permanent: bool = False  # dead at once: retrying cannot help (not logged in)
+    usage: Usage | None = None
+
+
+def plain_line(line: str) -> str | None:
+    """A line as a person reads it: plain output is already that (None: same as raw)."""
+    return None
 
 
 class Runner(NamedTuple):
-    """A runner: a command template, extra arguments, and a judge of its output."""
+    """A runner: a command template, extra arguments, and a judge of its output.
+
+    The brief reaches the agent by file (``{prompt_file}``) or on stdin (``stdin``),
+    never in argv: a brief can pass one argument's 128 KiB limit, and argv is visible
+    to every local user in /proc/*/cmdline.
+    """
 
     name: str
-    command: tuple[str, ...]  # placeholders: {prompt} {prompt_file} {output_dir} {model} ...
-    judge: Callable[[Run, int, str], Verdict]
+    command: tuple[str, ...]  # placeholders: {prompt_file} {output_dir} {model} {workspace} ...
+    judge: Callable[[Run, Outcome], Verdict]
     model_args: tuple[str, ...] = ()  # added when the archetype names a model: "{model}"
     args: tuple[str, ...] = ()
     spawns: bool = True  # False: the handoff runner waits for someone to report back
@@ -70,6 +103,9 @@ class Runner(NamedTuple):
     paths: tuple[str, ...] = ()
     writable: tuple[str, ...] = ()
     install: str = ""  # how to install its program, for the "not installed" message
+    stdin: bool = False  # the brief on the agent's stdin
+    describe: Callable[[str], str | None] = plain_line  # an output line, readable
+    prepare: Callable[[Run, Path], None] | None = None  # writes its config into HOME
 
     def program_files(self) -> list[str]:
         """The command template with the program placeholders filled in ({python},
@@ -79,7 +115,6 @@ class Runner(NamedTuple):
 
     def argv(self, run: Run) -> list[str]:
         values = {
-            "prompt": run.prompt,
             "prompt_file": str(run.prompt_file),
             "output_dir": str(run.output_dir),
             "workspace": str(run.workspace),
@@ -98,23 +133,28 @@ class Runner(NamedTuple):
         return out
 
 
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
 def _fill(template: str, values: Mapping[str, str]) -> str:
-    """Substitute {name} placeholders; the values are never parsed (no shell)."""
-    out = template
-    for key, value in values.items():
-        out = out.replace("{" + key + "}", value)
-    return out
+    """Substitute {name} placeholders in one pass: a value is never looked into (a
+    project named "{model}" stays that), and nothing is parsed (no shell)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 # ---------------------------------------------------------------------- judges
 
 
-def _base(run: Run, code: int, output: str) -> Verdict | None:
+def _base(run: Run, outcome: Outcome) -> Verdict | None:
     """What every runner checks first: exit status, and a reviewer's verdict.json."""
+    code = outcome.code
     if code == EX_TEMPFAIL:
         return Verdict(False, f"temporary failure (exit {EX_TEMPFAIL})", temporary=True)
     if code != 0:
-        return Verdict(False, f"exited with status {code}: {_tail(output)}")
+        said = _tail(outcome.stdout)
+        if said == "no output":
+            said = _tail(outcome.stderr)
+        return Verdict(False, f"exited with status {code}: {said}")
     if run.kind == "review":
         verdict = read_verdict(run.output_dir)
         if isinstance(verdict, str):
@@ -210,13 +250,14 @@ def _json_objects(output: str) -> list[dict[str, Any]]:
     return found
 
 
-def judge_plain(run: Run, code: int, output: str) -> Verdict:
-    return _base(run, code, output) or Verdict(True, summary=_tail(output))
+def judge_plain(run: Run, outcome: Outcome) -> Verdict:
+    return _base(run, outcome) or Verdict(True, summary=_tail(outcome.stdout))
 
 
-def judge_claude(run: Run, code: int, output: str) -> Verdict:
+def judge_claude(run: Run, outcome: Outcome) -> Verdict:
     """`claude -p --output-format json`: one result object; is_error / subtype say how it went."""
-    base = _base(run, code, output)
+    base = _base(run, outcome)
+    output = outcome.stdout
     if base is not None:
         return base
     results = [o for o in _json_objects(output) if o.get("type") == "result" or "is_error" in o]
@@ -230,9 +271,10 @@ def judge_claude(run: Run, code: int, output: str) -> Verdict:
     return Verdict(True, summary=text[:1000])
 
 
-def judge_codex(run: Run, code: int, output: str) -> Verdict:
+def judge_codex(run: Run, outcome: Outcome) -> Verdict:
     """`codex exec --json`: events; a turn.failed or error event is a failure."""
-    base = _base(run, code, output)
+    base = _base(run, outcome)
+    output = outcome.stdout
     if base is not None:
         return base
     events = _json_objects(output)
@@ -246,9 +288,10 @@ def judge_codex(run: Run, code: int, output: str) -> Verdict:
     return Verdict(True, summary=_tail(output))
 
 
-def judge_gemini(run: Run, code: int, output: str) -> Verdict:
+def judge_gemini(run: Run, outcome: Outcome) -> Verdict:
     """`gemini -p --output-format json`: a response, or an error object."""
-    base = _base(run, code, output)
+    base = _base(run, outcome)
+    output = outcome.stdout
     if base is not None:
         return base
     objects = _json_objects(output)
@@ -262,9 +305,10 @@ def judge_gemini(run: Run, code: int, output: str) -> Verdict:
     return Verdict(True, summary=str(last["response"])[:1000])
 
 
-def judge_openclaw(run: Run, code: int, output: str) -> Verdict:
+def judge_openclaw(run: Run, outcome: Outcome) -> Verdict:
     """`openclaw agent --json`: an empty payload means nothing was done."""
-    base = _base(run, code, output)
+    base = _base(run, outcome)
+    output = outcome.stdout
     if base is not None:
         return base
     objects = _json_objects(output)
@@ -274,7 +318,7 @@ def judge_openclaw(run: Run, code: int, output: str) -> Verdict:
     return Verdict(True, summary=str(payload)[:1000])
 
 
-def judge_handoff(run: Run, code: int, output: str) -> Verdict:
+def judge_handoff(run: Run, outcome: Outcome) -> Verdict:
     return Verdict(True)
 
 
@@ -291,27 +335,55 @@ def register(runner: Runner) -> Runner:
 register(
     Runner(
         "claude",
-        ("claude", "-p", "{prompt}", "--output-format", "json"),
+        (
+            "claude",
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            "bypassPermissions",
+            "--add-dir",
+            "{output_dir}",
+        ),
         judge_claude,
         model_args=("--model", "{model}"),
         home=(".claude/.credentials.json", ".claude/settings.json"),
         install="npm install -g @anthropic-ai/claude-code",
+        stdin=True,
     )
 )
 register(
     Runner(
         "codex",
-        ("codex", "exec", "--json", "--skip-git-repo-check", "{prompt}"),
+        (
+            "codex",
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-",
+        ),
         judge_codex,
         model_args=("--model", "{model}"),
         home=(".codex/auth.json", ".codex/config.toml"),
         install="npm install -g @openai/codex",
+        stdin=True,
     )
 )
 register(
     Runner(
         "gemini",
-        ("gemini", "-p", "{prompt}", "--output-format", "json"),
+        (
+            "gemini",
+            "--skip-trust",
+            "--approval-mode",
+            "yolo",
+            "--include-directories",
+            "{output_dir}",
+            "-o",
+            "stream-json",
+        ),
         judge_gemini,
         model_args=("--model", "{model}"),
         home=(
@@ -321,6 +393,7 @@ register(
             ".gemini/.env",
         ),
         install="npm install -g @google/gemini-cli",
+        stdin=True,
     )
 )
 register(
@@ -336,7 +409,16 @@ register(
 register(
     Runner(
         "openclaw",
-        ("openclaw", "agent", "--message", "{prompt}", "--json"),
+        (
+            "openclaw",
+            "agent",
+            "exec",
+            "--message-file",
+            "{prompt_file}",
+            "--cwd",
+            "{workspace}",
+            "--json",
+        ),
         judge_openclaw,
         home=(".openclaw", ".config/openclaw"),
         install="npm install -g openclaw",
@@ -351,6 +433,21 @@ register(
         judge_plain,
     )
 )
+
+
+def missing(runner: Runner, path: str | None = None) -> str | None:
+    """Why the runner's program cannot start here (None: it can): "claude: not installed
+    (npm install -g @anthropic-ai/claude-code)", said before any attempt is spent."""
+    if not runner.spawns:
+        return None
+    program = runner.program_files()[0]
+    if "{" in program:
+        return None  # the program is a placeholder filled per run
+    found = shutil.which(program, path=path if path is not None else os.environ.get("PATH"))
+    if found is not None:
+        return None
+    how = f" ({runner.install})" if runner.install else ""
+    return f"{program}: not installed{how}"
 
 
 def resolve(
@@ -384,6 +481,13 @@ def resolve(
         runner = found._replace(args=tuple(args))
     if command:
         runner = runner._replace(command=tuple(command))
+    if spec is not None and "stdin" in spec:
+        runner = runner._replace(stdin=bool(spec["stdin"]))
     if runner.spawns and not runner.command:
         raise ConfigError(f"runner {name!r} needs a command (an argv list)")
+    if any("{prompt}" in part for part in (*runner.command, *runner.args)):
+        raise ConfigError(
+            f"runner {name!r}: {{prompt}} would put the brief in argv (visible to every local "
+            "user, and refused past 128 KiB): use {prompt_file}, or stdin: true"
+        )
     return runner

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .board import Board
@@ -56,6 +57,8 @@ def report(board: Board) -> dict[str, Any]:
                 ],
             }
             out["lanes"] = {r["lane"]: r["n"] for r in db.fetch_all(conn, "lane_counts")}
+            hold = meta("budget_hold")
+            out["held"] = json.loads(hold) if hold else []  # budgets reached: work waits
             out["invalid"] = [
                 {k: v for k, v in r.items()} for r in db.fetch_all(conn, "projects_invalid")
             ]

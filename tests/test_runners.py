@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mc.errors import ConfigError
-from mc.runners import EX_TEMPFAIL, PRESETS, Run, read_verdict, resolve
+from mc.runners import EX_TEMPFAIL, PRESETS, Outcome, Run, read_verdict, resolve
 
 
 def _run(tmp_path: Path, kind: str = "work", model: str | None = "sonnet") -> Run:
@@ -27,12 +27,25 @@ def _run(tmp_path: Path, kind: str = "work", model: str | None = "sonnet") -> Ru
     )
 
 
-def test_argv_is_a_list_with_the_prompt_as_one_argument(tmp_path: Path) -> None:
+def test_the_brief_never_goes_in_argv(tmp_path: Path) -> None:
     run = _run(tmp_path)
+    for name, preset in PRESETS.items():
+        if not preset.spawns:
+            continue
+        argv = preset.argv(run)
+        assert run.prompt not in argv, name  # by file or stdin: argv is world-readable
+        assert preset.stdin or str(run.prompt_file) in argv or name in ("command", "demo"), name
     argv = PRESETS["claude"].argv(run)
-    assert argv[:3] == ["claude", "-p", run.prompt]  # one argument, nothing interpreted
     assert argv[-2:] == ["--model", "sonnet"]
     assert "--model" not in PRESETS["claude"].argv(run._replace(model=None))
+    with pytest.raises(ConfigError, match=r"\{prompt\} would put the brief in argv"):
+        resolve("command", {}, command=["agent", "--message", "{prompt}"])
+
+
+def test_placeholders_are_filled_once_never_inside_a_value(tmp_path: Path) -> None:
+    run = _run(tmp_path)._replace(project_id="p-{model}", model="sonnet")
+    argv = resolve("command", {}, command=["a", "{project_id}", "{model}", "{unknown}"]).argv(run)
+    assert argv == ["a", "p-{model}", "sonnet", "{unknown}"]
 
 
 # Structured outputs as each CLI prints them (failures seen on machines without credentials).
@@ -81,7 +94,7 @@ GEMINI_OK = json.dumps({"response": "Here is the research."})
 def test_exit_zero_is_not_enough(
     tmp_path: Path, preset: str, code: int, output: str, ok: bool, temporary: bool
 ) -> None:
-    verdict = PRESETS[preset].judge(_run(tmp_path), code, output)
+    verdict = PRESETS[preset].judge(_run(tmp_path), Outcome(code, output))
     assert verdict.ok is ok and verdict.temporary is temporary
     if not ok:
         assert verdict.error
@@ -89,11 +102,12 @@ def test_exit_zero_is_not_enough(
 
 def test_a_review_needs_a_verdict_file(tmp_path: Path) -> None:
     run = _run(tmp_path, "review")
-    assert not PRESETS["command"].judge(run, 0, "").ok
+    judge = PRESETS["command"].judge
+    assert not judge(run, Outcome(0, "")).ok
     (run.output_dir / "verdict.json").write_text('{"verdict": "maybe"}')
-    assert "verdict.json must be" in PRESETS["command"].judge(run, 0, "").error
+    assert "verdict.json must be" in judge(run, Outcome(0, "")).error
     (run.output_dir / "verdict.json").write_text('{"verdict": "fail", "notes": "tests missing"}')
-    assert PRESETS["command"].judge(run, 0, "").ok
+    assert judge(run, Outcome(0, "")).ok
     assert read_verdict(run.output_dir) == {"verdict": "fail", "notes": "tests missing"}
 
 
@@ -143,7 +157,7 @@ def test_the_demo_agent_behaves_like_an_agent(tmp_path: Path, archetype: str) ->
         "DEMO_AGENT_SECONDS": "0.1",
     }
     proc = subprocess.run(PRESETS["demo"].argv(run), env=env, capture_output=True, text=True)
-    verdict = PRESETS["demo"].judge(run, proc.returncode, proc.stdout)
+    verdict = PRESETS["demo"].judge(run, Outcome(proc.returncode, proc.stdout, proc.stderr))
     assert verdict.ok, verdict.error
     if archetype == "reviewer":
         assert read_verdict(run.output_dir) == {

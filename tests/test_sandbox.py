@@ -470,3 +470,109 @@ def test_alive_helper_reads_zombies_as_gone() -> None:
     time.sleep(0.3)  # exited, not yet reaped: a zombie
     assert not alive(proc.pid)
     proc.wait()
+
+
+# ---------------------------------------------------------------------- beyond the sandbox
+
+
+def test_an_agent_that_rewrites_its_worktrees_git_file_cannot_steer_the_commit(
+    board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    """The agent owns its worktree: it points .git at the board (or makes it a folder
+    with a config that runs commands). mc puts git's own pointer back before it commits."""
+    from .test_worker import _coder_project, _workspace
+
+    workspace = _workspace(tmp_path)
+    hijack = tmp_path / "hijack.py"
+    hijack.write_text(
+        "import os\n"
+        "open('FIXED.txt', 'w').write('fixed\\n')\n"
+        "os.unlink('.git')\n"
+        f"open('.git', 'w').write('gitdir: {board_path}/.git\\n')\n"
+    )
+    runner = f"{{runner: command, command: [{sys.executable}, {hijack}], max_attempts: 1}}"
+    review = f"{{runner: command, command: [{sys.executable}, {ATTACK}], max_attempts: 1}}"
+    (board_path / "mc.yaml").write_text(
+        "branch: main\narchetypes:\n"
+        + "".join(f"  {a}: {runner}\n" for a in ARCHETYPES if a != "reviewer")
+        + f"  reviewer: {review}\n"
+    )
+    git(board_path, "commit", "-q", "-S", "-am", "a hijacking coder")
+    board_head = git(board_path, "rev-parse", "HEAD").stdout
+    services = Services(board_path, database_url)
+    try:
+        pid = _coder_project(board_path, workspace)
+        _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND lane = 'review'", (pid,))
+    finally:
+        services.close()
+    branch = f"mc/{pid}"
+    assert git(workspace, "show", f"{branch}:FIXED.txt").stdout == "fixed\n"
+    # The board got only the pipeline's own commits, none of "mc: work of job".
+    subjects = git(board_path, "log", "--format=%s", f"{board_head.strip()}..HEAD").stdout
+    assert "mc: work of job" not in subjects
+    assert run_mc(board_path, "verify").returncode == 0
+
+
+def test_no_other_local_user_reaches_the_embedded_database(tmp_path: Path) -> None:
+    from mc.pgembed import Cluster
+
+    cluster = Cluster(tmp_path / "pg")
+    cluster.init(fast=True)
+    hba = (cluster.data / "pg_hba.conf").read_text()
+    assert "trust" not in hba and "peer map=mc" in hba
+    # A cluster made before (trust for every local connection) is taken back at start.
+    (cluster.data / "pg_hba.conf").write_text("local all all trust\n")
+    cluster.start()
+    try:
+        assert "trust" not in (cluster.data / "pg_hba.conf").read_text()
+        psql = shutil.which("psql") or "/usr/bin/psql"
+        conninfo = f"host={cluster.socket_dir} dbname=postgres user={cluster.superuser}"
+        own = subprocess.run([psql, conninfo, "-Atc", "select 1"], capture_output=True, text=True)
+        assert own.stdout.strip() == "1", own.stderr  # the owner connects
+        if os.geteuid() == 0:  # another local user does not, as superuser or otherwise
+            other = subprocess.run(
+                [psql, conninfo, "-Atc", "select 1"], capture_output=True, text=True,
+                user=65534, group=65534, extra_groups=[], cwd="/",
+            )  # fmt: skip
+            assert other.returncode != 0 and other.stdout == ""
+        # Not even the owner may take another role than its own mapped one.
+        other_role = conninfo.replace(f"user={cluster.superuser}", "user=mallory")
+        refused = subprocess.run([psql, other_role, "-Atc", "select 1"], capture_output=True,
+                                 text=True)  # fmt: skip
+        assert refused.returncode != 0 and "authentication failed" in refused.stderr
+    finally:
+        cluster.stop("immediate")
+
+
+def test_mc_doctor_shows_what_an_agent_would_see(board_path: Path) -> None:
+    shown = run_mc(board_path, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(shown.stdout)}
+    box = checks["sandbox"]
+    assert box["ok"] and not box["warning"], box
+    assert "it cannot: read ~/.ssh" in " ".join(box["details"])
+    assert "read the board" in " ".join(box["details"])
+    assert checks["database"]["ok"]
+    assert checks["signing"]["summary"] == "you approve as alice@example.com (your git signing key)"
+    # The skeleton's claude and gemini are not installed here: said with the command.
+    coder = checks["agent coder"]
+    if shutil.which("claude") is None:
+        assert not coder["ok"]
+        assert (
+            coder["summary"] == "claude: not installed (npm install -g @anthropic-ai/claude-code)"
+        )
+        assert shown.returncode == 1
+    text = run_mc(board_path, "doctor")
+    assert text.stdout.startswith("ok    sandbox")
+
+
+def test_mc_doctor_says_loudly_when_there_is_no_sandbox(board_path: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH where everything but bwrap is
+    bin_dir.mkdir()
+    for tool in ("git", "ssh-keygen", "setpriv", "true"):
+        found = shutil.which(tool)
+        assert found
+        (bin_dir / tool).symlink_to(found)
+    shown = run_mc(board_path, "doctor", env={"PATH": str(bin_dir)})
+    assert shown.returncode == 1
+    first = shown.stdout.splitlines()[0]
+    assert first.startswith("FAIL  sandbox") and "bwrap is not installed" in first

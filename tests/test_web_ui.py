@@ -288,3 +288,21 @@ def test_a_running_jobs_log_grows_in_the_detail_page(
     pg.wait_for_selector('pre.log .log-stderr:has-text("second line")')
     assert pg.locator("pre.log .log-line").count() == 2
     assert page.problems == []
+
+
+def test_the_page_warns_for_good_when_agents_run_unconfined(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    pg = page.page
+    assert pg.locator("#sandbox-warning").is_hidden()  # confined: nothing to say
+    text = (board_path / "mc.yaml").read_text()
+    (board_path / "mc.yaml").write_text(text + "sandbox: false\n")
+    git(board_path, "commit", "-q", "-S", "-am", "agents unconfined")
+    web.wait_synced()
+    pg.reload()
+    warning = pg.locator("#sandbox-warning")
+    warning.wait_for()
+    assert warning.get_attribute("data-state") == "off"
+    assert "Agents are not confined." in (warning.text_content() or "")
+    pg.goto(f"{web.origin}/#/tasks")  # on every view
+    assert warning.is_visible()

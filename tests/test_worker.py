@@ -246,7 +246,11 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
         assert row["attempts"] == 1  # the lost run counted
         assert time.monotonic() - killed_at < 30
         # Never twice at once: the first agents were gone before the second run started.
-        new_agents = [p for p in _agents(mark) if _is_agent(p) and p not in agents]
+        new_agents: list[int] = []
+        deadline = time.monotonic() + 20
+        while not new_agents and time.monotonic() < deadline:
+            new_agents = [p for p in _agents(mark) if _is_agent(p) and p not in agents]
+            time.sleep(0.05)
         assert new_agents and all(_alive(p) for p in new_agents)
         assert not any(_alive(p) for p in agents)
     finally:

@@ -1,7 +1,7 @@
 // The five-lane board: filters, cards, drag and drop, and a keyboard "Move to…" select.
 
 import { api } from './api.js';
-import { h, options } from './dom.js';
+import { h, options, coalesce } from './dom.js';
 import { LANES, laneLabel, priorityBadge, dueBadge, statusBadges } from './badges.js';
 import { navigate, projectHref, replaceParams } from './router.js';
 import { showToast, errorText } from './toast.js';
@@ -167,6 +167,7 @@ export function mountBoard(root, ctx, route) {
         card.labels.map((l) => h('span', { class: 'chip chip-label' }, l)),
       ),
       h('div', { class: 'card-badges' }, statusBadges(card)),
+      card.job?.state === 'running' && h('p', { class: 'card-step muted', dataset: { job: card.job.id } }, card.job.last_step || ''),
       canWrite && card.lane !== 'done' && moveSelect(card),
     );
     el.addEventListener('click', (e) => {
@@ -263,10 +264,38 @@ export function mountBoard(root, ctx, route) {
   if (ctx.board) render(ctx.board);
   else boardEl.classList.add('loading');
 
+  // A running agent's latest step on its card, as its log grows (one fetch per job per
+  // second at most; the board itself is not fetched again for a log line).
+  const stepFetchers = new Map();
+  function refreshStep(jobId) {
+    if (!stepFetchers.has(jobId)) {
+      stepFetchers.set(
+        jobId,
+        coalesce(async () => {
+          const line = boardEl.querySelector(`.card-step[data-job="${CSS.escape(String(jobId))}"]`);
+          if (!line) return;
+          try {
+            const job = await api.job(jobId);
+            if (job.last_step) line.textContent = job.last_step;
+          } catch {
+            // the next log line tries again
+          }
+        }, 1000),
+      );
+    }
+    stepFetchers.get(jobId)();
+  }
+
   return {
     onBoard(board) {
       boardEl.classList.remove('loading');
       render(board);
+    },
+    onEvent(type, data) {
+      if (type === 'log' && data?.job != null) refreshStep(data.job);
+    },
+    unmount() {
+      for (const f of stepFetchers.values()) f.cancel();
     },
   };
 }

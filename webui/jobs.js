@@ -20,7 +20,9 @@ export function createJobsPanel(projectId) {
   const logTitle = h('h3', { class: 'log-title' });
   const logState = h('span', { class: 'log-state muted' });
   const log = h('pre', { class: 'log', tabindex: 0, 'aria-label': 'Job log', 'aria-live': 'off' });
-  const logBox = h('div', { class: 'log-box', hidden: true }, h('div', { class: 'log-head' }, logTitle, logState), log);
+  // The agent's steps in words; "Raw" shows the lines as the CLI printed them (its JSON).
+  const rawToggle = h('label', { class: 'log-raw muted' }, h('input', { type: 'checkbox', dataset: { action: 'log-raw' } }), ' Raw');
+  const logBox = h('div', { class: 'log-box', hidden: true }, h('div', { class: 'log-head' }, logTitle, logState, rawToggle), log);
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const el = h('div', { class: 'jobs' }, list, error, logBox);
 
@@ -28,6 +30,22 @@ export function createJobsPanel(projectId) {
   let selected = null; // job id whose log is shown
   let chosenByPerson = false;
   let lastLineId = 0;
+  let showRaw = false;
+  rawToggle.querySelector('input').addEventListener('change', (e) => {
+    showRaw = e.target.checked;
+    lastLineId = 0;
+    log.replaceChildren();
+    fetchLog();
+  });
+
+  function logLine(line) {
+    const words = !showRaw && line.shown;
+    return h(
+      'span',
+      { class: `log-line log-${line.stream}${words ? ' log-step' : ''}`, title: words ? line.text.trim() : line.at },
+      words ? `${line.shown}\n` : `${line.text}\n`,
+    );
+  }
   let logState_ = null;
   let pollTimer = null;
   let destroyed = false;
@@ -44,7 +62,7 @@ export function createJobsPanel(projectId) {
       for (const line of page.lines) {
         if (line.id <= lastLineId) continue;
         lastLineId = line.id;
-        log.append(h('span', { class: `log-line log-${line.stream}`, title: line.at }, `${line.text}\n`));
+        log.append(logLine(line));
       }
       if (atBottom) log.scrollTop = log.scrollHeight;
       logState_ = page.state;

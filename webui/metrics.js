@@ -108,6 +108,28 @@ export function mountMetrics(root) {
       h('div', { class: 'stats' }, LANES.filter((l) => l !== 'done').map((l) => stat(laneLabel(l), fmtHours(m.cycle_time_hours?.[l])))),
       h('h2', { class: 'section-title' }, 'Jobs'),
       h('div', { class: 'stats' }, ['running', 'queued', 'succeeded', 'failed', 'retried', 'dead', 'cancelled'].map((k) => stat(k, String(jobs[k] ?? 0)))),
+      spendSection(m.spend),
+    );
+  }
+
+  /** What agents cost, as their CLIs reported it: per day, per archetype, per model. */
+  function spendSection(spend) {
+    if (!spend) return null;
+    const usd = (v) => `$${Number(v || 0).toFixed(2)}`;
+    const table = (title, rows) =>
+      h(
+        'table',
+        { class: 'spend-table', dataset: { spend: title.toLowerCase() } },
+        h('thead', null, h('tr', null, h('th', null, title), h('th', null, 'Jobs'), h('th', null, 'Tokens in'), h('th', null, 'Tokens out'), h('th', null, 'Cost'))),
+        h('tbody', null, rows.map((r) => h('tr', null, h('td', null, r.name), h('td', null, String(r.jobs)), h('td', null, r.input_tokens.toLocaleString()), h('td', null, r.output_tokens.toLocaleString()), h('td', null, usd(r.usd))))),
+      );
+    const today = spend.by_day?.[spend.by_day.length - 1]?.usd;
+    return h(
+      'section',
+      { class: 'spend' },
+      h('h2', { class: 'section-title' }, 'Agent spend'),
+      h('div', { class: 'stats' }, stat('Today', usd(today)), stat('Last 30 days', usd(spend.total_usd))),
+      h('div', { class: 'chart-row' }, table('Archetype', spend.by_archetype || []), table('Model', spend.by_model || [])),
     );
   }
 

@@ -258,11 +258,12 @@ def project_show(
     project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
 ) -> None:
     """Show one project."""
-    from mc.cli.ops import linked_tasks
+    from mc.cli.ops import project_extras, usage_text
 
     with _board() as board:
         entry = board.get(project_id)
-    found = linked_tasks(project_id)
+    extras = project_extras(project_id)
+    found, spend = extras if extras is not None else (None, None)
     if as_json:
         out = _entry_json(entry)
         if found is not None:
@@ -272,11 +273,15 @@ def project_show(
 
             now, tz = dt.datetime.now(dt.UTC), local_zone()
             out["tasks"] = [t.to_json(now, tz) for t in found]
+        if spend is not None:
+            out["usage"] = spend.to_json()
         _print_json(out)
         return
     from mc.cli.render import project_detail
 
     sys.stdout.write(project_detail(entry, found))
+    if spend is not None and (spend.input_tokens or spend.cost_usd is not None):
+        sys.stdout.write(f"Agents' usage: {usage_text(spend)}\n")
 
 
 @project_app.command("edit")

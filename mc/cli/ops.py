@@ -18,6 +18,7 @@ from mc.cli import JsonOpt, _board, _print_json, app, project_app
 
 if TYPE_CHECKING:
     from mc import db as db_mod
+    from mc.board import Board
     from mc.daemon import Daemon
     from mc.pgembed import Cluster
     from mc.web.server import WebServer
@@ -152,6 +153,8 @@ class _Services:
                     confinement, message = sandbox.state(board.config.sandbox)
                     loud = "" if confinement == "on" else "WARNING: "
                     sys.stdout.write(f"mc {what}: {loud}{message}\n")
+                    for problem in _preflight(board):
+                        sys.stdout.write(f"mc {what}: WARNING: {problem}\n")
                 if self.server is not None:
                     sys.stdout.write(
                         f"mc {what}: the board is at {self.server.origin}/\n"
@@ -182,6 +185,25 @@ class _Services:
         if cluster is not None:
             cluster.stop()
             sys.stdout.write("mc: embedded PostgreSQL stopped\n")
+
+
+def _preflight(board: Board) -> list[str]:
+    """Archetypes whose agent cannot start here: said once at start, not three attempts
+    later."""
+    from mc.errors import McError
+    from mc.runners import missing, resolve
+
+    config = board.config
+    problems = []
+    for name, archetype in sorted(config.archetypes.items()):
+        try:
+            runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
+        except McError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        if absent := missing(runner):
+            problems.append(f"{name} projects will fail: {absent}")
+    return problems
 
 
 class _StartFailed(Exception):
@@ -615,14 +637,16 @@ def service_install(
     )
 
 
-def linked_tasks(project_id: str) -> list[Any] | None:
-    """Tasks linked to a project, or None when the database cannot be reached."""
-    from mc import tasks
+def project_extras(project_id: str) -> tuple[list[Any], Any] | None:
+    """A project's linked tasks and what its agents cost, or None when the database
+    cannot be reached."""
+    from mc import jobs, tasks
     from mc.errors import McError
 
     try:
         with _connection() as conn:
-            return tasks.listing(conn, project=project_id, include_done=True)
+            found = tasks.listing(conn, project=project_id, include_done=True)
+            return found, jobs.project_spend(conn, project_id)
     except McError:
         return None
 
@@ -631,6 +655,15 @@ def linked_tasks(project_id: str) -> list[Any] | None:
 
 job_app = typer.Typer(help="Agent runs: list, logs, retry, cancel, report.", no_args_is_help=True)
 app.add_typer(job_app, name="job")
+
+
+def usage_text(usage: Any) -> str:
+    """Tokens and cost in one line: "12,400 in (3,100 cached), 2,050 out, $0.0421"."""
+    cost = (
+        f", ${float(usage.cost_usd):.4f}" if usage.cost_usd is not None else ", cost not reported"
+    )
+    cached = f" ({usage.cached_tokens:,} cached)" if usage.cached_tokens else ""
+    return f"{usage.input_tokens:,} in{cached}, {usage.output_tokens:,} out{cost}"
 
 
 def _job_line(job: Any) -> str:
@@ -676,6 +709,12 @@ def job_show(number: int = typer.Argument(..., metavar="JOB"), as_json: bool = J
         _print_json(job.to_json())
         return
     sys.stdout.write(_job_line(job) + "\n")
+    if job.model:
+        sys.stdout.write(f"model: {job.model}\n")
+    if job.input_tokens or job.output_tokens or job.cost_usd is not None:
+        sys.stdout.write(f"usage: {usage_text(job)}\n")
+    if job.last_step:
+        sys.stdout.write(f"last step: {job.last_step}\n")
     if job.result:
         sys.stdout.write(f"result: {job.result}\n")
     if job.notes:
@@ -686,8 +725,9 @@ def job_show(number: int = typer.Argument(..., metavar="JOB"), as_json: bool = J
 def job_logs(
     number: int = typer.Argument(..., metavar="JOB"),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as it runs."),
+    raw: bool = typer.Option(False, "--raw", help="The lines as printed (a CLI's JSON events)."),
 ) -> None:
-    """What the agent printed (live with -f)."""
+    """What the agent did, in words (live with -f; --raw: as it printed it)."""
     import time
 
     from mc import jobs
@@ -698,7 +738,8 @@ def job_logs(
             rows = jobs.read_log(conn, number, after=after)
             conn.commit()
             for row in rows:
-                (sys.stderr if row["stream"] == "stderr" else sys.stdout).write(row["text"])
+                text = row["text"] if raw or not row["shown"] else row["shown"] + "\n"
+                (sys.stderr if row["stream"] == "stderr" else sys.stdout).write(text)
                 after = row["id"]
             sys.stdout.flush()
             if rows:

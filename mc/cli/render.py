@@ -162,6 +162,8 @@ def status_text(data: Mapping[str, object]) -> str:
     assert isinstance(lanes, dict)
     if lanes:
         lines.append("lanes:    " + ", ".join(f"{k} {v}" for k, v in lanes.items()))
+    for reason in data.get("held") or []:  # type: ignore[attr-defined]
+        lines.append(f"held:     {reason}")
     for item in data.get("invalid") or []:  # type: ignore[attr-defined]
         lines.append(f"invalid:  {item['id']}: {item['error']}")
     for item in data.get("violations") or []:  # type: ignore[attr-defined]

@@ -276,11 +276,46 @@ ORDER BY id DESC LIMIT %(limit)s;
 SELECT min(run_after) AS at FROM jobs WHERE state = 'queued';
 
 -- name: job_log_append
-INSERT INTO job_log (job_id, attempt, stream, text) VALUES (%(job_id)s, %(attempt)s, %(stream)s, %(text)s);
+INSERT INTO job_log (job_id, attempt, stream, text, shown)
+VALUES (%(job_id)s, %(attempt)s, %(stream)s, %(text)s, %(shown)s);
 
 -- name: job_log_read
-SELECT id, attempt, stream, text, at FROM job_log
+SELECT id, attempt, stream, text, shown, at FROM job_log
 WHERE job_id = %(job_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- name: job_set_last_step
+UPDATE jobs SET last_step = %(step)s WHERE id = %(id)s;
+
+-- name: job_add_usage
+-- One run's tokens and cost, added to its job (only by the worker that ran it).
+UPDATE jobs SET
+    model = coalesce(%(model)s, model),
+    input_tokens = input_tokens + %(input)s,
+    output_tokens = output_tokens + %(output)s,
+    cached_tokens = cached_tokens + %(cached)s,
+    cost_usd = CASE WHEN %(cost)s::numeric IS NULL THEN cost_usd
+                    ELSE coalesce(cost_usd, 0) + %(cost)s::numeric END,
+    cost_at = CASE WHEN %(cost)s::numeric IS NULL THEN cost_at ELSE now() END
+WHERE id = %(id)s AND lease_token = %(token)s;
+
+-- name: spend_since
+-- What agents cost since a moment (the start of today), per archetype.
+SELECT archetype, sum(cost_usd) AS usd FROM jobs
+WHERE cost_at >= %(since)s AND cost_usd IS NOT NULL GROUP BY archetype;
+
+-- name: spend_by
+-- Cost and tokens per day, archetype and model, since a moment (the metrics page).
+SELECT date_trunc('day', cost_at AT TIME ZONE %(tz)s) AS day, archetype, model,
+       sum(cost_usd) AS usd, sum(input_tokens) AS input_tokens,
+       sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens, count(*) AS jobs
+FROM jobs WHERE cost_at >= %(since)s
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- name: project_spend
+SELECT coalesce(sum(cost_usd), 0) AS usd, sum(input_tokens) AS input_tokens,
+       sum(output_tokens) AS output_tokens, sum(cached_tokens) AS cached_tokens,
+       bool_or(cost_usd IS NOT NULL) AS costed
+FROM jobs WHERE project_id = %(project)s;
 
 -- name: job_lock_fenced
 -- Hold a job's row for the transaction that records its result (the git commit
@@ -375,7 +410,7 @@ SELECT p.id, p.lane, p.title, p.archetype, p.model, p.priority, p.owner, p.due_d
        p.data -> 'review' AS review, p.error, p.flagged, p.applied_blob, p.created_at, p.lane_since,
        j.id AS job_id, j.kind AS job_kind, j.state AS job_state, j.attempts AS job_attempts,
        j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
-       j.last_error AS job_last_error
+       j.last_error AS job_last_error, j.last_step AS job_last_step
 FROM projects p
 LEFT JOIN (SELECT DISTINCT ON (project_id) * FROM jobs ORDER BY project_id, id DESC) j
   ON j.project_id = p.id
@@ -385,7 +420,7 @@ ORDER BY p.priority NULLS LAST, p.lane_since, p.id;
 SELECT p.*, p.data -> 'needs_human' ->> 'reason' AS needs_reason, p.data -> 'review' AS review,
        j.id AS job_id, j.kind AS job_kind, j.state AS job_state, j.attempts AS job_attempts,
        j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
-       j.last_error AS job_last_error
+       j.last_error AS job_last_error, j.last_step AS job_last_step
 FROM projects p
 LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.id ORDER BY id DESC LIMIT 1) j
   ON true

@@ -132,7 +132,14 @@ CREATE TABLE jobs (
     created_at       timestamptz NOT NULL DEFAULT now(),
     started_at       timestamptz,
     finished_at      timestamptz,
-    awaiting_report  boolean NOT NULL DEFAULT false  -- a hand-off job, announced
+    awaiting_report  boolean NOT NULL DEFAULT false,  -- a hand-off job, announced
+    model            text,  -- the model its runs asked for
+    input_tokens     bigint NOT NULL DEFAULT 0,  -- usage as the CLI reported it, all attempts
+    output_tokens    bigint NOT NULL DEFAULT 0,
+    cached_tokens    bigint NOT NULL DEFAULT 0,
+    cost_usd         numeric(14, 6),
+    last_step        text,  -- the agent's latest step, in words
+    cost_at          timestamptz  -- when its last cost was added
 );
 -- At most one active job per project, whatever the caller does.
 CREATE UNIQUE INDEX jobs_one_active_per_project ON jobs (project_id)
@@ -140,6 +147,7 @@ CREATE UNIQUE INDEX jobs_one_active_per_project ON jobs (project_id)
 CREATE INDEX jobs_ready ON jobs (priority, run_after, id) WHERE state = 'queued';
 CREATE INDEX jobs_leases ON jobs (lease_until) WHERE state = 'running';
 CREATE INDEX jobs_project ON jobs (project_id, id DESC);
+CREATE INDEX jobs_cost_at ON jobs (cost_at) WHERE cost_at IS NOT NULL;
 
 -- What an agent printed, in order, as it printed it.
 CREATE TABLE job_log (
@@ -148,7 +156,8 @@ CREATE TABLE job_log (
     attempt integer NOT NULL,
     stream  text NOT NULL CHECK (stream IN ('stdout', 'stderr', 'mc')),
     text    text NOT NULL,
-    at      timestamptz NOT NULL DEFAULT now()
+    at      timestamptz NOT NULL DEFAULT now(),
+    shown   text  -- the line as a person reads it (NULL: as printed)
 );
 CREATE INDEX job_log_job ON job_log (job_id, id);
 

@@ -77,6 +77,7 @@ def compute(
         retried += row["retried"] or 0
         failed += row["retries"] or 0
     runs = [r["s"] for r in db.fetch_all(conn, "metrics_run_seconds")]
+    spend = _spend(conn, tz, days)
     conn.commit()
     return {
         "lanes": lanes,
@@ -95,6 +96,35 @@ def compute(
         },
         "agent_run_seconds": {"p50": _pct(runs, 0.5), "p90": _pct(runs, 0.9)},
         "sync_lag_seconds": sync_lag,
+        "spend": spend,
+    }
+
+
+def _spend(conn: db.Connection, tz: dt.tzinfo, days: list[dt.date]) -> dict[str, Any]:
+    """What agents cost and used, per day, archetype and model (as their CLIs reported)."""
+    start = dt.datetime.combine(days[0], dt.time(), tzinfo=tz)
+    rows = db.fetch_all(conn, "spend_by", {"since": start, "tz": str(tz)})
+    per_day = {d.isoformat(): 0.0 for d in days}
+    groups: dict[str, dict[str, dict[str, float]]] = {"archetype": {}, "model": {}}
+    for row in rows:
+        usd = float(row["usd"] or 0)
+        day = row["day"].date().isoformat()
+        if day in per_day:
+            per_day[day] += usd
+        for key in ("archetype", "model"):
+            name = row[key] or "unknown"
+            entry = groups[key].setdefault(
+                name, {"usd": 0.0, "input_tokens": 0, "output_tokens": 0, "jobs": 0}
+            )
+            entry["usd"] += usd
+            entry["input_tokens"] += int(row["input_tokens"] or 0)
+            entry["output_tokens"] += int(row["output_tokens"] or 0)
+            entry["jobs"] += int(row["jobs"] or 0)
+    return {
+        "by_day": [{"day": d, "usd": round(v, 6)} for d, v in per_day.items()],
+        "by_archetype": [{"name": k, **v} for k, v in sorted(groups["archetype"].items())],
+        "by_model": [{"name": k, **v} for k, v in sorted(groups["model"].items())],
+        "total_usd": round(sum(per_day.values()), 6),
     }
 
 

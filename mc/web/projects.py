@@ -39,6 +39,7 @@ def _job_of(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "started_at": row["job_started_at"],
         "last_error": row["job_last_error"],
         "retrying": row["job_state"] == "queued" and row["job_attempts"] > 0,
+        "last_step": row["job_last_step"],  # the agent's latest step, in words
     }
 
 

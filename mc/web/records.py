@@ -38,7 +38,16 @@ def job_log(c: Ctx) -> Response:
     job = jobs.get(c.conn, number)
     rows = jobs.read_log(c.conn, number, after=number_param(c.query.get("after", "0"), "after"))
     c.conn.commit()
-    lines = [{"id": r["id"], "stream": r["stream"], "text": r["text"], "at": r["at"]} for r in rows]
+    lines = [
+        {
+            "id": r["id"],
+            "stream": r["stream"],
+            "text": r["text"],
+            "shown": r["shown"],
+            "at": r["at"],
+        }
+        for r in rows
+    ]
     return js({"lines": lines, "state": job.state})
 
 
