@@ -5,7 +5,9 @@ BIN     = $(VENV)/bin
 BOARD  ?=
 PORT   ?= 8765
 
-.PHONY: setup dev check lint test bench demo clean
+AGENTS  = $(VENV)/agents
+
+.PHONY: setup dev agent-clis check lint test bench demo clean
 
 # The product (what `make demo` needs) ...
 $(BIN)/mc: pyproject.toml
@@ -19,18 +21,26 @@ $(VENV)/.dev: $(BIN)/mc
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The real agent CLIs the tests drive (offline, against local stand-ins of their model
+# APIs), pinned: their flags and output formats move between versions.
+$(AGENTS)/.installed: Makefile
+	npm install --prefix $(AGENTS) --no-audit --no-fund --loglevel=error \
+	  @anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0 @google/gemini-cli@0.61.0
+	touch $@
+
 setup: $(BIN)/mc
 dev: $(VENV)/.dev
+agent-clis: $(AGENTS)/.installed
 
 # ruff + mypy + the whole test suite: what CI runs.
-check: dev lint test
+check: dev agent-clis lint test
 
 lint: dev
 	$(BIN)/ruff format --check mc tests
 	$(BIN)/ruff check mc tests
 	$(BIN)/mypy
 
-test: dev
+test: dev agent-clis
 	$(BIN)/pytest -q
 
 bench: dev

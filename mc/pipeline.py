@@ -37,6 +37,7 @@ from .execute import agent_env, run_agent
 from .jobs import Job
 from .lanes import Lane
 from .runners import (
+    LineReader,
     Outcome,
     Run,
     Runner,
@@ -195,7 +196,17 @@ def cancel_parked(conn: db.Connection) -> list[int]:
 # ---------------------------------------------------------------------- the brief
 
 
-def render_brief(board: Board, project_id: str, job: Job, tasks: list[Any]) -> str:
+def render_brief(
+    board: Board,
+    project_id: str,
+    job: Job,
+    tasks: list[Any],
+    *,
+    workspace: Path | None = None,
+    output_dir: Path | None = None,
+) -> str:
+    """The brief an agent gets. It names its folders by their paths: a model's file tools
+    take paths, and cannot expand $MC_OUTPUT_DIR."""
     entry = board.get(project_id)
     assert entry.project is not None
     data = entry.project.data
@@ -204,8 +215,8 @@ def render_brief(board: Board, project_id: str, job: Job, tasks: list[Any]) -> s
         lines += [
             "",
             "You are the reviewer. Judge the work below against the brief and the acceptance "
-            'criteria. Write verdict.json into $MC_OUTPUT_DIR: {"verdict": "pass"|"fail", '
-            '"notes": "..."}. The artifacts are in ./artifacts.',
+            f"criteria. Write verdict.json into {output_dir or '$MC_OUTPUT_DIR'}: "
+            '{"verdict": "pass"|"fail", "notes": "..."}. The artifacts are in ./artifacts.',
         ]
     if data.get("description"):
         lines += ["", "## Brief", "", str(data["description"]).strip()]
@@ -220,7 +231,10 @@ def render_brief(board: Board, project_id: str, job: Job, tasks: list[Any]) -> s
         lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
     if tasks:
         lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]
-    lines += ["", "Leave what you produce in $MC_OUTPUT_DIR."]
+    lines.append("")
+    if workspace is not None:
+        lines.append(f"You work in {workspace}.")
+    lines.append(f"Leave what you produce in {output_dir or '$MC_OUTPUT_DIR'}.")
     return "\n".join(lines) + "\n"
 
 
@@ -236,7 +250,7 @@ class LogPump:
     neither the agent's start nor its output ever waits on the database.
     """
 
-    def __init__(self, url: str, job: Job, describe: Callable[[str], str | None] | None = None):
+    def __init__(self, url: str, job: Job, describe: LineReader | None = None):
         self.url = url
         self.job = job
         self.describe = describe  # an output line in words (the runner's reader of its CLI)
@@ -428,7 +442,9 @@ class Worker:
 
             tasks = listing(conn, project=job.project_id)
             conn.commit()
-            brief = render_brief(board, job.project_id, job, tasks)
+            brief = render_brief(
+                board, job.project_id, job, tasks, workspace=workspace, output_dir=output
+            )
             prompt_file = folder / "brief.md"
             prompt_file.write_text(brief)
             run = Run(
@@ -486,7 +502,7 @@ class Worker:
         timeout: float,
         confined: bool = True,
     ) -> Verdict:
-        pump = LogPump(self.url, job, runner.describe)
+        pump = LogPump(self.url, job, runner.reader())
 
         def shutting_down() -> str | None:
             return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
@@ -557,6 +573,8 @@ class Worker:
         home.mkdir(exist_ok=True)
         sandbox.prepare_home(home, runner.home)
         inside = sandbox.environment(env, home, user)
+        if runner.prepare is not None:  # the CLI's own settings, in its private HOME
+            runner.prepare(run, home, inside)
         plan = sandbox.Plan(
             command=tuple(argv),
             workspace=run.workspace,

@@ -66,8 +66,40 @@ CODEX_STUCK = "\n".join(
 )
 CODEX_FAILED = json.dumps({"type": "turn.failed", "error": {"message": "quota"}})
 CODEX_OK = "\n".join(json.dumps(e) for e in ({"type": "turn.started"}, {"type": "turn.completed"}))
-GEMINI_ERROR = json.dumps({"error": {"type": "AuthError", "message": "no credentials", "code": 41}})
-GEMINI_OK = json.dumps({"response": "Here is the research."})
+# Gemini CLI 0.61, -o stream-json, as it printed them against the stand-in.
+GEMINI_OK = "\n".join(
+    json.dumps(e)
+    for e in (
+        {"type": "init", "model": "gemini-2.5-flash"},
+        {"type": "tool_use", "tool_name": "write_file", "tool_id": "w1",
+         "parameters": {"file_path": "/out/report.md", "content": "# Report"}},
+        {"type": "tool_result", "tool_id": "w1", "status": "success"},
+        {"type": "message", "role": "assistant", "content": "Here is ", "delta": True},
+        {"type": "message", "role": "assistant", "content": "the research.", "delta": True},
+        {"type": "result", "status": "success",
+         "stats": {"input_tokens": 240, "output_tokens": 60, "cached": 20, "tool_calls": 1}},
+    )
+)  # fmt: skip
+_BAD = "API key not valid. Please pass a valid API key."
+_KEY = json.dumps({"error": {"code": 401, "message": _BAD, "status": "UNAUTHENTICATED"}})
+GEMINI_BAD_KEY = json.dumps(
+    {"type": "result", "status": "error",
+     "error": {"type": "unknown", "message": f"[API Error: {_KEY}]"}, "stats": {}}
+)  # fmt: skip
+GEMINI_QUOTA = json.dumps(
+    {"type": "result", "status": "error", "stats": {},
+     "error": {"type": "unknown", "message": "[API Error: Resource has been exhausted (e.g. "
+               "check quota).]\nPlease wait and try again later."}}
+)  # fmt: skip
+GEMINI_RATE = json.dumps(
+    {"type": "result", "status": "error", "stats": {}, "error": {"type": "unknown",
+     "message": "[API Error: " + json.dumps({"error": {"code": 429, "message": "slow down",
+                                                       "status": "RESOURCE_EXHAUSTED"}}) + "]"}}
+)  # fmt: skip
+GEMINI_NO_KEY = (
+    "When using Gemini API, you must specify the GEMINI_API_KEY environment variable.\n"
+    "Update your environment and try again (no reload needed if using .env)!\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -81,10 +113,10 @@ GEMINI_OK = json.dumps({"response": "Here is the research."})
         ("codex", 0, CODEX_STUCK, False, False),
         ("codex", 0, CODEX_FAILED, False, False),
         ("codex", 0, CODEX_OK, True, False),
-        ("gemini", 41, GEMINI_ERROR, False, False),
-        ("gemini", 0, GEMINI_ERROR, False, False),
         ("gemini", 0, GEMINI_OK, True, False),
-        ("gemini", 0, json.dumps({"response": ""}), False, False),
+        ("gemini", 145, GEMINI_BAD_KEY, False, False),
+        ("gemini", 173, GEMINI_RATE, False, True),
+        ("gemini", 0, json.dumps({"type": "init"}), False, False),
         ("openclaw", 0, json.dumps({"payload": ""}), False, False),
         ("openclaw", 0, json.dumps({"payload": "did it"}), True, False),
         ("command", 0, "all good\n", True, False),
@@ -166,3 +198,33 @@ def test_the_demo_agent_behaves_like_an_agent(tmp_path: Path, archetype: str) ->
         }
     else:
         assert (run.output_dir / "report.md").read_text().startswith("# Write the launch post")
+
+
+def test_the_gemini_judge_reads_its_own_words(tmp_path: Path) -> None:
+    judge = PRESETS["gemini"].judge
+    ok = judge(_run(tmp_path), Outcome(0, GEMINI_OK))
+    assert ok.ok and ok.summary == "Here is the research."
+    assert ok.usage is not None and (ok.usage.input_tokens, ok.usage.cached_tokens) == (240, 20)
+    bad_key = judge(_run(tmp_path), Outcome(145, GEMINI_BAD_KEY))
+    assert bad_key.error == "Gemini CLI: API key not valid. Please pass a valid API key."
+    assert bad_key.permanent and not bad_key.temporary
+    quota = judge(_run(tmp_path), Outcome(173, GEMINI_QUOTA))
+    assert quota.temporary and quota.error.startswith("Gemini CLI: Resource has been exhausted")
+    # Its error is on stderr, in plain words: the job says them, not "no output".
+    no_key = judge(_run(tmp_path), Outcome(41, "", GEMINI_NO_KEY))
+    assert no_key.permanent and "you must specify the GEMINI_API_KEY" in no_key.error
+    assert "\n" not in no_key.error
+
+
+def test_the_gemini_stream_reads_as_words() -> None:
+    read = PRESETS["gemini"].reader()
+    shown = [read(line) for line in GEMINI_OK.splitlines()]
+    assert shown == [
+        "Gemini CLI started (gemini-2.5-flash)",
+        "→ write_file /out/report.md",
+        "✓ write_file",
+        "says: Here is",
+        "says: the research.",
+        "finished (240 tokens in, 60 out, 1 tool calls)",
+    ]
+    assert read("plain text") is None

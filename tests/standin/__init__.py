@@ -16,6 +16,7 @@ message (``text``), or a failure (``status``: an HTTP error such as 401 or 429, 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,15 +35,45 @@ class Turn:
 
 @dataclass
 class Script:
+    """Turns played in order. A tool call's string arguments may name the run's folders
+    as ``{output_dir}`` and ``{workspace}``: they are read from the brief in the
+    request (mc's brief says "You work in ..." and "Leave what you produce in ..."),
+    as a model reads them."""
+
     turns: list[Turn]
     played: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    server: Any = None  # set by serve(): the requests seen so far
 
     def next(self) -> Turn:
         with self.lock:
             turn = self.turns[min(self.played, len(self.turns) - 1)]
             self.played += 1
-            return turn
+        if turn.tool and self.server is not None:
+            seen = json.dumps(self.server.requests)
+            turn = Turn(**{**turn.__dict__, "args": _filled(turn.args, seen)})
+        return turn
+
+
+_FOLDERS = {
+    "output_dir": re.compile(r"Leave what you produce in (/[^\s\\\"']+?)[.]?(?:\\n|\s|$)"),
+    "workspace": re.compile(r"You work in (/[^\s\\\"']+?)[.]?(?:\\n|\s|$)"),
+}
+
+
+def _filled(args: dict[str, Any], seen: str) -> dict[str, Any]:
+    values = {}
+    for name, pattern in _FOLDERS.items():
+        found = pattern.findall(seen)
+        if found:
+            values[name] = found[-1]
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if isinstance(value, str):
+            for name, folder in values.items():
+                value = value.replace("{" + name + "}", folder)
+        out[key] = value
+    return out
 
 
 class StandinServer(ThreadingHTTPServer):
@@ -114,4 +145,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(handler: type[BaseHTTPRequestHandler], script: Script) -> StandinServer:
-    return StandinServer(handler, script)
+    server = StandinServer(handler, script)
+    script.server = server
+    return server

@@ -24,12 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import ConfigError, McError
+from ..errors import ConfigError, McError
 
 EX_TEMPFAIL = 75
 # The demo runner's agent: a stdlib-only script run by path (python -I), so inside the
 # sandbox it needs the interpreter and this one file, not the mc package.
-DEMO_AGENT = Path(__file__).with_name("demo_agent.py")
+DEMO_AGENT = Path(__file__).parent.parent / "demo_agent.py"
 
 
 class Run(NamedTuple):
@@ -77,9 +77,12 @@ class Verdict(NamedTuple):
     usage: Usage | None = None
 
 
-def plain_line(line: str) -> str | None:
-    """A line as a person reads it: plain output is already that (None: same as raw)."""
-    return None
+LineReader = Callable[[str], "str | None"]  # one output line -> it in words (None: as is)
+
+
+def plain_reader() -> LineReader:
+    """Plain output is already what a person reads."""
+    return lambda line: None
 
 
 class Runner(NamedTuple):
@@ -104,8 +107,10 @@ class Runner(NamedTuple):
     writable: tuple[str, ...] = ()
     install: str = ""  # how to install its program, for the "not installed" message
     stdin: bool = False  # the brief on the agent's stdin
-    describe: Callable[[str], str | None] = plain_line  # an output line, readable
-    prepare: Callable[[Run, Path], None] | None = None  # writes its config into HOME
+    # A reader for one run's output: each line (a CLI's stream event) in words.
+    reader: Callable[[], LineReader] = plain_reader
+    # Writes the CLI's own settings into the agent's private HOME (sandboxed runs only).
+    prepare: Callable[[Run, Path, Mapping[str, str]], None] | None = None
 
     def program_files(self) -> list[str]:
         """The command template with the program placeholders filled in ({python},
@@ -145,15 +150,15 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 # ---------------------------------------------------------------------- judges
 
 
-def _base(run: Run, outcome: Outcome) -> Verdict | None:
+def check_exit(run: Run, outcome: Outcome) -> Verdict | None:
     """What every runner checks first: exit status, and a reviewer's verdict.json."""
     code = outcome.code
     if code == EX_TEMPFAIL:
         return Verdict(False, f"temporary failure (exit {EX_TEMPFAIL})", temporary=True)
     if code != 0:
-        said = _tail(outcome.stdout)
+        said = tail(outcome.stdout)
         if said == "no output":
-            said = _tail(outcome.stderr)
+            said = tail(outcome.stderr)
         return Verdict(False, f"exited with status {code}: {said}")
     if run.kind == "review":
         verdict = read_verdict(run.output_dir)
@@ -224,12 +229,26 @@ def read_artifacts(output_dir: Path) -> dict[str, bytes]:
     return dict(sorted(found.items()))
 
 
-def _tail(text: str, lines: int = 3) -> str:
+def tail(text: str, lines: int = 3) -> str:
     kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
     return " | ".join(kept)[:500] or "no output"
 
 
-def _json_objects(output: str) -> list[dict[str, Any]]:
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A CLI's message as one line for a job's error: no colours, no line breaks."""
+    flat = " ".join(_ANSI.sub("", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def events(outcome: Outcome) -> list[dict[str, Any]]:
+    """The JSON objects a CLI printed, on stdout then stderr (some put errors there)."""
+    return [*json_objects(outcome.stdout), *json_objects(outcome.stderr)]
+
+
+def json_objects(output: str) -> list[dict[str, Any]]:
     """JSON objects in the output: the whole of it, or one per line (JSONL)."""
     text = output.strip()
     try:
@@ -250,78 +269,6 @@ def _json_objects(output: str) -> list[dict[str, Any]]:
     return found
 
 
-def judge_plain(run: Run, outcome: Outcome) -> Verdict:
-    return _base(run, outcome) or Verdict(True, summary=_tail(outcome.stdout))
-
-
-def judge_claude(run: Run, outcome: Outcome) -> Verdict:
-    """`claude -p --output-format json`: one result object; is_error / subtype say how it went."""
-    base = _base(run, outcome)
-    output = outcome.stdout
-    if base is not None:
-        return base
-    results = [o for o in _json_objects(output) if o.get("type") == "result" or "is_error" in o]
-    if not results:
-        return Verdict(False, f"Claude Code printed no result object: {_tail(output)}")
-    result = results[-1]
-    text = str(result.get("result") or "")
-    if result.get("is_error") or result.get("subtype", "success") != "success":
-        temporary = "rate limit" in text.lower() or "overloaded" in text.lower()
-        return Verdict(False, f"Claude Code reported an error: {text[:300]}", temporary=temporary)
-    return Verdict(True, summary=text[:1000])
-
-
-def judge_codex(run: Run, outcome: Outcome) -> Verdict:
-    """`codex exec --json`: events; a turn.failed or error event is a failure."""
-    base = _base(run, outcome)
-    output = outcome.stdout
-    if base is not None:
-        return base
-    events = _json_objects(output)
-    for event in events:
-        kind = str(event.get("type") or event.get("msg", {}).get("type", ""))
-        if kind in ("turn.failed", "error"):
-            detail = event.get("error") or event.get("message") or event
-            return Verdict(False, f"Codex reported {kind}: {str(detail)[:300]}")
-    if not any(str(e.get("type")) == "turn.completed" for e in events):
-        return Verdict(False, f"Codex never completed a turn: {_tail(output)}")
-    return Verdict(True, summary=_tail(output))
-
-
-def judge_gemini(run: Run, outcome: Outcome) -> Verdict:
-    """`gemini -p --output-format json`: a response, or an error object."""
-    base = _base(run, outcome)
-    output = outcome.stdout
-    if base is not None:
-        return base
-    objects = _json_objects(output)
-    if not objects:
-        return Verdict(False, f"Gemini CLI printed no JSON: {_tail(output)}")
-    last = objects[-1]
-    if last.get("error"):
-        return Verdict(False, f"Gemini CLI reported an error: {str(last['error'])[:300]}")
-    if not str(last.get("response") or "").strip():
-        return Verdict(False, "Gemini CLI returned an empty response")
-    return Verdict(True, summary=str(last["response"])[:1000])
-
-
-def judge_openclaw(run: Run, outcome: Outcome) -> Verdict:
-    """`openclaw agent --json`: an empty payload means nothing was done."""
-    base = _base(run, outcome)
-    output = outcome.stdout
-    if base is not None:
-        return base
-    objects = _json_objects(output)
-    payload = objects[-1].get("payload") if objects else None
-    if not payload:
-        return Verdict(False, "OpenClaw returned an empty payload")
-    return Verdict(True, summary=str(payload)[:1000])
-
-
-def judge_handoff(run: Run, outcome: Outcome) -> Verdict:
-    return Verdict(True)
-
-
 # ---------------------------------------------------------------------- the registry
 
 PRESETS: dict[str, Runner] = {}
@@ -330,109 +277,6 @@ PRESETS: dict[str, Runner] = {}
 def register(runner: Runner) -> Runner:
     PRESETS[runner.name] = runner
     return runner
-
-
-register(
-    Runner(
-        "claude",
-        (
-            "claude",
-            "-p",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--permission-mode",
-            "bypassPermissions",
-            "--add-dir",
-            "{output_dir}",
-        ),
-        judge_claude,
-        model_args=("--model", "{model}"),
-        home=(".claude/.credentials.json", ".claude/settings.json"),
-        install="npm install -g @anthropic-ai/claude-code",
-        stdin=True,
-    )
-)
-register(
-    Runner(
-        "codex",
-        (
-            "codex",
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "-",
-        ),
-        judge_codex,
-        model_args=("--model", "{model}"),
-        home=(".codex/auth.json", ".codex/config.toml"),
-        install="npm install -g @openai/codex",
-        stdin=True,
-    )
-)
-register(
-    Runner(
-        "gemini",
-        (
-            "gemini",
-            "--skip-trust",
-            "--approval-mode",
-            "yolo",
-            "--include-directories",
-            "{output_dir}",
-            "-o",
-            "stream-json",
-        ),
-        judge_gemini,
-        model_args=("--model", "{model}"),
-        home=(
-            ".gemini/settings.json",
-            ".gemini/oauth_creds.json",
-            ".gemini/google_accounts.json",
-            ".gemini/.env",
-        ),
-        install="npm install -g @google/gemini-cli",
-        stdin=True,
-    )
-)
-register(
-    Runner(
-        "aider",
-        ("aider", "--yes-always", "--no-auto-commits", "--message-file", "{prompt_file}"),
-        judge_plain,
-        model_args=("--model", "{model}"),
-        home=(".aider.conf.yml", ".aider.model.settings.yml"),
-        install="pipx install aider-chat",
-    )
-)
-register(
-    Runner(
-        "openclaw",
-        (
-            "openclaw",
-            "agent",
-            "exec",
-            "--message-file",
-            "{prompt_file}",
-            "--cwd",
-            "{workspace}",
-            "--json",
-        ),
-        judge_openclaw,
-        home=(".openclaw", ".config/openclaw"),
-        install="npm install -g openclaw",
-    )
-)
-register(Runner("command", (), judge_plain))
-register(Runner("handoff", (), judge_handoff, spawns=False))
-register(
-    Runner(
-        "demo",
-        ("{python}", "-I", "{demo_agent}"),
-        judge_plain,
-    )
-)
 
 
 def missing(runner: Runner, path: str | None = None) -> str | None:
