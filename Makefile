@@ -23,9 +23,15 @@ $(VENV)/.dev: $(BIN)/mc
 
 # The real agent CLIs the tests drive (offline, against local stand-ins of their model
 # APIs), pinned: their flags and output formats move between versions.
+# aider in a venv of its own; OpenClaw needs Node >= 24.16, which npm's `node` provides.
 $(AGENTS)/.installed: Makefile
 	npm install --prefix $(AGENTS) --no-audit --no-fund --loglevel=error \
 	  @anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0 @google/gemini-cli@0.61.0
+	$(PYTHON) -m venv $(AGENTS)/aider
+	$(AGENTS)/aider/bin/pip install -q aider-chat==0.86.2
+	npm install --prefix $(AGENTS)/node24 --no-audit --no-fund --loglevel=error node@24
+	PATH=$(CURDIR)/$(AGENTS)/node24/node_modules/.bin:$$PATH npm install \
+	  --prefix $(AGENTS)/openclaw --no-audit --no-fund --loglevel=error openclaw@2026.9.6
 	touch $@
 
 setup: $(BIN)/mc

@@ -238,6 +238,18 @@ def render_brief(
     return "\n".join(lines) + "\n"
 
 
+def _gather(workspace: Path, output: Path) -> None:
+    """A CLI that writes only where it works: its files (not the artifacts it was given
+    to review) join its output. Plain files only, as every artifact."""
+    found = read_artifacts(workspace)
+    for rel, data in found.items():
+        if rel.startswith("artifacts/"):
+            continue
+        target = output / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
 # ---------------------------------------------------------------------- the worker
 
 
@@ -250,9 +262,17 @@ class LogPump:
     neither the agent's start nor its output ever waits on the database.
     """
 
-    def __init__(self, url: str, job: Job, describe: LineReader | None = None):
+    def __init__(
+        self,
+        url: str,
+        job: Job,
+        describe: LineReader | None = None,
+        gives_up: Callable[[str, str], bool] | None = None,
+    ):
         self.url = url
         self.job = job
+        self.gives_up = gives_up
+        self.gave_up = ""  # the line that showed the CLI stuck retrying (we stop it)
         self.describe = describe  # an output line in words (the runner's reader of its CLI)
         self.pending: list[tuple[str, str]] = []
         self.lock = threading.Lock()
@@ -263,6 +283,8 @@ class LogPump:
         self.thread.start()
 
     def add(self, stream: str, text: str) -> None:
+        if self.gives_up is not None and not self.gave_up and self.gives_up(stream, text):
+            self.gave_up = text.strip()[:300]
         with self.lock:
             self.pending.append((stream, text))
         self.wake.set()
@@ -459,7 +481,10 @@ class Worker:
                 workspace,
             )
             try:
-                verdict = self._execute(conn, job, runner, run, archetype.timeout, confined)
+                gather = runner.collect_workspace and tree is None
+                verdict = self._execute(
+                    conn, job, runner, run, archetype.timeout, confined, gather=gather
+                )
                 extra: dict[str, bytes] = {}
                 try:
                     if verdict.ok and job.kind == "work":
@@ -501,10 +526,14 @@ class Worker:
         run: Run,
         timeout: float,
         confined: bool = True,
+        *,
+        gather: bool = False,
     ) -> Verdict:
-        pump = LogPump(self.url, job, runner.reader())
+        pump = LogPump(self.url, job, runner.reader(), runner.gives_up)
 
         def shutting_down() -> str | None:
+            if pump.gave_up:
+                return "temporary"
             return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
 
         def beat() -> str | None:
@@ -552,10 +581,19 @@ class Worker:
             pump.close()
             if confined:
                 sandbox.take_back([run.prompt_file.parent], sandbox.agent_user())
+        if execution.stopped == "temporary":  # stuck retrying: requeued, no attempt spent
+            said = runner.judge(run, Outcome(0, execution.output, execution.errors))
+            error = said.error if not said.ok else f"stopped while retrying: {pump.gave_up}"
+            return Verdict(False, error, temporary=True, usage=said.usage)
         if execution.stopped:
             return Verdict(False, execution.stopped)
         if execution.timed_out:
             return Verdict(False, f"timed out after {timeout:.0f} s")
+        if gather:
+            try:
+                _gather(run.workspace, run.output_dir)
+            except McError as exc:
+                return Verdict(False, str(exc))
         verdict = runner.judge(run, Outcome(execution.code, execution.output, execution.errors))
         try:
             jobs.record_usage(conn, job, verdict.usage or Usage(), run.model)

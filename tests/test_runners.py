@@ -66,6 +66,17 @@ CODEX_STUCK = "\n".join(
 )
 CODEX_FAILED = json.dumps({"type": "turn.failed", "error": {"message": "quota"}})
 CODEX_OK = "\n".join(json.dumps(e) for e in ({"type": "turn.started"}, {"type": "turn.completed"}))
+# OpenClaw 2026.9, agent exec --json, as it printed them against the stand-in.
+OPENCLAW_OK = json.dumps(
+    {"ok": True, "status": "ok", "final": "Wrote report.md.",
+     "payloads": [{"text": "Wrote report.md.", "mediaUrl": None}],
+     "usage": {"input": 240, "output": 60, "cacheRead": 0, "cacheWrite": 0, "total": 300},
+     "costUsd": 0.0012, "toolSummary": {"calls": 1, "tools": ["write"], "failures": 0}}
+)  # fmt: skip
+OPENCLAW_RATE = json.dumps(
+    {"ok": False, "status": "error", "final": "", "payloads": [],
+     "error": {"message": "⚠️ API rate limit reached. Please try again later.", "kind": "exception"}}
+)  # fmt: skip
 # Gemini CLI 0.61, -o stream-json, as it printed them against the stand-in.
 GEMINI_OK = "\n".join(
     json.dumps(e)
@@ -117,8 +128,15 @@ GEMINI_NO_KEY = (
         ("gemini", 145, GEMINI_BAD_KEY, False, False),
         ("gemini", 173, GEMINI_RATE, False, True),
         ("gemini", 0, json.dumps({"type": "init"}), False, False),
-        ("openclaw", 0, json.dumps({"payload": ""}), False, False),
-        ("openclaw", 0, json.dumps({"payload": "did it"}), True, False),
+        ("openclaw", 0, OPENCLAW_OK, True, False),
+        ("openclaw", 1, OPENCLAW_RATE, False, True),
+        (
+            "openclaw",
+            0,
+            json.dumps({"ok": True, "status": "ok", "final": "", "payloads": []}),
+            False,
+            False,
+        ),
         ("command", 0, "all good\n", True, False),
         ("command", 3, "oops\n", False, False),
     ],

@@ -109,6 +109,12 @@ class Runner(NamedTuple):
     stdin: bool = False  # the brief on the agent's stdin
     # A reader for one run's output: each line (a CLI's stream event) in words.
     reader: Callable[[], LineReader] = plain_reader
+    # A line that says the CLI is stuck retrying something temporary (a rate limit) on
+    # its own for minutes: mc stops it there and requeues the job with its own backoff.
+    gives_up: Callable[[str, str], bool] | None = None  # (stream, line)
+    # Its CLI writes where it works, not elsewhere (aider): outside coder work, the
+    # files it leaves in its workspace count as its output (verdict.json included).
+    collect_workspace: bool = False
     # Writes the CLI's own settings into the agent's private HOME (sandboxed runs only).
     prepare: Callable[[Run, Path, Mapping[str, str]], None] | None = None
 
@@ -234,12 +240,12 @@ def tail(text: str, lines: int = 3) -> str:
     return " | ".join(kept)[:500] or "no output"
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def one_line(text: str, limit: int = 300) -> str:
     """A CLI's message as one line for a job's error: no colours, no line breaks."""
-    flat = " ".join(_ANSI.sub("", text).split())
+    flat = " ".join(ANSI.sub("", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -310,8 +316,9 @@ def resolve(
         if spec.get("command"):
             runner = runner._replace(command=tuple(spec["command"]))
         runner = runner._replace(args=tuple(spec.get("args", ())) + tuple(args))
-        if spec.get("env"):
-            runner = runner._replace(env={str(k): str(v) for k, v in dict(spec["env"]).items()})
+        if spec.get("env"):  # added to the preset's own
+            extra = {str(k): str(v) for k, v in dict(spec["env"]).items()}
+            runner = runner._replace(env={**runner.env, **extra})
         runner = runner._replace(
             home=runner.home + tuple(spec.get("home", ())),
             paths=runner.paths + tuple(spec.get("paths", ())),
