@@ -653,3 +653,15 @@ def test_codex_without_its_key_says_which(
     row = _job(database_url, pid)
     assert row["attempts"] == 1
     assert row["last_error"] == "Codex: Missing environment variable: `STANDIN_API_KEY`."
+
+
+def test_a_missing_cli_fails_at_once_with_how_to_install_it(
+    board_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No three attempts and a traceback: one line, the install command, waiting for you."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no agent CLIs here
+    _board_config(board_path, "claude", "sonnet")
+    pid = _run_to(database_url, board_path, DEAD)
+    row = _job(database_url, pid)
+    assert row["attempts"] <= 1
+    assert row["last_error"] == "claude: not installed (npm install -g @anthropic-ai/claude-code)"
