@@ -174,6 +174,8 @@ def run_agent(
                 _tell(guard.stdin, b"c")
             elif not stopped and not timed_out:
                 _tell(guard.stdin, b".")
+    if not stopped and (late := should_stop()):
+        stopped = late  # the agent ended as its worker was stopping: an interrupted run
     for reader in readers:
         reader.join(timeout=5)
     with_code = guard.returncode

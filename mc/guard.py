@@ -18,8 +18,10 @@ in it. bwrap's --die-with-parent ends the namespace when the guard itself dies, 
 signal. Without a sandbox (``sandbox: off``) the agent gets a session of its own and
 stopping is SIGTERM, then SIGKILL, to its process group.
 
-Ctrl-C and a closed terminal (SIGINT, SIGHUP to the foreground group) reach the guard
-too: it ignores them, because its worker decides (it hands the job back and says "q").
+Ctrl-C, a closed terminal and a SIGTERM to the whole group (SIGINT, SIGHUP, SIGTERM to
+the foreground group, or to a service's every process) reach the guard too: it ignores
+them, because its worker decides (it hands the job back and says "q"), and stopping the
+agent on its own would make its worker judge a run that was only interrupted.
 
 The guard's exit status is the agent's (negative signal numbers as 128+n), so the
 worker can read exit 75 and friends. Written by hand because no library couples a
@@ -144,11 +146,10 @@ def main(argv: list[str]) -> int:
     grace, lease = float(argv[0]), float(argv[1])
     options = argv[2 : argv.index("--")]
     command = argv[argv.index("--") + 1 :]
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)  # its worker decides, and says so on stdin
     stdin = options[options.index("--stdin") + 1] if "--stdin" in options else None
     agent = Agent(command, sandbox="--sandbox" in options, stdin=stdin)
-    signal.signal(signal.SIGTERM, lambda *_: agent.stop(grace))
     selector = selectors.DefaultSelector()
     selector.register(sys.stdin.buffer, selectors.EVENT_READ)
     with contextlib.suppress(OSError, AttributeError):  # wake the moment the agent exits

@@ -121,7 +121,7 @@ GEMINI_NO_KEY = (
         ("claude", 0, "", False, False),
         ("claude", 1, CLAUDE_OK, False, False),
         ("claude", EX_TEMPFAIL, "", False, True),
-        ("codex", 0, CODEX_STUCK, False, False),
+        ("codex", 0, CODEX_STUCK, False, True),  # reconnecting when it ended: temporary
         ("codex", 0, CODEX_FAILED, False, False),
         ("codex", 0, CODEX_OK, True, False),
         ("gemini", 0, GEMINI_OK, True, False),

@@ -262,8 +262,9 @@ def test_a_sandboxed_agent_runs_unprivileged(tmp_path: Path) -> None:
     assert seen["home"] == str(plan.home)
     # A private /tmp: nothing in it but the way to the job's own folders (when they are
     # under /tmp, as in this test).
-    own = [plan.home.parts[2]] if plan.home.parts[1] == "tmp" else []
-    assert seen["tmp"] == own
+    bound = [plan.home, *plan.read_only]
+    own = sorted({p.parts[2] for p in bound if len(p.parts) > 2 and p.parts[1] == "tmp"})
+    assert sorted(seen["tmp"]) == own
     assert seen["cwd"] == str(plan.workspace)
     assert seen["pid"] < 10  # a PID namespace of its own
 
