@@ -665,3 +665,70 @@ def test_a_missing_cli_fails_at_once_with_how_to_install_it(
     row = _job(database_url, pid)
     assert row["attempts"] <= 1
     assert row["last_error"] == "claude: not installed (npm install -g @anthropic-ai/claude-code)"
+
+
+# ---------------------------------------------------------------------- coder work, each CLI
+
+
+def _fix_turns(name: str) -> list[Turn]:
+    """A coder's change to its worktree, then a reviewer's verdict, in the CLI's own way."""
+    verdict = '{"verdict": "pass", "notes": "The fix is there."}'
+    if name == "claude":
+        return [
+            _claude_write("{workspace}/FIXED.txt", "fixed\n"),
+            Turn(text="Fixed."),
+            _claude_write("{output_dir}/verdict.json", verdict),
+            Turn(text="Reviewed."),
+        ]
+    if name == "codex":
+        return [
+            _codex_writes("{workspace}/FIXED.txt", "fixed\n"),
+            Turn(text="Fixed."),
+            _codex_writes("{output_dir}/verdict.json", verdict),
+            Turn(text="Reviewed."),
+        ]
+    if name == "aider":
+        return [_whole("FIXED.txt", "fixed\n"), _whole("verdict.json", verdict + "\n")]
+    return [Turn(tool="write", args={"path": "FIXED.txt", "content": "fixed\n"}),
+            Turn(text="Fixed."),
+            Turn(tool="write", args={"path": "verdict.json", "content": verdict}),
+            Turn(text="Reviewed.")]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["claude", "codex", "aider", "openclaw"])
+def test_each_cli_codes_on_a_branch_and_reviews_it(
+    board_path: Path, database_url: str, standin: list[StandinServer],
+    monkeypatch: pytest.MonkeyPatch, on_path: None, tmp_path: Path, name: str,
+) -> None:  # fmt: skip
+    setup = {"claude": _claude, "codex": _codex, "aider": _aider, "openclaw": _openclaw}[name]
+    setup(board_path, standin, monkeypatch, _fix_turns(name))
+    workspace = _workspace(tmp_path)
+    services = Services(board_path, database_url)
+    try:
+        pid = _coder_project(board_path, workspace)
+        _wait(database_url, READY, (pid,), seconds=120)
+    finally:
+        services.close()
+    assert git(workspace, "show", f"mc/{pid}:FIXED.txt").stdout.strip() == "fixed"
+    patch = git(board_path, "show", f"main:artifacts/{pid}/changes.patch").stdout
+    assert "+fixed" in patch and "FIXED.txt" in patch
+    assert not (workspace / "FIXED.txt").exists()  # the person's checkout is untouched
+    work = _job(database_url, pid)
+    assert work["input_tokens"] > 0  # as the CLI reported them
+    # Nothing of the CLI's own was left in the change (history files, .gitignore edits).
+    assert git(workspace, "diff", "--name-only", "main", f"mc/{pid}").stdout.split() == [
+        "FIXED.txt"
+    ]
+
+
+def test_aider_without_a_key_says_so(
+    board_path: Path, database_url: str, standin: list[StandinServer],
+    monkeypatch: pytest.MonkeyPatch, on_path: None,
+) -> None:  # fmt: skip
+    _aider(board_path, standin, monkeypatch, [Turn(text="never")])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    pid = _run_to(database_url, board_path, DEAD)
+    row = _job(database_url, pid)
+    assert row["attempts"] == 1
+    assert row["last_error"].startswith("aider: AuthenticationError: ")
+    assert "api_key" in row["last_error"] or "OPENAI_API_KEY" in row["last_error"]
