@@ -142,12 +142,18 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+def _ignore(signum: int, frame: object) -> None:
+    pass
+
+
 def main(argv: list[str]) -> int:
     grace, lease = float(argv[0]), float(argv[1])
     options = argv[2 : argv.index("--")]
     command = argv[argv.index("--") + 1 :]
+    # Its worker decides, and says so on stdin. A handler that does nothing rather than
+    # SIG_IGN: an ignored signal stays ignored in the agent it starts, a handler does not.
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)  # its worker decides, and says so on stdin
+        signal.signal(signum, _ignore)
     stdin = options[options.index("--stdin") + 1] if "--stdin" in options else None
     agent = Agent(command, sandbox="--sandbox" in options, stdin=stdin)
     selector = selectors.DefaultSelector()

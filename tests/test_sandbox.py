@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -249,8 +250,11 @@ def test_a_sandboxed_agent_runs_unprivileged(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import json, os\n"
+        "ignored = int(next(l for l in open('/proc/self/status') if l.startswith('SigIgn'))"
+        ".split()[1], 16)\n"
         "print(json.dumps({'uid': os.getuid(), 'home': os.environ['HOME'],"
-        " 'tmp': os.listdir('/tmp'), 'pid': os.getpid(), 'cwd': os.getcwd()}))\n"
+        " 'tmp': os.listdir('/tmp'), 'pid': os.getpid(), 'cwd': os.getcwd(),"
+        " 'ignored': ignored}))\n"
     )
     plan = _plan(tmp_path / "job", [sys.executable, str(probe)])
     _, output = _run_confined(plan, {})
@@ -266,6 +270,10 @@ def test_a_sandboxed_agent_runs_unprivileged(tmp_path: Path) -> None:
     own = sorted({p.parts[2] for p in bound if len(p.parts) > 2 and p.parts[1] == "tmp"})
     assert sorted(seen["tmp"]) == own
     assert seen["cwd"] == str(plan.workspace)
+    # SIGINT, SIGHUP and SIGTERM reach it as they would any program (the guard that
+    # ignores them for itself must not pass that on): stopping it gently works.
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        assert not seen["ignored"] & (1 << (signum - 1)), signum
     assert seen["pid"] < 10  # a PID namespace of its own
 
 
