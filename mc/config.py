@@ -38,6 +38,7 @@ _ARCHETYPE_FIELDS: dict[str, s.Check] = {
     "model": s.text(200),
     "timeout": s.integer(1, 7 * 24 * 3600),
     "max_attempts": s.integer(1, 100),
+    "max_temporary": s.integer(1, 10_000),
     "concurrency": s.integer(1, 1000),
     "command": _ARGV,
     "args": _ARGV,
@@ -97,6 +98,7 @@ class Archetype(NamedTuple):
     model: str | None = None
     timeout: int = 3600
     max_attempts: int = 3
+    max_temporary: int = 20  # temporary failures (rate limits, exit 75) before it is dead
     concurrency: int | None = None
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
@@ -159,6 +161,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
             model=spec.get("model"),
             timeout=spec.get("timeout", 3600),
             max_attempts=spec.get("max_attempts", 3),
+            max_temporary=spec.get("max_temporary", 20),
             concurrency=spec.get("concurrency"),
             command=tuple(spec.get("command", ())),
             args=tuple(spec.get("args", ())),

@@ -8,6 +8,7 @@ can act on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -285,4 +286,8 @@ def ensure_database(admin_url: str, name: str) -> None:
     with connect(admin_url, autocommit=True) as conn, translated():
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            # Another process may make it a moment before us (mc up, and a command typed now).
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -31,6 +31,7 @@ PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remo
 LEASE_SECONDS = 60
 BACKOFF_BASE = 10.0
 BACKOFF_CAP = 600.0
+TEMPFAIL_CAP = 20  # temporary failures before a job is dead (with the backoff: ~2.5 h)
 
 
 class JobNotFound(McError):
@@ -192,11 +193,13 @@ def fail(
     permanent: bool = False,
     base: float = BACKOFF_BASE,
     cap: float = BACKOFF_CAP,
+    tempfail_cap: int = TEMPFAIL_CAP,
 ) -> Job:
     """A failed run: retried after backoff with jitter, or dead when attempts are spent.
 
     ``temporary`` (exit 75, a rate limit): requeued without spending an attempt.
     ``permanent`` (no sandbox here, not logged in): dead at once, retrying cannot help.
+    ``tempfail_cap`` temporary failures (a rate limit that never clears) are dead too.
     """
     with db.translated(), conn.transaction():
         row = db.fetch_one(
@@ -207,6 +210,7 @@ def fail(
                 "token": job.lease_token,
                 "temporary": temporary,
                 "permanent": permanent,
+                "tempfail_cap": tempfail_cap,
                 "error": error[:4000],
                 "base": base,
                 "cap": cap,
@@ -336,10 +340,20 @@ def get(conn: db.Connection, job_id: int) -> Job:
 
 
 def listing(
-    conn: db.Connection, *, project: str | None = None, state: str | None = None, limit: int = 100
+    conn: db.Connection,
+    *,
+    project: str | None = None,
+    state: str | None = None,
+    limit: int | None = 100,
 ) -> list[Job]:
+    """Jobs, newest first (``limit`` None: all of them)."""
     rows = db.fetch_all(conn, "job_list", {"project": project, "state": state, "limit": limit})
     return [j for j in map(_job, rows) if j is not None]
+
+
+def count(conn: db.Connection, *, project: str | None = None, state: str | None = None) -> int:
+    row = db.fetch_one(conn, "job_count", {"project": project, "state": state})
+    return int(row["n"]) if row else 0
 
 
 def log(conn: db.Connection, job: Job, stream: str, text: str, shown: str | None = None) -> None:

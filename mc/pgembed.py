@@ -12,12 +12,14 @@ Nothing here imports psycopg: creating databases is the db module's job.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
@@ -285,7 +287,26 @@ class Cluster:
         return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
 
     def start(self, timeout: int = 60) -> None:
-        """Start (initialising first if needed); a running cluster is left as it is."""
+        """Start (initialising first if needed); a running cluster is left as it is.
+
+        Two processes starting one cluster at once (mc up, and a command typed right
+        after it) take turns: the second finds it running."""
+        with self._starting():
+            self._start(timeout)
+
+    @contextlib.contextmanager
+    def _starting(self) -> Iterator[None]:
+        import fcntl
+
+        path = Path(f"{self.root}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # a start takes a few seconds at most
+            yield
+        finally:
+            os.close(fd)
+
+    def _start(self, timeout: int) -> None:
         self.init()
         if self._ensure_auth() and self.running():
             self._run("pg_ctl", "-D", str(self.data), "reload")

@@ -705,6 +705,7 @@ class Worker:
             log.warning("job %s: lease lost, result dropped", job.id)
             return
         if not verdict.ok:
+            archetype = board.config.archetype(REVIEWER if job.kind == "review" else job.archetype)
             failed = jobs.fail(
                 conn,
                 job,
@@ -712,13 +713,16 @@ class Worker:
                 temporary=verdict.temporary,
                 permanent=verdict.permanent,
                 base=self.backoff,
+                tempfail_cap=archetype.max_temporary,
             )
             if failed.state == "dead":
-                self._escalate(
-                    board,
-                    job,
-                    f"{job.kind} job {job.id} failed {failed.attempts} times: {verdict.error}",
-                )
+                if verdict.temporary:
+                    why = f"failed temporarily {failed.tempfails} times in a row"
+                elif verdict.permanent:
+                    why = "cannot succeed as things are"
+                else:
+                    why = f"failed {failed.attempts} times"
+                self._escalate(board, job, f"{job.kind} job {job.id} {why}: {verdict.error}")
             return
         if job.kind == "work":
             self._work_done(conn, board, job, run, verdict, extra or {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -185,3 +186,29 @@ def test_log_in_order(conn: db.Connection) -> None:
     lines = jobs.read_log(conn, job.id)
     assert [r["text"] for r in lines] == [f"line {i}\n" for i in range(5)]
     assert jobs.read_log(conn, job.id, after=lines[2]["id"])[0]["text"] == "line 3\n"
+
+
+def test_a_cut_job_listing_says_so(board_path: Path, database_url: str) -> None:
+    """Issue 12.16: the newest 100 unless --limit or --all, and a cut list says it is."""
+    import json as json_mod
+
+    from mc import db as dbm
+
+    from .conftest import run_mc
+
+    with dbm.connect(database_url) as conn:
+        for i in range(120):
+            conn.execute(
+                "INSERT INTO jobs (project_id, kind, state, archetype) "
+                "VALUES (%s, 'work', 'succeeded', 'coder')",
+                (f"p{i}",),
+            )
+        conn.commit()
+    env = {"MC_DATABASE_URL": database_url}
+    listed = run_mc(board_path, "job", "list", "--json", env=env)
+    assert len(json_mod.loads(listed.stdout)) == 100
+    assert listed.stderr == "mc: the newest 100 of 120 jobs (--limit N or --all for more)\n"
+    every = run_mc(board_path, "job", "list", "--json", "--all", env=env)
+    assert len(json_mod.loads(every.stdout)) == 120 and every.stderr == ""
+    few = run_mc(board_path, "job", "list", "--limit", "5", env=env)
+    assert len(few.stdout.splitlines()) == 5 and "of 120 jobs" in few.stderr

@@ -114,3 +114,57 @@ def test_stopping_mc_up_hands_running_jobs_back_and_leaves_nothing(
         os.killpg(again.pid, signal.SIGINT)
         again.communicate(timeout=30)
     assert restarted < 20
+
+
+def test_a_second_mc_up_on_one_board_refuses_and_the_first_keeps_its_database(
+    board_path: Path,
+) -> None:
+    """Issue 12.13: the second says where the board is served, in one line, and starts
+    nothing; the first goes on serving."""
+    import httpx
+
+    mark = uuid.uuid4().hex
+    first = _up(board_path, mark)
+    try:
+        assert first.stdout is not None
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            line = first.stdout.readline()
+            if "the board is at " in line:
+                url = line.split("the board is at ")[1].strip()
+        assert url, "the first mc up did not come up"
+        second = run_mc(board_path, "up", "--port", "0")
+        assert second.returncode == 1
+        assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+        assert "is already served by mc up (pid" in second.stderr and url in second.stderr
+        for other in ("web", "daemon"):
+            refused = (
+                run_mc(board_path, other, "--port", "0")
+                if other == "web"
+                else run_mc(board_path, other)
+            )
+            assert refused.returncode == 1 and "already served" in refused.stderr, refused
+        # The first still answers, with its database.
+        assert httpx.get(f"{url}api/session").status_code == 401
+        assert _postmaster(board_path) is not None and alive(_postmaster(board_path) or 0)
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
+def test_a_command_right_after_mc_up_waits_for_its_database(board_path: Path) -> None:
+    """Issue 12.14: `mc task add` while mc up is still starting the embedded database."""
+    mark = uuid.uuid4().hex
+    up = _up(board_path, mark)
+    try:
+        added = run_mc(board_path, "task", "add", "Buy milk")  # at once, no sleep
+        assert added.returncode == 0, added.stderr
+        listed = run_mc(board_path, "task", "list", "--json")
+        assert [t["title"] for t in json.loads(listed.stdout)] == ["Buy milk"]
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        up.communicate(timeout=30)
+    assert up.returncode == 0
+    assert not alive(_postmaster(board_path) or 0)  # mc up's database, stopped by mc up

@@ -5,6 +5,7 @@ asked to stop."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -139,6 +140,29 @@ def test_exit_75_requeues_without_spending_an_attempt(
     pid = _queue(board_path)
     row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND tempfails >= 2", (pid,))
     assert row["attempts"] == 0 and row["state"] in ("queued", "running")
+
+
+def test_temporary_failures_that_never_clear_end_in_a_dead_job_that_waits_for_you(
+    board_path: Path, database_url: str, services: Any
+) -> None:
+    """Issue 12.10: exit 75 for ever no longer holds a WIP slot for ever."""
+    runner = f"{{runner: command, command: [{sys.executable}, {FAKE}, tempfail], max_temporary: 3}}"
+    _write_config(
+        board_path,
+        "branch: main\narchetypes:\n"
+        + "".join(f"  {n}: {runner}\n" for n in ("coder", "researcher", "writer", "reviewer")),
+    )
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'", (pid,))
+    assert (row["attempts"], row["tempfails"]) == (0, 3)
+    deadline = time.monotonic() + 20
+    needs = None
+    while needs is None and time.monotonic() < deadline:
+        shown = run_mc(board_path, "project", "show", pid, "--json")
+        needs = json.loads(shown.stdout).get("needs_human")
+        time.sleep(0.2)
+    assert needs and "failed temporarily 3 times in a row" in needs["reason"]
 
 
 def test_cancelling_the_project_kills_the_agent_and_the_job_is_not_retried(

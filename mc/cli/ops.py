@@ -119,10 +119,15 @@ class _Services:
         web: tuple[str, int] | None,
         started: Callable[[threading.Event], Callable[[], None]] | None,
     ) -> None:
+        from mc import served
         from mc.daemon import Daemon
         from mc.database import opened
 
-        with _board() as board, opened(board, keep_running=True) as where:
+        with (
+            _board() as board,
+            served.hold(board.root, what) as lock,
+            opened(board, keep_running=True) as where,
+        ):
             root, cluster = board.root, where.cluster
             try:
 
@@ -145,6 +150,7 @@ class _Services:
                         self.server.start()
                     except (OSError, RuntimeError) as exc:
                         raise _StartFailed(f"the web board could not start: {exc}") from None
+                    lock.announce(url=f"{self.server.origin}/")
                 place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
                 sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
                 if workers:
@@ -171,7 +177,9 @@ class _Services:
                 if finish is not None:
                     finish()
             finally:
-                self._shut_down(cluster if where.started else None)
+                # The board's one server: its embedded database is its own to stop, even
+                # when it found it running (a one-off command's, or a crashed server's).
+                self._shut_down(cluster)
 
     def _shut_down(self, cluster: Cluster | None) -> None:
         self.stop()
@@ -682,13 +690,20 @@ def job_list(
     state: str | None = typer.Option(
         None, "--state", help="queued, running, succeeded, dead, cancelled"
     ),
+    limit: int = typer.Option(100, "--limit", min=1, help="At most this many (newest first)."),
+    show_all: bool = typer.Option(False, "--all", help="Every job."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Jobs, newest first."""
+    """Jobs, newest first (the newest 100 unless --limit or --all; a cut list says so)."""
     from mc import jobs
 
     with _connection() as conn:
-        found = jobs.listing(conn, project=project, state=state)
+        found = jobs.listing(conn, project=project, state=state, limit=None if show_all else limit)
+        total = len(found) if show_all else jobs.count(conn, project=project, state=state)
+    if total > len(found):  # on stderr: --json stays a list
+        sys.stderr.write(
+            f"mc: the newest {len(found)} of {total} jobs (--limit N or --all for more)\n"
+        )
     if as_json:
         _print_json([j.to_json() for j in found])
         return

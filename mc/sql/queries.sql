@@ -208,13 +208,15 @@ RETURNING *;
 -- name: job_fail
 -- A failed run: back to the queue after a backoff with jitter, or dead when its
 -- attempts are spent (a permanent failure: at once). A temporary failure (exit 75)
--- does not spend an attempt.
+-- does not spend an attempt; too many of them in a row (tempfail_cap) are dead too.
 UPDATE jobs SET
     attempts = attempts + (NOT %(temporary)s)::int,
     tempfails = tempfails + (%(temporary)s)::int,
     state = CASE WHEN %(permanent)s OR (NOT %(temporary)s AND attempts + 1 >= max_attempts)
+                      OR (%(temporary)s AND tempfails + 1 >= %(tempfail_cap)s)
                  THEN 'dead' ELSE 'queued' END,
     finished_at = CASE WHEN %(permanent)s OR (NOT %(temporary)s AND attempts + 1 >= max_attempts)
+                            OR (%(temporary)s AND tempfails + 1 >= %(tempfail_cap)s)
                        THEN now() END,
     run_after = now() + make_interval(secs => least(%(cap)s, %(base)s * power(2, attempts + tempfails))
                                              * (0.5 + random() / 2)),
@@ -271,6 +273,11 @@ SELECT * FROM jobs
 WHERE (%(project)s::text IS NULL OR project_id = %(project)s)
   AND (%(state)s::text IS NULL OR state = %(state)s)
 ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: job_count
+SELECT count(*) AS n FROM jobs
+WHERE (%(project)s::text IS NULL OR project_id = %(project)s)
+  AND (%(state)s::text IS NULL OR state = %(state)s);
 
 -- name: job_next_due
 SELECT min(run_after) AS at FROM jobs WHERE state = 'queued';
