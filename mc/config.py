@@ -39,6 +39,7 @@ _ARCHETYPE_FIELDS: dict[str, s.Check] = {
     "timeout": s.integer(1, 7 * 24 * 3600),
     "max_attempts": s.integer(1, 100),
     "max_temporary": s.integer(1, 10_000),
+    "output": s.boolean,
     "concurrency": s.integer(1, 1000),
     "command": _ARGV,
     "args": _ARGV,
@@ -99,6 +100,7 @@ class Archetype(NamedTuple):
     timeout: int = 3600
     max_attempts: int = 3
     max_temporary: int = 20  # temporary failures (rate limits, exit 75) before it is dead
+    output: bool = True  # a work run must leave a file in its output folder (or a diff)
     concurrency: int | None = None
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
@@ -162,6 +164,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
             timeout=spec.get("timeout", 3600),
             max_attempts=spec.get("max_attempts", 3),
             max_temporary=spec.get("max_temporary", 20),
+            output=spec.get("output", True),
             concurrency=spec.get("concurrency"),
             command=tuple(spec.get("command", ())),
             args=tuple(spec.get("args", ())),

@@ -489,6 +489,9 @@ class Worker:
                 try:
                     if verdict.ok and job.kind == "work":
                         extra = read_artifacts(output)
+                        if not extra and tree is None and runner.spawns and archetype.output:
+                            # Exit 0 with nothing to show is not work done (issue 12.9).
+                            raise McError("the agent left nothing in its output folder")
                     if tree is not None and verdict.ok:
                         from .worktree import collect
 
@@ -653,6 +656,17 @@ class Worker:
             f"(or mc job fail {job.id} --error '...').\n",
         )
         jobs.await_report(conn, job)
+        # A token that may report this job and nothing else, for the one who does it (the
+        # announcement's command gets it; it ends with the week).
+        import datetime as dt
+
+        from .web.auth import create_token
+
+        env["MC_JOB_TOKEN"] = create_token(
+            conn, f"job-{job.id}-{job.attempt}", "agent", scope=f"job:{job.id}",
+            ttl=dt.timedelta(days=7),
+        )  # fmt: skip
+        conn.commit()
         pump.drain()
         log.info("job %s for %s handed off: waiting for a report", job.id, job.project_id)
         if runner.command:  # e.g. tell the person's assistant; it does not do the work here

@@ -389,12 +389,19 @@ def test_an_agent_reports_a_handoff_job(web: Running, board_path: Path, database
         job = jobs.enqueue(conn, "alpha", "work", "ops")
         claimed = jobs.claim(conn, "w1")
         assert claimed is not None
-    with web.client(web.token("agent")) as c:  # a spawned agent's job: nobody reports it
+    mine = web.token("agent", "mine", scope=f"job:{job.id}")  # what its worker issues
+    with web.client(mine) as c:  # a spawned agent's job: nobody reports it
         r = c.post(f"/api/jobs/{job.id}/complete", json={})
         assert r.status_code == 409 and "not a hand-off job" in r.json()["error"]
     with db.connect(database_url) as conn:
         jobs.await_report(conn, claimed)  # what a hand-off job's worker does
-    with web.client(web.token("agent", "a2")) as c:
+    # Issue 12.11: any other agent token — unbound, or bound to another job — may not.
+    for other in (web.token("agent", "any"), web.token("agent", "else", scope="job:999")):
+        with web.client(other) as c:
+            refused = c.post(f"/api/jobs/{job.id}/complete", json={"notes": "mine now"})
+            assert refused.status_code == 403, refused.text
+            assert f"the agent token issued for job {job.id}" in refused.json()["error"]
+    with web.client(mine) as c:
         bad = c.post(f"/api/jobs/{job.id}/fail", json={})
         assert bad.status_code == 422 and bad.json()["error"].startswith("error:")
         r = c.post(f"/api/jobs/{job.id}/complete", json={"notes": "Rotated the keys."})

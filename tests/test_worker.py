@@ -451,7 +451,10 @@ def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
     board_path: Path, database_url: str, services: Any, tmp_path: Path
 ) -> None:
     told = tmp_path / "told.txt"
-    announce = f"import sys; open('{told}', 'w').write(' '.join(sys.argv[1:]))"
+    announce = (
+        f"import os, sys; open('{told}.token', 'w').write(os.environ['MC_JOB_TOKEN']); "
+        f"open('{told}', 'w').write(' '.join(sys.argv[1:]))"
+    )
     work = (
         f"{{runner: handoff, command: [{sys.executable}, -c, \"{announce}\", '{{job_id}}', "
         f"'{{output_dir}}'], timeout: 60, max_attempts: 1}}"
@@ -471,6 +474,14 @@ def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
     env = {"MC_DATABASE_URL": database_url}
     log = run_mc(board_path, "job", "logs", job_id, env=env).stdout
     assert f"mc job complete {job_id}" in log and output_dir in log
+    # Its command got a token for this job alone (never in the log, which viewers read).
+    from mc.web.auth import digest
+
+    secret = Path(f"{told}.token").read_text()
+    assert secret and secret not in log
+    with db.connect(database_url) as conn:
+        row = conn.execute("SELECT role, scope FROM tokens WHERE digest = %s", (digest(secret),))
+        assert row.fetchone() == {"role": "agent", "scope": f"job:{job_id}"}
     done = run_mc(board_path, "job", "complete", job_id, "--notes", "All set.", env=env)
     assert done.returncode == 0, done.stderr
     _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND ready_for_human", (pid,))
@@ -504,3 +515,27 @@ def test_the_default_ops_handoff_holds_at_most_one_worker(
         daemon.stop.set()
         daemon.wake.set()
         thread.join(30)
+
+
+@pytest.mark.parametrize("output", [True, False])
+def test_exit_0_with_nothing_produced_is_not_work_done(
+    board_path: Path, database_url: str, services: Any, output: bool
+) -> None:
+    """Issue 12.9: a bare `exit 0` that leaves no file is a failure, unless the archetype
+    says its work shows elsewhere (output: false)."""
+    quiet = f"{{runner: command, command: [{sys.executable}, -c, pass], max_attempts: 1"
+    review = f"{{runner: command, command: [{sys.executable}, {FAKE}, ok]}}"
+    _write_config(
+        board_path,
+        "branch: main\narchetypes:\n"
+        f"  coder: {quiet}, output: {'true' if output else 'false'}}}\n"
+        f"  reviewer: {review}\n",
+    )
+    services()
+    pid = _queue(board_path)
+    if output:
+        row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'",
+                    (pid,))  # fmt: skip
+        assert row["last_error"] == "the agent left nothing in its output folder"
+    else:
+        _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND lane = 'review'", (pid,))

@@ -42,9 +42,9 @@ class Running:
             time.sleep(0.05)
         raise AssertionError("the mirror did not catch up")
 
-    def token(self, role: str, name: str | None = None) -> str:
+    def token(self, role: str, name: str | None = None, scope: str | None = None) -> str:
         with db.connect(self.url) as conn:
-            return create_token(conn, name or f"{role}-token", role)
+            return create_token(conn, name or f"{role}-token", role, scope=scope)
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"authorization": f"Bearer {token}"} if token else {}

@@ -374,12 +374,18 @@ def logout() -> None:
 def token_create(
     name: str = typer.Argument(..., metavar="NAME"),
     role: str = typer.Option("agent", "--role", help="human, agent or viewer."),
+    job: int | None = typer.Option(None, "--job", help="An agent token for this job alone."),
+    project: str | None = typer.Option(
+        None, "--project", help="An agent token for this project's jobs alone."
+    ),
 ) -> None:
-    """A bearer token for the API (shown once; only its digest is kept)."""
+    """A bearer token for the API (shown once; only its digest is kept). A hand-off job's
+    outcome may be reported only by a person or an agent token bound to it (--job/--project)."""
     from mc.web.auth import create_token
 
+    scope = f"job:{job}" if job is not None else f"project:{project}" if project else None
     with _connection() as conn:
-        secret = create_token(conn, name, role)
+        secret = create_token(conn, name, role, scope=scope)
     sys.stdout.write(f"Token {name} ({role}): {secret}\n")
 
 

@@ -377,12 +377,12 @@ RETURNING id;
 -- The web board -----------------------------------------------------------------
 
 -- name: token_insert
-INSERT INTO tokens (kind, name, role, digest, expires_at)
-VALUES (%(kind)s, %(name)s, %(role)s, %(digest)s, %(expires_at)s)
-RETURNING id, kind, name, role, created_at, expires_at, last_used_at, revoked_at;
+INSERT INTO tokens (kind, name, role, digest, expires_at, scope)
+VALUES (%(kind)s, %(name)s, %(role)s, %(digest)s, %(expires_at)s, %(scope)s)
+RETURNING id, kind, name, role, created_at, expires_at, last_used_at, revoked_at, scope;
 
 -- name: token_lookup
-SELECT id, kind, name, role, last_used_at < now() - interval '1 minute' AS stale
+SELECT id, kind, name, role, scope, last_used_at < now() - interval '1 minute' AS stale
 FROM tokens
 WHERE digest = %(digest)s AND kind = ANY(%(kinds)s) AND revoked_at IS NULL
   AND (expires_at IS NULL OR expires_at > now());
@@ -403,7 +403,7 @@ UPDATE tokens SET revoked_at = now() WHERE digest = %(digest)s AND kind = 'sessi
 UPDATE tokens SET revoked_at = now() WHERE kind IN ('session', 'login') AND revoked_at IS NULL;
 
 -- name: token_list
-SELECT id, kind, name, role, created_at, expires_at, last_used_at, revoked_at FROM tokens
+SELECT id, kind, name, role, scope, created_at, expires_at, last_used_at, revoked_at FROM tokens
 WHERE kind = 'api' AND (%(all)s OR revoked_at IS NULL) ORDER BY id;
 
 -- name: token_revoke

@@ -175,7 +175,8 @@ CREATE TABLE tokens (
     created_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz,
     last_used_at timestamptz,
-    revoked_at   timestamptz
+    revoked_at   timestamptz,
+    scope        text  -- an agent token bound to "job:N" or "project:ID"
 );
 CREATE UNIQUE INDEX tokens_api_name ON tokens (name) WHERE kind = 'api' AND revoked_at IS NULL;
 

@@ -37,6 +37,14 @@ class Principal(NamedTuple):
     role: str  # human, agent or viewer
     via: str  # "session" or "token"
     secret_digest: bytes  # of the session or token (the CSRF value derives from it)
+    scope: str | None = None  # an agent token bound to "job:N" or "project:ID"
+
+    def may_report(self, job_id: int, project_id: str) -> bool:
+        """A hand-off job's outcome: a person, or the agent token bound to that job (or
+        its project) — not any agent token (one agent must not report another's work)."""
+        if self.role == "human":
+            return True
+        return self.role == "agent" and self.scope in (f"job:{job_id}", f"project:{project_id}")
 
     @property
     def csrf(self) -> str:
@@ -54,7 +62,14 @@ def digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
-def _issue(conn: db.Connection, kind: str, name: str, role: str, ttl: dt.timedelta | None) -> str:
+def _issue(
+    conn: db.Connection,
+    kind: str,
+    name: str,
+    role: str,
+    ttl: dt.timedelta | None,
+    scope: str | None = None,
+) -> str:
     if role not in ROLES:
         raise InvalidInput(f"--role: {role!r} is not one of {', '.join(ROLES)}")
     if not 1 <= len(name) <= 100 or any(c.isspace() and c != " " for c in name):
@@ -75,14 +90,25 @@ def _issue(conn: db.Connection, kind: str, name: str, role: str, ttl: dt.timedel
                 "role": role,
                 "digest": digest(secret),
                 "expires_at": expires,
+                "scope": scope,
             },
         )
     return secret
 
 
-def create_token(conn: db.Connection, name: str, role: str) -> str:
-    """A bearer token for scripts and agents (`mc token create NAME --role ROLE`)."""
-    return _issue(conn, "api", name, role, None)
+def create_token(
+    conn: db.Connection,
+    name: str,
+    role: str,
+    *,
+    scope: str | None = None,
+    ttl: dt.timedelta | None = None,
+) -> str:
+    """A bearer token for scripts and agents (`mc token create NAME --role ROLE`); an
+    agent token may be bound to one job or project (``scope``: "job:N", "project:ID")."""
+    if scope is not None and role != "agent":
+        raise InvalidInput("--job/--project: only an agent token is bound to a job or project")
+    return _issue(conn, "api", name, role, ttl, scope)
 
 
 def list_tokens(conn: db.Connection, *, include_revoked: bool = False) -> list[dict[str, Any]]:
@@ -120,6 +146,7 @@ def consume_login(conn: db.Connection, secret: str) -> str | None:
                 "role": row["role"],
                 "digest": digest(session),
                 "expires_at": dt.datetime.now(dt.UTC) + SESSION_TTL,
+                "scope": None,
             },
         )
     return session
@@ -137,7 +164,7 @@ def lookup(conn: db.Connection, secret: str, via: str) -> Principal | None:
             db.execute(conn, "token_touch", {"id": row["id"]})
     if row is None:
         return None
-    return Principal(row["name"], row["role"], via, d)
+    return Principal(row["name"], row["role"], via, d, row["scope"])
 
 
 def end_session(conn: db.Connection, who: Principal) -> None:

@@ -56,6 +56,13 @@ def report_job(c: Ctx) -> Response:
     ok = c.request.url.path.endswith("/complete")
     if not ok and not c.body.error.strip():
         raise InvalidInput("error: say what went wrong")
+    found = jobs.get(c.conn, number)
+    if not c.who.may_report(found.id, found.project_id):
+        raise HttpError(
+            403,
+            f"only a person, or the agent token issued for job {number} (or its project), "
+            "may report it",
+        )
     job = jobs.report(c.conn, number, ok=ok, notes=c.body.notes, error=c.body.error)
     return js(_job_json(job))
 
