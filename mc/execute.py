@@ -22,6 +22,9 @@ from typing import IO, NamedTuple
 from .guard import KILLED_BY_GUARD
 
 OUTPUT_CAP = 1_000_000  # characters of output kept for judging the run
+# What beat() says when it could not renew the lease (the database is away): no byte goes
+# to the guard, so the agent stops before the lease runs out unless a later beat renews.
+UNRENEWED = "unrenewed"
 
 # Variables an agent must never see: signing, the person's ssh-agent, the database,
 # tokens. The rest of the environment (PATH, HOME, the agent CLI's own login) stays.
@@ -169,6 +172,8 @@ def run_agent(
         if now >= next_beat:
             next_beat = now + beat_every
             reason = beat()
+            if reason == UNRENEWED:
+                continue
             if reason and not stopped:
                 stopped = reason
                 _tell(guard.stdin, b"c")
@@ -198,4 +203,4 @@ def _close(pipe: IO[bytes]) -> None:
         pipe.close()
 
 
-__all__ = ["KILLED_BY_GUARD", "Execution", "agent_env", "run_agent"]
+__all__ = ["KILLED_BY_GUARD", "UNRENEWED", "Execution", "agent_env", "run_agent"]

@@ -33,7 +33,7 @@ from typing import Any
 from . import actions, db, jobs, sandbox
 from .board import Board
 from .errors import McError
-from .execute import agent_env, run_agent
+from .execute import UNRENEWED, agent_env, run_agent
 from .jobs import Job
 from .lanes import Lane
 from .runners import (
@@ -386,14 +386,18 @@ class Worker:
         """Claim and run jobs until ``stop`` is set; woken by NOTIFY, polling as a safety net."""
         listener = threading.Thread(target=self._listen, daemon=True)
         listener.start()
-        with db.connect(self.url, application_name=f"mc worker {self.name}") as conn:
+        conn: db.Connection | None = None
+        try:
             while not self.stop.is_set():
+                conn = self._connected(conn)
+                if conn is None:
+                    continue  # stopping while the database was away
                 try:
                     jobs.reclaim(conn)
                     job = jobs.claim(conn, self.name, lease=self.lease)
                 except McError as exc:
                     log.warning("queue unavailable: %s", exc)
-                    self.stop.wait(2)
+                    self.stop.wait(1)
                     continue
                 if job is None:
                     self.wake.wait(self.poll)
@@ -408,6 +412,37 @@ class Worker:
                         jobs.fail(conn, job, f"worker error: {exc}")
                 finally:
                     self.current = None
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def _connected(
+        self, conn: db.Connection | None, patience: float | None = None
+    ) -> db.Connection | None:
+        """A working connection: ``conn``, or a new one once the database is back (after
+        a restart a connection stays broken for good; waiting with backoff, not spinning).
+        None when the worker is told to stop, or after ``patience`` seconds."""
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        delay, waited = 0.2, 0.0
+        while not self.stop.is_set():
+            try:
+                fresh = db.connect(self.url, application_name=f"mc worker {self.name}")
+                if waited:
+                    log.info("database back after %.1f s", waited)
+                return fresh
+            except McError as exc:
+                if patience is not None and waited >= patience:
+                    return None
+                log.warning("database unavailable (%s); trying again in %.1f s", exc, delay)
+                self.stop.wait(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
+        return None
 
     def _listen(self) -> None:
         db.listen(
@@ -485,6 +520,13 @@ class Worker:
                 verdict = self._execute(
                     conn, job, runner, run, archetype.timeout, confined, gather=gather
                 )
+                # The database may have restarted while the agent ran: record the result
+                # once it is back (fenced by the lease token as ever), within the lease.
+                back = self._connected(conn, patience=self.lease)
+                if back is None:
+                    log.warning("job %s: the database did not come back; result dropped", job.id)
+                    return
+                conn = back
                 extra: dict[str, bytes] = {}
                 try:
                     if verdict.ok and job.kind == "work":
@@ -539,13 +581,26 @@ class Worker:
                 return "temporary"
             return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
 
+        beating = [conn]  # heartbeats go on over a new connection when the database restarts
+
         def beat() -> str | None:
             if shutting_down():
                 return "shutdown"
             try:
-                return "cancel" if jobs.heartbeat(conn, job, lease=self.lease) else None
+                live = self._connected(beating[0], patience=0)
+                if live is None:
+                    return UNRENEWED
+                beating[0] = live
+                return "cancel" if jobs.heartbeat(live, job, lease=self.lease) else None
             except jobs.LeaseLost:
                 return "lease lost"
+            except McError as exc:
+                if not db.is_disconnect(exc):
+                    raise
+                # Not renewed: the guard stops the agent before the lease can run out,
+                # unless the database is back by then (then the run goes on).
+                log.warning("job %s: heartbeat not sent: %s", job.id, exc)
+                return UNRENEWED
 
         env = agent_env(
             {

@@ -168,3 +168,62 @@ def test_a_command_right_after_mc_up_waits_for_its_database(board_path: Path) ->
         up.communicate(timeout=30)
     assert up.returncode == 0
     assert not alive(_postmaster(board_path) or 0)  # mc up's database, stopped by mc up
+
+
+def test_workers_come_back_after_the_database_is_killed(board_path: Path, tmp_path: Path) -> None:
+    """Issue 12.12: kill -9 of the postmaster under mc up. The daemon restarts the
+    cluster; the workers reconnect; a run that was going on is recorded once the database
+    is back; a project queued afterwards is claimed and runs."""
+    slow = tmp_path / "slow.py"
+    slow.write_text(
+        "import os, time\n"
+        "time.sleep(float(os.environ.get('SLOW', '4')))\n"
+        "open(os.path.join(os.environ['MC_OUTPUT_DIR'], 'r.md'), 'w').write('done')\n"
+        "if os.environ.get('MC_ARCHETYPE') == 'reviewer':\n"
+        "    open(os.path.join(os.environ['MC_OUTPUT_DIR'], 'verdict.json'), 'w')"
+        '.write(\'{"verdict": "pass", "notes": "ok"}\')\n'
+    )
+    runner = f"{{runner: command, command: [{sys.executable}, {slow}], max_attempts: 2}}"
+    (board_path / "mc.yaml").write_text(
+        "branch: main\narchetypes:\n"
+        + "".join(f"  {a}: {runner}\n" for a in ("coder", "writer", "reviewer"))
+    )
+    subprocess.run(["git", "commit", "-q", "-S", "-am", "slow agents"], cwd=board_path, check=True)
+    mark = uuid.uuid4().hex
+    up = _up(board_path, mark)
+    try:
+        first = _queue(board_path, "Before")
+        deadline = time.monotonic() + 40
+        while not marked_processes("FAKE_MARK", mark) or not _running(board_path):
+            assert time.monotonic() < deadline, "the first job did not start"
+            time.sleep(0.2)
+        postmaster = _postmaster(board_path)
+        assert postmaster is not None
+        killed = time.monotonic()
+        os.kill(postmaster, signal.SIGKILL)  # the whole cluster goes with it
+        second = _queue(board_path, "After")  # git works without the database
+        ready = _wait_ready(board_path, [first, second], seconds=90)
+        resumed = time.monotonic() - killed
+    finally:
+        os.killpg(up.pid, signal.SIGINT)
+        up.communicate(timeout=60)
+    assert ready == {first, second}
+    jobs = {(j["project_id"], j["kind"]): j for j in _jobs(board_path)}
+    assert jobs[(first, "work")]["attempts"] <= 2 and jobs[(second, "work")]["state"] == "succeeded"
+    print(f"postmaster SIGKILL -> both projects ready: {resumed:.1f} s")
+
+
+def _running(board_path: Path) -> bool:
+    listed = run_mc(board_path, "job", "list", "--json", "--state", "running")
+    return listed.returncode == 0 and bool(json.loads(listed.stdout or "[]"))
+
+
+def _wait_ready(board_path: Path, pids: list[str], seconds: float) -> set[str]:
+    deadline = time.monotonic() + seconds
+    ready: set[str] = set()
+    while time.monotonic() < deadline and ready != set(pids):
+        shown = run_mc(board_path, "project", "list", "--lane", "review", "--json")
+        if shown.returncode == 0:
+            ready = {p["id"] for p in json.loads(shown.stdout) if p.get("ready_for_human")}
+        time.sleep(0.5)
+    return ready

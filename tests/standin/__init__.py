@@ -5,7 +5,8 @@ A ``Script`` is a list of ``Turn``s, played in order, one per model request (a r
 after the last turn gets the last turn again). A turn is either a tool call the CLI
 should make (``tool``: the CLI's own tool name, ``args``: its input) or a final
 message (``text``), or a failure (``status``: an HTTP error such as 401 or 429, with
-``error`` text; ``transient``: an error once, then the next turn).
+``error`` text). A failure followed by more turns is a transient one: the CLI's retry
+gets the next turn.
 
     server = serve(AnthropicHandler, Script([Turn(tool="Write", args={...}), Turn(text="Done")]))
     server.url  -> "http://127.0.0.1:PORT"
