@@ -82,8 +82,17 @@ def pre_receive(stdin: str, repo: Repo | None = None) -> int:
             old, new, ref = parts
             if ref == board_ref:
                 refused += _check_board_update(repo, auditor, old, new, ref)
-            elif ref.startswith("refs/heads/") and new != ZERO:
-                commits = repo.out("rev-list", "--reverse", "--topo-order", new, "--not", "--all")
+            elif not ref.startswith("refs/heads/"):
+                # A tag (or any other ref) is never checked commit by commit, and would then
+                # hide its commits from the check of a branch (issue 12.4): branches only.
+                if new != ZERO:
+                    refused.append(f"{ref}: only branches may be pushed to a board's repository")
+            elif new != ZERO:
+                # Excluded: what existing *branches* already hold (checked when they were
+                # pushed) — not what a tag or other ref holds.
+                commits = repo.out(
+                    "rev-list", "--reverse", "--topo-order", new, "--not", "--branches"
+                )
                 found = auditor.check_commits(commits.split(), allow_merges=True)
                 refused += [f"{ref}: {v}" for v in found]
     except McError as exc:

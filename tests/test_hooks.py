@@ -892,3 +892,25 @@ def test_verify_refuses_a_history_that_does_not_start_at_the_boards_first_commit
     proc = run_mc(board_path, "verify")
     assert proc.returncode == 1
     assert f"does not start at the board's first commit {root[:12]}" in proc.stdout
+
+
+def test_server_refuses_tags_and_checks_what_a_tag_would_have_hidden(
+    board: Board, serve: Callable[..., Server]
+) -> None:
+    """Issue 12.4: an unsigned done move pushed as refs/tags/x, then as refs/heads/y; and
+    refs/tags/main, which would break everyone's `git push origin HEAD:main`."""
+    to_review(board, "p")
+    server = serve()
+    c = server.clone
+    bad = hand_approval(c, "p", reviewed=review_commit(c, "p"))
+    git(c, "tag", "x", bad)
+    err = server.push_refused("refs/tags/x", ref="refs/tags/x")
+    assert "refs/tags/x: only branches may be pushed" in err
+    assert not server.has("refs/tags/x")
+    git(c, "branch", "y", bad)
+    err = server.push_refused("refs/heads/y", ref="refs/heads/y")
+    assert bad[:12] in err and "only an approval moves a project to done" in err
+    git(c, "tag", "main", "HEAD~1")
+    err = server.push_refused("refs/tags/main", ref="refs/tags/main")
+    assert "refs/tags/main: only branches may be pushed" in err
+    assert git(server.bare, "--git-dir", str(server.bare), "tag").stdout == ""
