@@ -11,6 +11,7 @@ on every commit.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .signing import Keyring
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+CONFIG_FILE = "mc.yaml"
 SIGNERS_PATH = ".mc/allowed_signers"
 GPG_KEYS_PREFIX = ".mc/gpg/"  # GPG approvers' keys: changed under the same rule as SIGNERS_PATH
 SERVICE_KEY_PATH = ".mc/service_key"
@@ -103,6 +105,107 @@ def trailers(message: str) -> dict[str, str]:
     return out
 
 
+class Trust:
+    """What a history has accepted so far: who may sign, and the board's settings.
+
+    A commit is judged by the allowed signers, GPG keys and mc.yaml that the history
+    before it accepted. That is its git parent's, unless a change to them was refused:
+    then the last accepted ones stay in force until a legitimate change replaces them. So
+    a key added by an unsigned commit never signs a later approval (issue 12.3), and a
+    flagged mc.yaml never runs (12.1). A change back to the accepted text is no change.
+    One class for every layer that replays history (verify, pre-receive, the mirror).
+    """
+
+    def __init__(self, signers: str | None = None, config: str | None = None) -> None:
+        self.signers = signers  # the accepted allowed_signers text (None: git's, so far)
+        self.config = config  # the accepted mc.yaml blob (None: git's, so far)
+        self.gpg_base: str | None = None  # the commit whose .mc/gpg is accepted (None: git's)
+        # (commit, reason) of a refused mc.yaml change git still holds (None: none)
+        self.refused: tuple[str, str] | None = None
+
+    def judge_signature(
+        self, auditor: Auditor, info: CommitInfo, actor: Actor, signers: str
+    ) -> tuple[Actor, str]:
+        """Who ``info`` is from under the accepted signers (git judged it by its parent's)."""
+        if (self.signers is None or self.signers == signers) and self.gpg_base is None:
+            return actor, signers
+        signers = self.signers if self.signers is not None else signers
+        if not info.signed:
+            return rules.HUMAN, signers
+        from . import signing
+
+        base = self.gpg_base or (info.parents[0] if info.parents else info.sha)
+        keyring = auditor._keyring(signing.gpg_key_files(auditor.cat, base).items())
+        try:
+            sig = signing.verify(auditor.repo, [info.sha], signers, keyring).get(info.sha)
+        finally:
+            if keyring is not None:
+                keyring.close()
+        return actor_for(info, sig, signing.parse_allowed_signers(signers)), signers
+
+    def changes(self, changes: Sequence[FileChange]) -> list[FileChange]:
+        """The change set from the accepted state: a refused mc.yaml or signers file is
+        judged from what was accepted, and a return to it is no change."""
+        out = []
+        for ch in changes:
+            if ch.path == CONFIG_FILE and self.config is not None:
+                if ch.new == self.config:
+                    continue
+                ch = ch._replace(old=self.config)
+            elif (
+                ch.path == SIGNERS_PATH
+                and self.signers is not None
+                and ch.new == _blob_sha(self.signers.encode())
+            ):
+                continue
+            out.append(ch)
+        return out
+
+    def config_spec(self, sha: str, changes: Sequence[FileChange]) -> str:
+        """The mc.yaml a commit's projects are judged with: its own when it changes it."""
+        if self.config is None or any(ch.path == CONFIG_FILE for ch in changes):
+            return f"{sha}:{CONFIG_FILE}"
+        return self.config
+
+    def after(
+        self,
+        info: CommitInfo,
+        raw: Sequence[FileChange],
+        judged: Sequence[FileChange],
+        violations: Sequence[Violation],
+        signers: str,
+    ) -> None:
+        """Take in what ``info`` changed, as far as the rules allowed it."""
+        config = next((ch for ch in raw if ch.path == CONFIG_FILE), None)
+        if config is not None:
+            refused = [v for v in violations if _about_config(v)]
+            if refused:
+                if self.config is None:
+                    self.config = config.old
+                self.refused = (info.sha, refused[0].message)
+            else:
+                self.config = config.new
+                self.refused = None
+        if any(is_signers_path(v.path or "") for v in violations):
+            self.signers = signers
+            if any((v.path or "").startswith(GPG_KEYS_PREFIX) for v in violations):
+                self.gpg_base = self.gpg_base or (info.parents[0] if info.parents else None)
+        elif any(is_signers_path(ch.path) for ch in judged):
+            self.signers = None  # accepted: git's from here on
+            self.gpg_base = None
+
+
+def _about_config(v: Violation) -> bool:
+    return v.path == CONFIG_FILE or (v.path is None and v.message.startswith(CONFIG_FILE + ":"))
+
+
+def _blob_sha(data: bytes) -> str:
+    """The id git gives a blob with these bytes (SHA-1 repositories)."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
 class Auditor:
     def __init__(
         self,
@@ -136,6 +239,7 @@ class Auditor:
         info: CommitInfo | None = None,
         signers_before: str | None = None,
         config_spec: str | None = None,
+        signer: Actor | None = None,
     ) -> list[Violation]:
         """Violations in one change set. ``actor`` None: a person, signature unknown yet.
 
@@ -145,6 +249,7 @@ class Auditor:
         """
         found: list[Violation] = []
         person = actor or rules.HUMAN
+        signed_by = actor if actor is not None else signer
         projects: dict[str, list[tuple[Lane, str | None, str | None]]] = {}
         artifacts: set[str] = set()
 
@@ -183,7 +288,7 @@ class Auditor:
                     add(ch.path, "artifacts live in artifacts/<project-id>/")
             elif ch.path == SERVICE_KEY_PATH and ch.new is not None:
                 add(ch.path, "the service's private key must never be committed")
-            elif ch.path == "mc.yaml":
+            elif ch.path == CONFIG_FILE:
                 if ch.new is None:
                     add(ch.path, "a board needs its mc.yaml")
                 else:
@@ -195,14 +300,14 @@ class Auditor:
                         add(None, exc.message)
                 # mc.yaml names the board branch and the commands agents run: once the
                 # board has an approver, only an approver changes it.
-                if actor is not None and parent is not None:
+                if signed_by is not None and parent is not None:
                     count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
-                    decision = rules.check_signers_change(actor, count, ch.path)
+                    decision = rules.check_signers_change(signed_by, count, ch.path)
                     if not decision:
                         add(ch.path, decision.reason, decision.hint)
-            elif is_signers_path(ch.path) and actor is not None and parent is not None:
+            elif is_signers_path(ch.path) and signed_by is not None and parent is not None:
                 count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
-                decision = rules.check_signers_change(actor, count, ch.path)
+                decision = rules.check_signers_change(signed_by, count, ch.path)
                 if not decision:
                     add(ch.path, decision.reason, decision.hint)
 
@@ -396,9 +501,10 @@ class Auditor:
         return actors, signer_texts
 
     def check_commits(
-        self, commits: Sequence[str], *, allow_merges: bool = False
+        self, commits: Sequence[str], *, allow_merges: bool = False, trust: Trust | None = None
     ) -> list[Violation]:
-        """Check commits (oldest first) one by one, each against its first parent."""
+        """Check commits (oldest first) one by one, each against its first parent and what
+        the history before it accepted (``trust``: carried on by the caller, else fresh)."""
         if not commits:
             return []
         infos = self.read_infos(commits)
@@ -406,6 +512,7 @@ class Auditor:
         diffs = self._diff_tree(commits, infos)
         ids = self._lane_ids(infos[commits[0]].parents[0] if infos[commits[0]].parents else None)
         found: list[Violation] = []
+        trust = trust or Trust()
         for sha in commits:
             info = infos[sha]
             if len(info.parents) > 1 and not allow_merges:
@@ -414,18 +521,21 @@ class Auditor:
                         None, "merge commit: the board branch keeps a linear history", "", sha
                     )
                 )
-            changes = diffs.get(sha, [])
+            actor, signers = trust.judge_signature(self, info, actors[sha], signer_texts[sha])
+            changes = trust.changes(diffs.get(sha, []))
             _apply(ids, changes)
-            found += self.check_changes(
-                actors[sha],
+            violations = self.check_changes(
+                actor,
                 changes,
                 lambda pid: sorted(ids.get(pid, ()), key=LANE_NAMES_ORDERED.index),
                 commit=sha,
                 parent=info.parents[0] if info.parents else None,
                 info=info,
-                signers_before=signer_texts[sha],
-                config_spec=f"{sha}:mc.yaml",
+                signers_before=signers,
+                config_spec=trust.config_spec(sha, changes),
             )
+            trust.after(info, diffs.get(sha, []), changes, violations, signers)
+            found += violations
         return found
 
     def _diff_tree(
@@ -657,6 +767,98 @@ def check_staged(repo: Repo) -> list[Violation]:
                         listing.setdefault(file_id, []).append(lane)
             return listing.get(pid, [])
 
-        return auditor.check_changes(None, changes, lanes_of, config_spec=":mc.yaml")
+        signer, head, signers = None, None, None
+        if any(ch.path == CONFIG_FILE or is_signers_path(ch.path) for ch in changes):
+            head = auditor.cat.resolve("HEAD")
+            if head is not None:
+                signers = (auditor._read_spec(f"{head}:{SIGNERS_PATH}") or b"").decode(
+                    "utf-8", "replace"
+                )
+                signer = staged_signer(repo, auditor.cat, head, signers)
+        return auditor.check_changes(
+            None,
+            changes,
+            lanes_of,
+            parent=head,
+            signers_before=signers,
+            config_spec=":mc.yaml",
+            signer=signer,
+        )
     finally:
         auditor.close()
+
+
+def staged_signer(repo: Repo, cat: CatFile, head: str, signers: str) -> Actor:
+    """Who the commit being made will be signed as, for pre-commit (git signs it later).
+
+    Git tells a hook nothing of ``-S``: it is read from the committing git's own command
+    line (``/proc/<parent>/cmdline``), else ``commit.gpgsign`` (which sees ``git -c``).
+    Signed with the person's configured key: an approver if that key is one at HEAD.
+    """
+    from . import signing
+    from .errors import SigningError
+
+    if not _will_sign(repo):
+        return rules.HUMAN
+    try:
+        key = signing.person_key(repo)
+    except SigningError:
+        return rules.HUMAN
+    if key.format == "openpgp" and key.fingerprint is not None:
+        principal = signing.gpg_approvers(cat, head).get(key.fingerprint)
+    else:
+        principal = signing.approvers(signing.parse_allowed_signers(signers)).get(
+            key.public_key or ""
+        )
+    return Actor(Role.APPROVER, principal) if principal else rules.HUMAN
+
+
+# git commit's options that take their value as the next argument
+_VALUED = frozenset(
+    [
+        "-m",
+        "-F",
+        "-C",
+        "-c",
+        "-t",
+        "--message",
+        "--file",
+        "--author",
+        "--date",
+        "--template",
+        "--reuse-message",
+        "--reedit-message",
+        "--fixup",
+        "--squash",
+        "--trailer",
+        "--cleanup",
+        "--pathspec-from-file",
+    ]
+)
+
+
+def _will_sign(repo: Repo) -> bool:
+    """Whether the running ``git commit`` signs: its -S/--gpg-sign/--no-gpg-sign, else config."""
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
+            argv = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0")]
+    except OSError:
+        argv = []
+    if "commit" in argv:
+        chosen, value = None, False
+        for arg in argv[argv.index("commit") + 1 :]:
+            if value:  # the value of an option such as -m is never a flag
+                value = False
+                continue
+            if arg == "--":
+                break
+            if arg in _VALUED:
+                value = True
+            elif arg.startswith(("-S", "--gpg-sign")):
+                chosen = True
+            elif arg == "--no-gpg-sign":
+                chosen = False
+        if chosen is not None:
+            return chosen
+    proc = repo.run("config", "--type=bool", "--get", "commit.gpgsign", check=False)
+    return proc.stdout.strip() == b"true"

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from . import config as config_mod
 from .config import CONFIG_FILE, Config
-from .errors import BoardNotFound, InvalidProjectFile, ProjectNotFound
+from .errors import BoardNotFound, ConfigError, InvalidProjectFile, ProjectNotFound
 from .git import CatFile, Repo, find_repo, parse_tree
 from .lanes import BY_NAME, LANE_NAMES, LANE_NAMES_ORDERED, Lane, PathKind, classify, is_valid_id
 from .projectfile import SCHEMA_VERSION, Project, load
@@ -63,6 +63,7 @@ class Board:
     def __init__(self, repo: Repo, config: Config | None = None) -> None:
         self.repo = repo
         self._config = config
+        self._pinned: str | None = None  # the mc.yaml blob pinned by pin_config
         # A worker's clone shares the board through a remote (mc worker --remote R): its
         # state is the remote's branch, fetched, and its commits are pushed there.
         self.remote: str | None = None
@@ -120,6 +121,22 @@ class Board:
         """Forget mc.yaml as read, for a long-running process (the daemon)."""
         self._config = None
 
+    def pin_config(self, blob: str) -> None:
+        """Run with this mc.yaml blob — the one the mirror last accepted — not the tip's.
+
+        The pipeline does (issue 12.1): an mc.yaml change the rules refused (an unsigned
+        commit naming a new agent command) is in git, but nothing runs it.
+        """
+        if self._config is not None and self._pinned == blob:
+            return
+        if self.cat.read(blob) is None:
+            raise ConfigError(
+                f"{CONFIG_FILE}: the accepted version ({blob[:12]}) is not in this clone; "
+                "fetch the board branch"
+            )
+        self._pinned = blob
+        self._config = self.config_from_blob(blob)
+
     @property
     def config(self) -> Config:
         """mc.yaml as the tip of the board branch has it (the branch is named in mc.yaml)."""
@@ -137,6 +154,10 @@ class Board:
         blob = self.cat.resolve(f"{rev}:{CONFIG_FILE}")
         if blob is None:
             return config_mod.from_values({})
+        return self.config_from_blob(blob)
+
+    def config_from_blob(self, blob: str) -> Config:
+        """The settings of one mc.yaml blob (checked once per blob, then cached)."""
         self._load_cache()
         values = self._configs.get(blob)
         if values is None:

@@ -60,8 +60,23 @@ PUMP_COALESCE = 0.05  # seconds an agent's burst of output is gathered before it
 # ---------------------------------------------------------------------- dispatch
 
 
+def use_accepted_config(board: Board, conn: db.Connection) -> None:
+    """Make ``board`` run with the mc.yaml the mirror last accepted, not the tip's.
+
+    A refused mc.yaml change (unsigned, on a board with approvers) is in git but must
+    never choose what agents run (issue 12.1). Before the first sync: the tip's.
+    """
+    from .sync import META_CONFIG
+
+    row = db.fetch_one(conn, "meta_get", {"key": META_CONFIG})
+    conn.commit()
+    if row is not None and row["value"]:
+        board.pin_config(row["value"])
+
+
 def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
     """Give waiting up-next projects a work job each, as far as the limits allow."""
+    use_accepted_config(board, conn)
     config = board.config
     rows = db.fetch_all(conn, "dispatch_candidates")
     conn.commit()
@@ -459,6 +474,7 @@ class Worker:
         with Board.open(self.board_path) as board:
             board.remote = self.remote
             board.fetch()
+            use_accepted_config(board, conn)
             entry = board.get(job.project_id)
             expected = Lane.IN_PROGRESS if job.kind == "work" else Lane.REVIEW
             if entry.lane is not expected or entry.project is None:

@@ -12,7 +12,7 @@ from .errors import McError
 def report(board: Board) -> dict[str, Any]:
     from . import db
     from .database import target
-    from .sync import META_AT, META_LAST
+    from .sync import META_AT, META_CONFIG_REFUSED, META_LAST
 
     where = target(board)
     tip = board.tip
@@ -57,6 +57,9 @@ def report(board: Board) -> dict[str, Any]:
                 ],
             }
             out["lanes"] = {r["lane"]: r["n"] for r in db.fetch_all(conn, "lane_counts")}
+            refused = meta(META_CONFIG_REFUSED)
+            # a refused mc.yaml: git has it, the pipeline runs with the last accepted one
+            out["config_refused"] = json.loads(refused) if refused else None
             hold = meta("budget_hold")
             out["held"] = json.loads(hold) if hold else []  # budgets reached: work waits
             out["invalid"] = [

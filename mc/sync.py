@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import db
-from .audit import SIGNERS_PATH, Auditor, CommitInfo, FileChange, Violation
+from .audit import CONFIG_FILE, SIGNERS_PATH, Auditor, CommitInfo, FileChange, Trust, Violation
 from .board import Board
 from .errors import InvalidProjectFile
 from .git import diff_trees, parse_tree, tree_has
@@ -35,6 +35,12 @@ META_ACTIVITY_FLOOR = "activity_floor"  # the first activity id of the last rebu
 # The allowed signers the mirror accepted: a refused change to them must not let its
 # keys sign later commits (signatures are judged against this, not git's parent).
 META_SIGNERS = "accepted_signers"
+META_GPG_BASE = "accepted_gpg_commit"  # whose .mc/gpg keys count ("": git's)
+# The mc.yaml the pipeline runs with: the last one the rules accepted (a blob id), and
+# the newest refused change git still holds ({"commit", "reason"} as JSON, "": none).
+META_CONFIG = "accepted_config"
+META_CONFIG_REFUSED = "config_refused"
+META_TRUST = (META_SIGNERS, META_GPG_BASE, META_CONFIG, META_CONFIG_REFUSED)
 MAX_WALK = 200_000
 _POSITION = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<reason>.*)$")
 
@@ -80,39 +86,57 @@ class _Replay:
         self.attempts: dict[str, Attempt] = {}
         self.activity: list[dict[str, Any]] = []
         self.violations: list[dict[str, Any]] = []
-        self.signers: str | None = None  # accepted .mc/allowed_signers text (None: git's)
+        # The accepted signers and mc.yaml: judged by what was accepted, not git's parent.
+        self.trust = Trust()
         # job id -> ("review", project, verdict) or None when there is no such job; set
         # by the incremental sync, which can see the job records (a rebuild may not).
         self.review_job: Callable[[str], tuple[str, str, str] | None] | None = None
-        self._signers_refused = False
+
+    def resume(self, meta: dict[str, str]) -> None:
+        """Carry on from what an earlier sync accepted (see :meth:`meta`)."""
+        self.trust.signers = meta.get(META_SIGNERS)
+        self.trust.gpg_base = meta.get(META_GPG_BASE) or None
+        self.trust.config = meta.get(META_CONFIG) or None
+        refused = json.loads(meta.get(META_CONFIG_REFUSED) or "null")
+        self.trust.refused = (refused["commit"], refused["reason"]) if refused else None
+
+    def meta(self, tip: str) -> dict[str, str]:
+        """What this replay accepted, as the mirror keeps it, concrete at ``tip``."""
+        trust = self.trust
+        signers = trust.signers
+        if signers is None:
+            obj = self.board.cat.read(f"{tip}:{SIGNERS_PATH}")
+            signers = (obj[2] if obj else b"").decode("utf-8", "replace")
+        refused = trust.refused
+        return {
+            META_SIGNERS: signers,
+            META_GPG_BASE: trust.gpg_base or "",
+            META_CONFIG: trust.config or self.board.cat.resolve(f"{tip}:{CONFIG_FILE}") or "",
+            META_CONFIG_REFUSED: (
+                json.dumps({"commit": refused[0], "reason": refused[1]}) if refused else ""
+            ),
+        }
 
     def run(self, commits: Sequence[str], load: Any) -> None:
         if not commits:
             return
         infos = self.auditor.read_infos(commits)
         actors, signer_texts = self.auditor.signatures(commits, infos)
-        from . import signing
-        from .audit import actor_for
-
+        trust = self.trust
         for sha in commits:
             info = infos[sha]
-            if self.signers is not None and signer_texts[sha] != self.signers:
-                sig = signing.verify(self.board.repo, [sha], self.signers).get(sha)
-                actors[sha] = actor_for(info, sig, signing.parse_allowed_signers(self.signers))
-                signer_texts[sha] = self.signers
-            self._signers_refused = False
+            actor, signers = trust.judge_signature(
+                self.auditor, info, actors[sha], signer_texts[sha]
+            )
             parent = info.parents[0] if info.parents else None
             parent_tree = infos[parent].tree if parent in infos else self._tree_of(parent)
-            changes = [
+            raw = [
                 FileChange(path, old, new, mode)
                 for path, old, new, mode in diff_trees(self.board.cat, parent_tree, info.tree)
             ]
-            self._commit(info, actors[sha], changes, signer_texts[sha], load)
-            if self._signers_refused:
-                self.signers = signer_texts[sha]
-            else:
-                data = self.board.cat.read(f"{sha}:{SIGNERS_PATH}")
-                self.signers = (data[2] if data else b"").decode("utf-8", "replace")
+            changes = trust.changes(raw)
+            found = self._commit(info, actor, changes, signers, load)
+            trust.after(info, raw, changes, found, signers)
 
     def _lane_index(self, tree: str) -> dict[str, list[Lane]]:
         index: dict[str, list[Lane]] = {}
@@ -140,7 +164,8 @@ class _Replay:
         changes: list[FileChange],
         signers: str,
         load: Any,
-    ) -> None:
+    ) -> list[Violation]:
+        """Judge one commit's changes into the accepted state; the auditor's violations."""
         at = dt.datetime.fromtimestamp(info.time, dt.UTC)
         by_id: dict[str, list[tuple[Lane, str | None, str | None, str | None]]] = {}
         others: list[FileChange] = []
@@ -221,7 +246,7 @@ class _Replay:
             parent=info.parents[0] if info.parents else None,
             info=info,
             signers_before=signers,
-            config_spec=f"{info.sha}:mc.yaml",
+            config_spec=self.trust.config_spec(info.sha, changes),
         )
         if len(info.parents) > 1:
             found.append(
@@ -233,8 +258,6 @@ class _Replay:
         who = actor.name if actor.name and actor.name != "mc-service" else info.author
         role = "human" if actor.role.is_person else actor.role.value
         for v in found:
-            if v.path == SIGNERS_PATH:
-                self._signers_refused = True
             self.violations.append(
                 {
                     "commit": info.sha,
@@ -333,6 +356,7 @@ class _Replay:
             )
             self.deleted.discard(pid)
             self._note(what, pid, acc, new[0], info, action, role, who, summary, at)
+        return found
 
     def _unbacked_ready(
         self, pid: str, acc: Accepted | None, info: CommitInfo, project: Any
@@ -500,7 +524,7 @@ class Syncer:
             db.execute(conn, "sync_lock")
             meta = {
                 r["key"]: r["value"]
-                for r in db.fetch_all(conn, "meta_many", {"keys": [META_LAST, META_SIGNERS]})
+                for r in db.fetch_all(conn, "meta_many", {"keys": [META_LAST, *META_TRUST]})
             }
             last = meta.get(META_LAST)
             tip = self.board.tip
@@ -511,7 +535,7 @@ class Syncer:
                 result = self._rebuild(conn, tip)
                 self._finish(conn, result)
             else:
-                result = self._incremental(conn, commits, tip, meta.get(META_SIGNERS))
+                result = self._incremental(conn, commits, tip, meta)
         self.syncs += 1
         return result
 
@@ -549,7 +573,7 @@ class Syncer:
         return out
 
     def _incremental(
-        self, conn: db.Connection, commits: list[str], tip: str, signers: str | None
+        self, conn: db.Connection, commits: list[str], tip: str, meta: dict[str, str]
     ) -> SyncResult:
         accepted: dict[str, Accepted | None] = {}
 
@@ -562,7 +586,7 @@ class Syncer:
                     accepted[row["id"]] = _from_db(self.board, row)
 
         replay = _Replay(self.board, self.auditor, accepted)
-        replay.signers = signers
+        replay.resume(meta)
 
         replay.review_job = _review_jobs(conn)
         replay.run(commits, load)
@@ -573,8 +597,8 @@ class Syncer:
             ids = [r["id"] for r in db.fetch_all(conn, "activity_insert_many", columns)]
         result = SyncResult(tip, len(commits), sorted(replay.touched), ids, len(replay.violations))
         with db.pipeline(conn):  # the rest in one round trip
-            if replay.signers is not None:
-                db.send(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
+            for key, value in replay.meta(tip).items():
+                db.send(conn, "meta_set", {"key": key, "value": value})
             for pid in sorted(replay.touched):
                 acc = accepted.get(pid)
                 if pid in replay.deleted and acc is None:
@@ -596,8 +620,8 @@ class Syncer:
         replay.run(commits, lambda ids: None)
         db.execute(conn, "rebuild_truncate")
         db.execute(conn, "activity_truncate")
-        if replay.signers is not None:
-            db.execute(conn, "meta_set", {"key": META_SIGNERS, "value": replay.signers})
+        for key, value in replay.meta(tip).items():
+            db.execute(conn, "meta_set", {"key": key, "value": value})
         now = dt.datetime.now(dt.UTC)
         rows = [_row(pid, acc) for pid, acc in sorted(accepted.items()) if acc is not None]
         columns = [

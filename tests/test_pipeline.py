@@ -119,3 +119,72 @@ def test_the_brief_carries_the_criteria_the_review_notes_and_the_persons_feedbac
     assert "## Notes from the person\n\nMention the <b>breaking</b> change." in brief
     review = render_brief(board, "ship", job._replace(kind="review"), [])
     assert "You are the reviewer" in review and "Notes from the person" not in review
+
+
+def test_a_refused_mc_yaml_never_runs_and_every_surface_says_so(
+    board_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12.1: an unsigned `git commit --no-verify` pointing the archetypes at
+    `sh -c ...` is in git, but the daemon, dispatcher and workers keep running the last
+    accepted mc.yaml; `mc status` and the board API say which commit is refused and why;
+    a signed change takes over again."""
+    import json
+
+    monkeypatch.setenv("DEMO_AGENT_SECONDS", "0.2")
+    _use_runner(board_path, "runner: demo")
+    evil = "echo pwned > $MC_OUTPUT_DIR/pwned.txt; echo pwned"
+    text = (
+        (board_path / "mc.yaml")
+        .read_text()
+        .replace("runner: demo", f"runner: command, command: [sh, -c, '{evil}']")
+    )
+    (board_path / "mc.yaml").write_text(text)
+    git(board_path, "commit", "-q", "--no-verify", "-am", "agents run my command now")
+    refused_at = git(board_path, "rev-parse", "HEAD").stdout.strip()
+    daemon = Daemon(board_path, database_url, poll=0.5, dispatch=True)
+    worker = Worker(board_path, database_url, poll=0.5, beat_every=0.3, grace=1.0)
+    threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
+    for t in threads:
+        t.start()
+    try:
+        made = run_mc(board_path, "project", "new", "Write the docs", "-a", "writer", "--queue")
+        assert made.returncode == 0, made.stderr
+        _wait_for(
+            database_url,
+            "SELECT 1 FROM projects WHERE id = %s AND ready_for_human",
+            ("write-the-docs",),
+        )
+        mc_env = {"MC_DATABASE_URL": database_url}
+        status = json.loads(run_mc(board_path, "status", "--json", env=mc_env).stdout)
+        assert status["config_refused"]["commit"] == refused_at, status
+        assert "must be signed by an existing approver" in status["config_refused"]["reason"]
+        said = run_mc(board_path, "status", env=mc_env).stdout
+        assert f"mc.yaml:  refused at {refused_at[:12]}" in said
+        # The approver signs a change: it is accepted, and the refusal is over.
+        (board_path / "mc.yaml").write_text(text.replace("wip_limit: 3", "wip_limit: 4"))
+        (board_path / "mc.yaml").write_text(
+            (board_path / "mc.yaml")
+            .read_text()
+            .replace(f"runner: command, command: [sh, -c, '{evil}']", "runner: demo")
+        )
+        git(board_path, "commit", "-q", "-S", "-am", "back to the demo, signed")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = json.loads(run_mc(board_path, "status", "--json", env=mc_env).stdout)
+            if status["config_refused"] is None:
+                break
+            time.sleep(0.2)
+        assert status["config_refused"] is None
+    finally:
+        worker.request_stop()
+        daemon.stop.set()
+        daemon.wake.set()
+        for t in threads:
+            t.join(30)
+    files = git(board_path, "ls-tree", "-r", "--name-only", "main", "artifacts/").stdout.split()
+    assert "artifacts/write-the-docs/report.md" in files
+    assert not [f for f in files if f.endswith("pwned.txt")], files
+    with db.connect(database_url) as conn:
+        for job in jobs.listing(conn, project="write-the-docs"):
+            logged = "".join(r["text"] for r in jobs.read_log(conn, job.id))
+            assert "pwned" not in logged and "[demo agent]" in logged

@@ -32,8 +32,20 @@ const main = document.getElementById('main');
 const refreshBoard = serialized(async () => {
   const board = await api.board();
   ctx.board = board;
+  showConfigRefused(board.config_refused);
   view?.onBoard?.(board);
 });
+
+/** A refused mc.yaml is in git but not in force: say which commit and why. */
+function showConfigRefused(refused) {
+  const slot = document.getElementById('config-warning');
+  slot.hidden = !refused;
+  if (!refused) return;
+  slot.replaceChildren(
+    h('strong', null, 'A newer mc.yaml is refused; the board runs with the last accepted one. '),
+    `Commit ${refused.commit.slice(0, 12)}: ${refused.reason}`,
+  );
+}
 
 // Shared with every view: who is signed in, the latest board, and a way to refresh it.
 const ctx = {

@@ -162,6 +162,12 @@ def status_text(data: Mapping[str, object]) -> str:
     assert isinstance(lanes, dict)
     if lanes:
         lines.append("lanes:    " + ", ".join(f"{k} {v}" for k, v in lanes.items()))
+    refused = data.get("config_refused")
+    if isinstance(refused, dict):
+        lines.append(
+            f"mc.yaml:  refused at {refused['commit'][:12]}, running the last accepted one: "
+            f"{refused['reason']}"
+        )
     for reason in data.get("held") or []:  # type: ignore[attr-defined]
         lines.append(f"held:     {reason}")
     for item in data.get("invalid") or []:  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from .. import db, jobs
 from ..errors import InvalidInput, McError
 from ..lanes import LANE_NAMES_ORDERED, Lane, parse_lane
 from ..projectfile import DELETE, to_json
+from ..sync import META_CONFIG, META_CONFIG_REFUSED, META_LAST
 from ..tasks import is_overdue
 from . import auth
 from .bodies import ProjectCreate, ProjectPatch
@@ -81,17 +82,21 @@ def _build_board(c: Ctx) -> bytes:
     web = c.web
     now = dt.datetime.now(dt.UTC)
     rows = db.fetch_all(c.conn, "board_cards")
-    version = db.fetch_one(c.conn, "meta_get", {"key": "last_synced_commit"})
+    keys = [META_LAST, META_CONFIG, META_CONFIG_REFUSED]
+    meta = {r["key"]: r["value"] for r in db.fetch_all(c.conn, "meta_many", {"keys": keys})}
     c.conn.commit()
     with web.reading():
         board = web.current()
-        config = board.config
+        accepted = meta.get(META_CONFIG)
+        config = board.config_from_blob(accepted) if accepted else board.config
         names = web.template_names(board)
     lanes: dict[str, list[dict[str, Any]]] = {name: [] for name in LANE_NAMES_ORDERED}
     for row in rows:
         lanes[row["lane"]].append(_card(row, now, web.tz))
     out = {
-        "version": version["value"] if version else None,
+        "version": meta.get(META_LAST),
+        # an mc.yaml change the rules refused: in git, not in force ({commit, reason})
+        "config_refused": json.loads(meta.get(META_CONFIG_REFUSED) or "null"),
         "lanes": [
             {
                 "name": name,
