@@ -265,7 +265,14 @@ class Auditor:
                     )
                     continue
                 if top in _BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
-                    add(ch.path, "only regular files here (no symlinks or submodules)")
+                    # A project file that is a link is no project (12.5): the mirror
+                    # must not take its target in as the project's state.
+                    kind, _, pid = classify(ch.path)
+                    add(
+                        ch.path,
+                        "only regular files here (no symlinks or submodules)",
+                        pid=pid if kind is PathKind.PROJECT else None,
+                    )
                     continue
             kind, lane, pid = classify(ch.path)
             if kind is PathKind.PROJECT:
@@ -623,7 +630,7 @@ class Auditor:
         return self._configs[key]
 
     def _looks_like_project(self, blob: str) -> bool:
-        """A top-level YAML file with a title and an archetype: a project put astray."""
+        """A YAML file outside the lanes with a title and an archetype: a project put astray."""
         from .yamlsafe import parse
 
         try:

@@ -77,8 +77,12 @@ def classify(path: str) -> tuple[PathKind, Lane | None, str | None]:
             if is_valid_id(project_id):
                 return PathKind.PROJECT, lane, project_id
         return PathKind.MISPLACED, lane, None
-    # A YAML file at the top of the board (other than mc.yaml) is a project file
-    # put where the board cannot see it; deeper folders are the person's own.
-    if not sep and path.endswith((".yaml", ".yml")) and path != "mc.yaml":
+    # A YAML file outside the lanes (other than mc.yaml, templates, artifacts and .mc)
+    # may be a project file put where the board cannot see it: the auditor looks inside.
+    if path.endswith((".yaml", ".yml")) and path != "mc.yaml" and head not in _NOT_PROJECTS:
         return PathKind.STRAY_PROJECT, None, None
     return PathKind.OTHER, None, None
+
+
+# Top-level folders whose YAML files are never projects put astray.
+_NOT_PROJECTS = frozenset({"templates", "artifacts", ".mc"})

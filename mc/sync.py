@@ -42,6 +42,7 @@ META_CONFIG = "accepted_config"
 META_CONFIG_REFUSED = "config_refused"
 META_TRUST = (META_SIGNERS, META_GPG_BASE, META_CONFIG, META_CONFIG_REFUSED)
 MAX_WALK = 200_000
+_REGULAR_MODES = frozenset({None, "100644", "100755"})
 _POSITION = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<reason>.*)$")
 
 
@@ -289,6 +290,9 @@ class _Replay:
         for pid, new in after.items():
             acc = self.accepted.get(pid)
             self.touched.add(pid)
+            if new is not None and modes.get(pid) not in _REGULAR_MODES:
+                new = None  # a link or submodule is no project file: never read (12.5)
+                refused.setdefault(pid, Violation(None, "not a regular file", "", info.sha, pid))
             if new is not None:
                 try:
                     project = self.board.parse_blob(new[1], _path(new[0], pid))

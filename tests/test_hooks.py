@@ -995,3 +995,14 @@ def test_verify_judges_signatures_by_the_last_valid_signers(
     assert (approval, "done/alpha.yaml") in {
         (v["commit"], v["path"]) for v in json.loads(proc.stdout)
     }
+
+
+def test_a_project_astray_in_a_folder_of_ones_own_is_refused(board_path: Path) -> None:
+    """Issue 12.5: not only at the top: misc/x.yaml that is a project is one put astray;
+    other YAML there is the person's own."""
+    write(board_path / "misc" / "x.yaml", VALID)
+    git(board_path, "add", "misc/x.yaml")
+    assert "misc/x.yaml: project files belong in a lane folder" in refused(board_path)
+    write(board_path / "misc" / "x.yaml", "colour: blue\n")
+    git(board_path, "add", "misc/x.yaml")
+    accepted(board_path, "my own settings")

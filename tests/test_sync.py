@@ -23,7 +23,7 @@ from mc.board import Board
 from mc.pgembed import Cluster
 from mc.sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
 
-from .conftest import Key, back_review_job, git, head, to_review, write
+from .conftest import Key, back_review_job, git, head, run_mc, to_review, write
 
 # What "the same mirror" means: every column a sync decides (not the clock's).
 PROJECT_COLUMNS = (
@@ -1186,3 +1186,35 @@ def test_ready_for_human_needs_a_passing_review_job_behind_it(mirror: Mirror) ->
         assert row["flagged"] == (
             f"{pid}: ready_for_human without a passing review job behind it (Mc-Job: {job})"
         )
+
+
+def test_a_linked_project_file_gets_no_row_and_a_stray_one_deep_down_is_flagged(
+    mirror: Mirror, board_path: Path, make_database: Callable[[], str]
+) -> None:
+    """Issue 12.5: a symlink where a project file goes is flagged and never becomes (or
+    changes) a row; a project-looking YAML file in the person's own folders is flagged."""
+    write_project(board_path, "notes/real.yaml", "title: Real\narchetype: coder\n")
+    stray = sneak(board_path, "a project astray")
+    (board_path / "backlog" / "linked.yaml").symlink_to("../notes/real.yaml")
+    git(board_path, "add", "backlog/linked.yaml")
+    linked = sneak(board_path, "a linked project")
+    mirror.synced()
+    assert mirror.row("linked") is None
+    assert mirror.row("real") is None
+    found = {(v["commit"], v["path"]) for v in mirror.violations()}
+    assert (linked, "backlog/linked.yaml") in found
+    assert (stray, "notes/real.yaml") in found
+    # A project that is replaced by a link keeps its accepted state, flagged.
+    actions.new_project(mirror.board, "Alpha", "coder", project_id="alpha")
+    mirror.synced()
+    git(board_path, "rm", "-q", "backlog/alpha.yaml")
+    (board_path / "backlog" / "alpha.yaml").symlink_to("../notes/real.yaml")
+    git(board_path, "add", "backlog/alpha.yaml")
+    swapped = sneak(board_path, "alpha is a link now")
+    mirror.synced()
+    alpha = mirror.must("alpha")
+    assert (alpha["title"], alpha["flagged_commit"]) == ("Alpha", swapped)
+    assert_same(snapshot(mirror.conn), rebuilt_copy(mirror.board, make_database(), mirror.conn))
+    proc = run_mc(board_path, "verify", "--json")
+    flagged = {(v["commit"], v["path"]) for v in json.loads(proc.stdout)}
+    assert {(stray, "notes/real.yaml"), (linked, "backlog/linked.yaml")} <= flagged
