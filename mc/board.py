@@ -335,7 +335,7 @@ class Board:
         entries = list(self.entries(self.snapshot()))
         if lane is not None:
             entries = [e for e in entries if e.lane is lane]
-        return sorted(entries, key=_order)
+        return sorted(entries, key=order)
 
     # ------------------------------------------------------------------ parse cache
 
@@ -415,7 +415,8 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the parse cache")
 
 
-def _order(entry: Entry) -> tuple[int, int, str]:
+def order(entry: Entry) -> tuple[int, int, str]:
+    """Lane, then priority, then id: how every listing sorts projects."""
     lane_index = LANE_NAMES_ORDERED.index(entry.lane.value)
     priority = entry.project.get("priority", 3) if entry.project else 9
     return (lane_index, priority, entry.id)

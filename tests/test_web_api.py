@@ -744,3 +744,73 @@ def test_the_live_feed_survives_a_dropped_listen_connection(
     _new(board_path, "after-the-cut")
     _wait(lambda: any(k == "activity" and "after-the-cut" in d for _, k, d in got), seconds=15)
     stop.set()
+
+
+def test_every_surface_shows_the_accepted_state_and_the_divergence_alike(
+    web: Running, board_path: Path, database_url: str
+) -> None:
+    """Issue 12.6: after a forbidden commit (an unsigned move into done, hooks skipped)
+    `mc board`, `mc project list/show`, /api/board and /api/projects/ID all put the
+    project where the rules accepted it and mark the divergence with the same commit and
+    reason. And 12.1's part of the page: a refused mc.yaml is named in the board answer."""
+    from .conftest import run_mc
+
+    _new(board_path, "alpha")
+    _new(board_path, "beta")
+    git(board_path, "mv", "backlog/alpha.yaml", "done/alpha.yaml")
+    git(board_path, "commit", "-q", "--no-verify", "-m", "alpha is done, says I")
+    forbidden = _head(board_path)
+    web.wait_synced()
+    env = {"MC_DATABASE_URL": database_url}
+
+    def mc_json(*args: str) -> Any:
+        proc = run_mc(board_path, *args, "--json", env=env)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    viewer = web.token("viewer")
+    with web.client(viewer) as c:
+        card = next(
+            p
+            for lane in c.get("/api/board").json()["lanes"]
+            for p in lane["projects"]
+            if p["id"] == "alpha"
+        )
+        page = c.get("/api/projects/alpha").json()
+    board = mc_json("board")
+    listed = {p["id"]: p for p in mc_json("project", "list")}
+    shown = mc_json("project", "show", "alpha")
+    answers = [card, page, listed["alpha"], shown, board["backlog"][0]]
+    assert [a["lane"] for a in answers] == ["backlog"] * 5
+    assert board["done"] == []
+    for answer in answers:
+        assert answer["diverged"]["commit"] == forbidden
+        assert "done" in answer["diverged"]["reason"]
+    assert len({json.dumps(a["diverged"], sort_keys=True) for a in answers}) == 1
+    assert listed["beta"]["diverged"] is None
+    said = run_mc(board_path, "board", env=env).stdout
+    assert "⚠" in said and f"alpha: git differs at {forbidden[:12]}" in said
+    # Without the database, the CLI still answers from git (and cannot know better).
+    offline = run_mc(
+        board_path,
+        "project",
+        "list",
+        "--json",
+        env={"MC_DATABASE_URL": "postgresql://127.0.0.1:1/none"},
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert {p["id"]: p["lane"] for p in json.loads(offline.stdout)}["alpha"] == "done"
+    # A refused mc.yaml: the board answer names it, and keeps the accepted settings.
+    text = (
+        (board_path / "mc.yaml")
+        .read_text()
+        .replace("in-progress: {wip_limit: 3}", "in-progress: {wip_limit: 99}")
+    )
+    (board_path / "mc.yaml").write_text(text)
+    git(board_path, "commit", "-q", "--no-verify", "-am", "unlimited, unsigned")
+    refused_config = _head(board_path)
+    web.wait_synced()
+    with web.client(viewer) as c:
+        answer = c.get("/api/board").json()
+    assert answer["config_refused"]["commit"] == refused_config
+    assert {lane["name"]: lane["wip_limit"] for lane in answer["lanes"]}["in-progress"] == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -83,10 +84,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _entry_json(entry: Entry) -> dict[str, Any]:
+def _entry_json(entry: Entry, diverged: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A project as the API has it: accepted state; ``diverged`` when git holds a refused one."""
     from mc.projectfile import to_json
 
     out: dict[str, Any] = {"id": entry.id, "lane": entry.lane.value, "path": entry.path}
+    mark = (diverged or {}).get(entry.id)
+    out["diverged"] = mark.to_json() if mark is not None else None
     if entry.project is not None:
         out.update(to_json(dict(entry.project.data)))
         out["valid"] = True
@@ -122,19 +126,23 @@ def init(
 @app.command("board")
 def board_cmd(as_json: bool = JsonOpt) -> None:
     """Show the five lanes in the terminal."""
+    from mc import view
     from mc.lanes import LANES
 
-    with _board() as board:
-        entries = board.projects()
+    with _board() as board, view.mirror(board) as conn:
+        entries, diverged = view.accepted(board, conn, board.projects())
         if as_json:
             _print_json(
-                {lane.value: [_entry_json(e) for e in entries if e.lane is lane] for lane in LANES}
+                {
+                    lane.value: [_entry_json(e, diverged) for e in entries if e.lane is lane]
+                    for lane in LANES
+                }
             )
             return
         limits = board.config.wip_limits
     from mc.cli.render import board_columns
 
-    sys.stdout.write(board_columns(entries, limits, _width()))
+    sys.stdout.write(board_columns(entries, limits, _width(), diverged))
 
 
 def _width() -> int:
@@ -243,14 +251,17 @@ def project_list(
         wanted = parse_lane(lane) if lane else None
     except ValueError as exc:
         _fail(f"--lane: {exc}")
-    with _board() as board:
-        entries = board.projects(wanted)
+    from mc import view
+
+    with _board() as board, view.mirror(board) as conn:
+        entries, diverged = view.accepted(board, conn, board.projects())
+    entries = [e for e in entries if wanted is None or e.lane is wanted]
     if as_json:
-        _print_json([_entry_json(e) for e in entries])
+        _print_json([_entry_json(e, diverged) for e in entries])
         return
     from mc.cli.render import project_table
 
-    sys.stdout.write(project_table(entries))
+    sys.stdout.write(project_table(entries, diverged))
 
 
 @project_app.command("show")
@@ -258,14 +269,16 @@ def project_show(
     project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
 ) -> None:
     """Show one project."""
+    from mc import view
     from mc.cli.ops import project_extras, usage_text
 
-    with _board() as board:
-        entry = board.get(project_id)
+    with _board() as board, view.mirror(board) as conn:
+        entries, diverged = view.accepted(board, conn, [board.get(project_id)])
+    entry = entries[0]
     extras = project_extras(project_id)
     found, spend = extras if extras is not None else (None, None)
     if as_json:
-        out = _entry_json(entry)
+        out = _entry_json(entry, diverged)
         if found is not None:
             import datetime as dt
 
@@ -279,7 +292,7 @@ def project_show(
         return
     from mc.cli.render import project_detail
 
-    sys.stdout.write(project_detail(entry, found))
+    sys.stdout.write(project_detail(entry, found, diverged.get(entry.id)))
     if spend is not None and (spend.input_tokens or spend.cost_usd is not None):
         sys.stdout.write(f"Agents' usage: {usage_text(spend)}\n")
 

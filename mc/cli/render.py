@@ -40,7 +40,8 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def project_table(entries: Sequence[Entry]) -> str:
+def project_table(entries: Sequence[Entry], diverged: Mapping[str, object] = {}) -> str:
+    """One line per project; a project git holds differently than accepted is marked ⚠."""
     if not entries:
         return "No projects. Add one: mc project new TITLE --archetype coder\n"
     rows = [("ID", "LANE", "P", "ARCHETYPE", "DUE", "STATE", "TITLE")]
@@ -53,7 +54,7 @@ def project_table(entries: Sequence[Entry]) -> str:
                 str(p.get("priority", "")) if p else "",
                 p.archetype if p else "?",
                 _due(e),
-                _state(e),
+                _state(e) + (" ⚠" if e.id in diverged else ""),
                 p.title if p else (e.error or ""),
             )
         )
@@ -62,11 +63,23 @@ def project_table(entries: Sequence[Entry]) -> str:
     for r in rows:
         cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
         lines.append("  ".join([*cells, r[-1]]).rstrip())
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _divergence_notes(diverged)) + "\n"
 
 
-def project_detail(entry: Entry, tasks: Sequence[object] | None = None) -> str:
+def _divergence_notes(diverged: Mapping[str, object]) -> list[str]:
+    if not diverged:
+        return []
+    return ["", "⚠ shown as accepted; git holds a refused change:"] + [
+        f"  {pid}: {mark}" for pid, mark in sorted(diverged.items())
+    ]
+
+
+def project_detail(
+    entry: Entry, tasks: Sequence[object] | None = None, diverged: object | None = None
+) -> str:
     lines = [f"{entry.id}  [{entry.lane.value}]"]
+    if diverged is not None:
+        lines.append(f"⚠ shown as accepted; {diverged}")
     if entry.project is None:
         lines.append(f"INVALID: {entry.error}")
         return "\n".join(lines) + "\n"
@@ -97,7 +110,12 @@ def project_detail(entry: Entry, tasks: Sequence[object] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def board_columns(entries: Sequence[Entry], limits: Mapping[Lane, int], width: int) -> str:
+def board_columns(
+    entries: Sequence[Entry],
+    limits: Mapping[Lane, int],
+    width: int,
+    diverged: Mapping[str, object] = {},
+) -> str:
     col = max(14, (width - 4 * 2) // len(LANES))
     by_lane = {lane: [e for e in entries if e.lane is lane] for lane in LANES}
     heads = []
@@ -114,12 +132,13 @@ def board_columns(entries: Sequence[Entry], limits: Mapping[Lane, int], width: i
             if i < len(items):
                 e = items[i]
                 mark = {"ready": " ✓", "needs-human": " !", "INVALID": " ✗"}.get(_state(e), "")
+                mark += " ⚠" if e.id in diverged else ""
                 title = e.project.title if e.project else e.id
                 cells.append(_cut(f"{title}{mark}", col).ljust(col))
             else:
                 cells.append(" " * col)
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _divergence_notes(diverged)) + "\n"
 
 
 def task_line(task: object, now: dt.datetime, tz: dt.tzinfo) -> str:

@@ -414,7 +414,8 @@ RETURNING id, name;
 -- name: board_cards
 SELECT p.id, p.lane, p.title, p.archetype, p.model, p.priority, p.owner, p.due_date, p.due_at,
        p.labels, p.ready_for_human, p.needs_human, p.data -> 'needs_human' ->> 'reason' AS needs_reason,
-       p.data -> 'review' AS review, p.error, p.flagged, p.applied_blob, p.created_at, p.lane_since,
+       p.data -> 'review' AS review, p.error, p.flagged, p.flagged_commit, p.applied_blob,
+       p.created_at, p.lane_since,
        j.id AS job_id, j.kind AS job_kind, j.state AS job_state, j.attempts AS job_attempts,
        j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
        j.last_error AS job_last_error, j.last_step AS job_last_step
@@ -472,3 +473,7 @@ FROM jobs GROUP BY state;
 SELECT extract(epoch FROM finished_at - started_at)::float8 AS s FROM jobs
 WHERE state = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL
 ORDER BY id DESC LIMIT 1000;
+
+-- name: projects_flagged
+-- Projects whose git file the rules refused: the accepted version the CLI shows instead.
+SELECT id, lane, applied_blob, flagged, flagged_commit FROM projects WHERE flagged IS NOT NULL;

@@ -70,6 +70,9 @@ def _card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, 
         "job": _job_of(row),
         "invalid": row["error"],
         "violation": row["flagged"],
+        "diverged": (
+            {"commit": row["flagged_commit"], "reason": row["flagged"]} if row["flagged"] else None
+        ),
         "etag": row["applied_blob"],
     }
 
@@ -149,10 +152,17 @@ def get_board(c: Ctx) -> Response:
 def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
     """The project as the board's tip has it (the file's fields), with the mirror's job,
     violation flag and review-job state (which live only in the database)."""
-    with c.web.reading():
-        entry = c.web.current().get(pid)
+    from ..view import _accepted_entry, diverged_of
+
     row = db.fetch_one(c.conn, "board_card", {"id": pid})
     c.conn.commit()
+    diverged = diverged_of(row)
+    with c.web.reading():
+        board = c.web.current()
+        git_entry = entry = board.get(pid)
+        if diverged is not None and row is not None:
+            # git holds a refused version: the page shows the accepted one, as the board does
+            entry = _accepted_entry(board, {**row, "id": pid}) or entry
     now = dt.datetime.now(dt.UTC)
     data = dict(entry.project.data) if entry.project is not None else {}
     due = data.get("due")
@@ -176,9 +186,10 @@ def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
         "job": _job_of(row),
         "invalid": entry.error,
         "violation": row["flagged"] if row is not None else None,
-        "etag": entry.blob,
+        "diverged": diverged.to_json() if diverged is not None else None,
+        "etag": git_entry.blob,  # edits apply to git's file (If-Match)
         "data": to_json(data) if entry.project is not None else None,
-    }, entry.blob
+    }, git_entry.blob
 
 
 def _is_past(due: Any, now: dt.datetime, tz: dt.tzinfo) -> bool:
