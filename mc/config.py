@@ -87,6 +87,14 @@ _FIELDS: dict[str, s.Check] = {
     "on_escalation": _ARGV,
     "sandbox": _on_off,
     "budget": s.Block({"daily_usd": _money}),
+    # What one run may leave as artifacts (each one is committed to the board).
+    "artifacts": s.Block(
+        {
+            "max_files": s.integer(1, 100_000),
+            "max_file_mb": s.integer(1, 10_000),
+            "max_total_mb": s.integer(1, 100_000),
+        }
+    ),
 }
 
 
@@ -108,6 +116,14 @@ class Archetype(NamedTuple):
     daily_usd: float | None = None  # budget: new work waits once today's spend reaches it
 
 
+class Caps(NamedTuple):
+    """What one run may leave as artifacts: files, and bytes per file and in all."""
+
+    max_files: int = 200
+    max_file_bytes: int = 10 * 2**20
+    max_total_bytes: int = 50 * 2**20
+
+
 class Config(NamedTuple):
     branch: str = DEFAULT_BRANCH
     archetypes: Mapping[str, Archetype] = _EMPTY
@@ -118,6 +134,7 @@ class Config(NamedTuple):
     on_escalation: tuple[str, ...] = ()
     sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
     daily_usd: float | None = None  # the board's budget for a day of agents (all archetypes)
+    caps: Caps = Caps()
 
     @property
     def ref(self) -> str:
@@ -186,6 +203,16 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
         on_escalation=tuple(values.get("on_escalation") or ()),
         sandbox=values.get("sandbox", True),
         daily_usd=(values.get("budget") or {}).get("daily_usd"),
+        caps=_caps(values.get("artifacts") or {}),
+    )
+
+
+def _caps(spec: dict[str, Any]) -> Caps:
+    default = Caps()
+    return Caps(
+        spec.get("max_files", default.max_files),
+        spec["max_file_mb"] * 2**20 if "max_file_mb" in spec else default.max_file_bytes,
+        spec["max_total_mb"] * 2**20 if "max_total_mb" in spec else default.max_total_bytes,
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from . import db
@@ -357,22 +358,33 @@ def count(conn: db.Connection, *, project: str | None = None, state: str | None 
 
 
 def log(conn: db.Connection, job: Job, stream: str, text: str, shown: str | None = None) -> None:
-    """Append to a job's log (autocommit-sized: a line or a chunk at a time); ``shown``
-    is the line in words (a CLI's JSON event, as a person reads it)."""
+    """Append to a job's log (a line or a chunk); ``shown`` is the line in words (a CLI's
+    JSON event, as a person reads it)."""
+    log_many(conn, job, [(stream, text, shown)])
+
+
+def log_many(conn: db.Connection, job: Job, lines: Sequence[tuple[str, str, str | None]]) -> None:
+    """Append several chunks in one transaction, with one NOTIFY (a burst of output)."""
+    if not lines:
+        return
     with db.translated(), conn.transaction():
-        db.execute(
+        db.execute_many(
             conn,
             "job_log_append",
-            {
-                "job_id": job.id,
-                "attempt": job.attempt,
-                "stream": stream,
-                "text": text,
-                "shown": shown,
-            },
+            [
+                {
+                    "job_id": job.id,
+                    "attempt": job.attempt,
+                    "stream": stream,
+                    "text": text,
+                    "shown": shown,
+                }
+                for stream, text, shown in lines
+            ],
         )
-        if shown:
-            db.execute(conn, "job_set_last_step", {"id": job.id, "step": shown[:300]})
+        step = next((shown for _, _, shown in reversed(lines) if shown), None)
+        if step:
+            db.execute(conn, "job_set_last_step", {"id": job.id, "step": step[:300]})
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"log": job.id})))
 
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -32,6 +33,7 @@ from typing import Any
 
 from . import actions, db, jobs, sandbox
 from .board import Board
+from .config import Caps
 from .errors import McError
 from .execute import UNRENEWED, agent_env, run_agent
 from .jobs import Job
@@ -41,6 +43,7 @@ from .runners import (
     Outcome,
     Run,
     Runner,
+    TooMuchOutput,
     Usage,
     Verdict,
     missing,
@@ -55,6 +58,8 @@ REVIEWER = "reviewer"
 POLL_SECONDS = 5.0
 BEAT_SECONDS = 5.0
 PUMP_COALESCE = 0.05  # seconds an agent's burst of output is gathered before it is written
+LOG_HEAD_CHARS = 1_000_000  # a run's log keeps this much of its start ...
+LOG_TAIL_CHARS = 1_000_000  # ... and this much of its end
 
 
 # ---------------------------------------------------------------------- dispatch
@@ -253,10 +258,25 @@ def render_brief(
     return "\n".join(lines) + "\n"
 
 
-def _gather(workspace: Path, output: Path) -> None:
+JOB_FOLDER_DAYS = 7  # a failed run's folder is kept this long for a look (or until it reruns)
+
+
+def sweep_job_folders(root: Path, rerun: int | None = None, now: float | None = None) -> None:
+    """Remove the folders of earlier runs of job ``rerun``, and any older than a week."""
+    cutoff = (now or time.time()) - JOB_FOLDER_DAYS * 86400
+    for folder in root.glob("job-*"):
+        try:
+            old = folder.lstat().st_mtime < cutoff
+        except OSError:
+            continue
+        if old or (rerun is not None and folder.name.startswith(f"job-{rerun}-")):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
     """A CLI that writes only where it works: its files (not the artifacts it was given
     to review) join its output. Plain files only, as every artifact."""
-    found = read_artifacts(workspace)
+    found = read_artifacts(workspace, caps)
     for rel, data in found.items():
         if rel.startswith("artifacts/"):
             continue
@@ -271,8 +291,8 @@ def _gather(workspace: Path, output: Path) -> None:
 class LogPump:
     """An agent's output into the job log as it comes, from a thread of its own.
 
-    The agent's pipes are read by the guard; each chunk lands here and is written (one
-    INSERT + NOTIFY per chunk, a burst within PUMP_COALESCE folded into one round) on
+    The agent's pipes are read by the guard; each chunk lands here and is written (a
+    burst within PUMP_COALESCE in one transaction with one NOTIFY) on
     the pump's own connection, made in the pump's thread while the agent starts, so
     neither the agent's start nor its output ever waits on the database.
     """
@@ -294,6 +314,13 @@ class LogPump:
         self.wake = threading.Event()
         self.closed = False
         self.writing = False
+        # A flood of output is capped: its first LOG_HEAD_CHARS, a marker, its last
+        # LOG_TAIL_CHARS (written when the run ends) and how much was left out.
+        self.written = 0
+        self.cut_marked = False
+        self.tail: collections.deque[tuple[str, str]] = collections.deque()
+        self.tail_chars = 0
+        self.dropped = 0
         self.thread = threading.Thread(target=self._run, name=f"mc-log-{job.id}", daemon=True)
         self.thread.start()
 
@@ -326,18 +353,47 @@ class LogPump:
             batch, self.pending = self.pending, []
             self.writing = bool(batch)
         try:
-            for stream, text in batch:
-                shown = None
-                if self.describe is not None and stream == "stdout":
-                    try:
-                        shown = self.describe(text)
-                    except Exception:  # a reader's bug must not cost the log
-                        log.exception("job %s: could not read a line of its output", self.job.id)
-                jobs.log(conn, self.job, stream, text, shown)
+            rows = [row for stream, text in batch if (row := self._keep(stream, text))]
+            if self.closed and self.tail:
+                rows += self._tail_rows()
+            jobs.log_many(conn, self.job, rows)
         except McError as exc:  # the log is not worth failing the run for
             log.warning("job %s: could not write its log: %s", self.job.id, exc)
         finally:
             self.writing = False
+
+    def _keep(self, stream: str, text: str) -> tuple[str, str, str | None] | None:
+        """A chunk as a log row while the head has room; after that, the tail keeps it."""
+        if self.written + len(text) > LOG_HEAD_CHARS:
+            if not self.cut_marked:
+                self.cut_marked = True
+                return ("mc", "[mc] the log is cut here: the rest is kept from its end\n", None)
+            self.tail.append((stream, text))
+            self.tail_chars += len(text)
+            while self.tail_chars > LOG_TAIL_CHARS and len(self.tail) > 1:
+                _, dropped = self.tail.popleft()
+                self.tail_chars -= len(dropped)
+                self.dropped += len(dropped)
+            return None
+        self.written += len(text)
+        return (stream, text, self._shown(stream, text))
+
+    def _tail_rows(self) -> list[tuple[str, str, str | None]]:
+        rows: list[tuple[str, str, str | None]] = [
+            ("mc", f"[mc] {self.dropped:,} characters of output were not kept\n", None)
+        ]
+        rows += [(stream, text, self._shown(stream, text)) for stream, text in self.tail]
+        self.tail.clear()
+        return rows
+
+    def _shown(self, stream: str, text: str) -> str | None:
+        if self.describe is None or stream != "stdout":
+            return None
+        try:
+            return self.describe(text)
+        except Exception:  # a reader's bug must not cost the log
+            log.exception("job %s: could not read a line of its output", self.job.id)
+            return None
 
     def drain(self, timeout: float = 5.0) -> None:
         """Until what was added so far is written (an announcement must be readable
@@ -499,6 +555,7 @@ class Worker:
             # Outside the repository: no path from the agent's workspace leads to the board.
             folder = sandbox.jobs_root(board.root) / f"job-{job.id}-{job.attempt}"
             shutil.rmtree(folder, ignore_errors=True)
+            sweep_job_folders(folder.parent, job.id)
             output = folder / "out"
             workspace = folder / "ws"
             output.mkdir(parents=True)
@@ -534,7 +591,14 @@ class Worker:
             try:
                 gather = runner.collect_workspace and tree is None
                 verdict = self._execute(
-                    conn, job, runner, run, archetype.timeout, confined, gather=gather
+                    conn,
+                    job,
+                    runner,
+                    run,
+                    archetype.timeout,
+                    confined,
+                    gather=gather,
+                    caps=config.caps,
                 )
                 # The database may have restarted while the agent ran: record the result
                 # once it is back (fenced by the lease token as ever), within the lease.
@@ -546,7 +610,7 @@ class Worker:
                 extra: dict[str, bytes] = {}
                 try:
                     if verdict.ok and job.kind == "work":
-                        extra = read_artifacts(output)
+                        extra = read_artifacts(output, config.caps)
                         if not extra and tree is None and runner.spawns and archetype.output:
                             # Exit 0 with nothing to show is not work done (issue 12.9).
                             raise McError("the agent left nothing in its output folder")
@@ -554,6 +618,13 @@ class Worker:
                         from .worktree import collect
 
                         extra.update(collect(tree, job.id))  # branch, diffstat, patch
+                        size = sum(len(data) for data in extra.values())
+                        if size > config.caps.max_total_bytes:
+                            raise TooMuchOutput(
+                                f"the change and artifacts are {size / 2**20:.1f} MB, over "
+                                f"the cap of {config.caps.max_total_bytes / 2**20:.1f} MB "
+                                "(artifacts.max_total_mb in mc.yaml)"
+                            )
                 except McError as exc:
                     verdict = Verdict(False, str(exc))
                 self._finish(conn, board, job, run, verdict, extra)
@@ -589,6 +660,7 @@ class Worker:
         confined: bool = True,
         *,
         gather: bool = False,
+        caps: Caps | None = None,
     ) -> Verdict:
         pump = LogPump(self.url, job, runner.reader(), runner.gives_up)
 
@@ -665,7 +737,7 @@ class Worker:
             return Verdict(False, f"timed out after {timeout:.0f} s")
         if gather:
             try:
-                _gather(run.workspace, run.output_dir)
+                _gather(run.workspace, run.output_dir, caps)
             except McError as exc:
                 return Verdict(False, str(exc))
         verdict = runner.judge(run, Outcome(execution.code, execution.output, execution.errors))

@@ -539,3 +539,106 @@ def test_exit_0_with_nothing_produced_is_not_work_done(
         assert row["last_error"] == "the agent left nothing in its output folder"
     else:
         _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND lane = 'review'", (pid,))
+
+
+_FLOOD = (
+    "import os, sys\n"
+    "out = os.environ['MC_OUTPUT_DIR']\n"
+    "what = sys.argv[1]\n"
+    "if what == 'files':\n"
+    "    for i in range(50):\n"
+    "        open(os.path.join(out, f'f{i}.txt'), 'w').write('x')\n"
+    "elif what == 'big':\n"
+    "    open(os.path.join(out, 'big.bin'), 'wb').write(b'x' * (3 * 2**20))\n"
+    "elif what == 'total':\n"
+    "    for i in range(3):\n"
+    "        open(os.path.join(out, f'part{i}.bin'), 'wb').write(b'x' * (2**20 - 10))\n"
+    "else:\n"
+    "    for i in range(60000):\n"
+    "        sys.stdout.write(f'line {i} ' + 'y' * 40 + '\\n')\n"
+    "    sys.stdout.write('the very last line\\n')\n"
+    "    open(os.path.join(out, 'report.md'), 'w').write('# done\\n')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("what", "said"),
+    [
+        ("files", "more than 5 artifacts (artifacts.max_files in mc.yaml)"),
+        ("big", "artifact big.bin is 3.0 MB, over the cap of 1.0 MB (artifacts.max_file_mb"),
+        ("total", "the artifacts are over 2.0 MB in all (artifacts.max_total_mb in mc.yaml)"),
+    ],
+)
+def test_artifacts_over_the_caps_fail_the_run_and_commit_nothing(
+    board_path: Path, database_url: str, services: Any, tmp_path: Path, what: str, said: str
+) -> None:
+    """Issue 12.8: a run that leaves too many or too big files fails in words naming the
+    setting; nothing of it is committed."""
+    script = tmp_path / "flood.py"
+    script.write_text(_FLOOD)
+    agent = f"{{runner: command, command: [{sys.executable}, {script}, {what}], max_attempts: 1}}"
+    _write_config(
+        board_path,
+        f"branch: main\narchetypes:\n  coder: {agent}\n  reviewer: {agent}\n"
+        "artifacts: {max_files: 5, max_file_mb: 1, max_total_mb: 2}\n",
+    )
+    size = int(git(board_path, "count-objects", "-v").stdout.split("size-pack: ")[1].split()[0])
+    services()
+    pid = _queue(board_path)
+    row = _wait(database_url, "SELECT * FROM jobs WHERE project_id = %s AND state = 'dead'",
+                (pid,))  # fmt: skip
+    assert row["last_error"] == said or row["last_error"].startswith(said), row["last_error"]
+    tree = git(board_path, "ls-tree", "-r", "--name-only", "main").stdout.split()
+    assert not [f for f in tree if f.startswith(f"artifacts/{pid}/")]
+    git(board_path, "gc", "-q")
+    after = int(git(board_path, "count-objects", "-v").stdout.split("size-pack: ")[1].split()[0])
+    assert after - size < 200, (size, after)  # KiB: no megabytes went into the repository
+
+
+def test_a_flood_of_output_keeps_its_head_and_tail_with_a_marker(
+    board_path: Path,
+    database_url: str,
+    services: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12.8: 2.7 MB of stdout is not 60,000 rows and NOTIFYs: the log keeps its
+    start, says where it is cut and how much was left out, and keeps its end."""
+    from mc import pipeline
+
+    monkeypatch.setattr(pipeline, "LOG_HEAD_CHARS", 50_000)
+    monkeypatch.setattr(pipeline, "LOG_TAIL_CHARS", 50_000)
+    script = tmp_path / "flood.py"
+    script.write_text(_FLOOD)
+    agent = f"{{runner: command, command: [{sys.executable}, {script}, log], max_attempts: 1}}"
+    review = f"{{runner: command, command: [{sys.executable}, {FAKE}, ok]}}"
+    _write_config(
+        board_path, f"branch: main\narchetypes:\n  coder: {agent}\n  reviewer: {review}\n"
+    )
+    services()
+    pid = _queue(board_path)
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND lane = 'review'", (pid,))
+    with db.connect(database_url) as conn:
+        job = next(j for j in jobs.listing(conn, project=pid) if j.kind == "work")
+        rows = jobs.read_log(conn, job.id, limit=100_000)
+    text = "".join(r["text"] for r in rows)
+    assert text.startswith("line 0 ")
+    assert "[mc] the log is cut here: the rest is kept from its end\n" in text
+    assert "characters of output were not kept" in text
+    assert text.rstrip().endswith("the very last line")
+    assert len(text) < 120_000
+    assert len(rows) < 5_000
+
+
+def test_job_folders_of_earlier_runs_and_old_ones_are_removed(tmp_path: Path) -> None:
+    """Issue 12.8: a failed run's folder stays for a look until its job runs again or a
+    week has passed."""
+    from mc.pipeline import JOB_FOLDER_DAYS, sweep_job_folders
+
+    root = tmp_path / "jobs"
+    for name in ("job-1-1", "job-12-1", "job-3-1", "job-4-2"):
+        (root / name / "out").mkdir(parents=True)
+    week = time.time() - JOB_FOLDER_DAYS * 86400 - 60
+    os.utime(root / "job-3-1", (week, week))
+    sweep_job_folders(root, rerun=1)
+    assert sorted(p.name for p in root.iterdir()) == ["job-12-1", "job-4-2"]

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..config import Caps
 from ..errors import ConfigError, McError
 
 EX_TEMPFAIL = 75
@@ -210,13 +211,16 @@ def _read_plain_file(path: Path, cap: int | None = None) -> bytes:
         return f.read(cap) if cap is not None else f.read()
 
 
-def read_artifacts(output_dir: Path) -> dict[str, bytes]:
+def read_artifacts(output_dir: Path, caps: Caps | None = None) -> dict[str, bytes]:
     """Every file an agent left in its output folder (relative path -> bytes).
 
     Symlinks and special files (fifos, sockets, devices) are refused, not followed: a
-    link to ~/.ssh/id_ed25519 must never become an artifact.
+    link to ~/.ssh/id_ed25519 must never become an artifact. So is more than ``caps``
+    allow (mc.yaml's ``artifacts:``), judged by size before anything is read.
     """
+    caps = caps or Caps()
     found: dict[str, bytes] = {}
+    total = 0
     for folder, dirs, files in os.walk(output_dir, followlinks=False):
         base = Path(folder)
         for name in sorted(dirs):
@@ -226,13 +230,40 @@ def read_artifacts(output_dir: Path) -> dict[str, bytes]:
         for name in sorted(files):
             path = base / name
             rel = path.relative_to(output_dir).as_posix()
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode):
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
                 raise UnsafeOutput(f"artifact {rel} is a symlink: agents leave plain files")
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(info.st_mode):
                 raise UnsafeOutput(f"artifact {rel} is not a plain file")
-            found[rel] = _read_plain_file(path)
+            if len(found) >= caps.max_files:
+                raise TooMuchOutput(
+                    f"more than {caps.max_files} artifacts (artifacts.max_files in mc.yaml)"
+                )
+            if info.st_size > caps.max_file_bytes:
+                raise TooMuchOutput(
+                    f"artifact {rel} is {_mb(info.st_size)}, over the cap of "
+                    f"{_mb(caps.max_file_bytes)} (artifacts.max_file_mb in mc.yaml)"
+                )
+            total += info.st_size
+            if total > caps.max_total_bytes:
+                raise TooMuchOutput(
+                    f"the artifacts are over {_mb(caps.max_total_bytes)} in all "
+                    "(artifacts.max_total_mb in mc.yaml)"
+                )
+            found[rel] = _read_plain_file(path, caps.max_file_bytes + 1)
+            if len(found[rel]) > caps.max_file_bytes:  # it grew after lstat
+                raise TooMuchOutput(f"artifact {rel} is over the cap of {_mb(caps.max_file_bytes)}")
     return dict(sorted(found.items()))
+
+
+class TooMuchOutput(McError):
+    """A run left more than the board takes in (mc.yaml's ``artifacts:`` caps)."""
+
+    http_status = 422
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
 
 
 def tail(text: str, lines: int = 3) -> str:
