@@ -43,6 +43,7 @@ log = logging.getLogger("mc.daemon")
 
 POLL_SECONDS = 5.0
 UNCOMMITTED_DEBOUNCE = 0.05
+PENDING_RETRY = 0.05  # seconds between tries at a checkout update the index held up
 _IGNORED = (FileOpenedEvent, FileClosedEvent, FileClosedNoWriteEvent, DirCreatedEvent)
 
 
@@ -162,7 +163,10 @@ class Daemon:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, 5.0) * random.uniform(0.8, 1.2)
                     continue
-                if not self.wake.wait(self.poll):
+                # A checkout update left pending (the person's git held the index) is
+                # finished as soon as the index is free: look again soon.
+                pending = not self.remote and not self._finish_checkout()
+                if not self.wake.wait(PENDING_RETRY if pending else self.poll):
                     self.tree_changed.set()  # the poll also catches index-only changes
                 self.wake.clear()
         finally:
@@ -170,6 +174,16 @@ class Daemon:
                 self.observer.stop()
             self._drop_connection()
             self.board.close()
+
+    def _finish_checkout(self) -> bool:
+        """Finish the person's checkout update if one is pending; True when none is."""
+        from .store import Store
+
+        try:
+            return Store(self.board).finish_checkout(wait=False)
+        except McError as exc:
+            log.warning("could not update the checkout: %s", exc)
+            return True
 
     def step(self) -> SyncResult | None:
         """One pass: sync if the tip moved, refresh the uncommitted list if lanes changed."""

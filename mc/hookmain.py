@@ -27,11 +27,13 @@ def pre_commit() -> int:
 
     try:
         repo = _hook_repo()
-        if os.path.exists(os.path.join(repo.git_dir, "mc", "pending-checkout")):
+        pending = os.path.join(repo.git_dir, "mc", "pending-checkout")
+        if os.path.exists(pending) and not _finish_pending(repo, pending):
             _say(
                 [
-                    "mc: the board branch moved but your checkout was not updated yet (git held "
-                    "its index); run `mc checkout`, then commit again"
+                    "mc: the board branch moved but your checkout was not updated yet, and "
+                    "this commit cannot take the update (a partial commit, or your edits "
+                    "overlap it); run `mc checkout`, then commit again"
                 ]
             )
             return 1
@@ -43,6 +45,28 @@ def pre_commit() -> int:
         return 0
     _say(["mc: this commit is refused by the board's rules:"] + [f"  {v}" for v in violations])
     return 1
+
+
+def _finish_pending(repo: Repo, pending: str) -> bool:
+    """Take the pipeline's moves into this commit (issue 12.15).
+
+    git gives the hook the index it will commit (GIT_INDEX_FILE: .git/index, or the
+    held .git/index.lock for `commit -a`) and reads it again afterwards; moving it and
+    the files from the checkout's commit to the branch tip there is what mc would have
+    done, and the commit then builds on the tip with the person's own changes on top.
+    A partial commit's index is a temporary one: the update cannot be taken there.
+    """
+    from .store import apply_pending
+
+    index = os.environ.get("GIT_INDEX_FILE", "")
+    if os.path.basename(index) not in ("index", "index.lock"):
+        return False
+    try:
+        with open(pending, encoding="ascii") as fh:
+            old, new = fh.read().split()
+    except (OSError, ValueError):
+        return True  # finished meanwhile
+    return apply_pending(repo, old, new)
 
 
 def commit_msg(path: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import fcntl
+import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,7 +31,7 @@ from .errors import (
     TransitionRefused,
     UncommittedChanges,
 )
-from .git import EMPTY_TREE, ObjectWriter, blob_id, build_tree
+from .git import EMPTY_TREE, ObjectWriter, Repo, blob_id, build_tree
 from .lanes import PathKind, artifacts_prefix, classify
 from .rules import Actor, Change, Role, State
 
@@ -80,7 +81,7 @@ class Store:
         if self.board.remote:
             return self._apply_remote(build, who)
         with self._locked():
-            self._finish_checkout(wait=True)
+            self._finish_checkout()
             for _ in range(MAX_ATTEMPTS):
                 tip = self.board.tip
                 transition = build(tip)
@@ -90,9 +91,14 @@ class Store:
                     self._ensure_clean(transition)
                 commit = self._commit(transition, tip, who)
                 what = f"mc: {transition.action} {transition.project_id or ''}".strip()
+                if on_branch:
+                    # A person's `git commit` holds the index from before it reads HEAD
+                    # until its ref moves: let it land, then build on it (12.15).
+                    self._wait_for_index()
                 if self.repo.update_ref(self.board.ref, commit, tip, what):
                     if on_branch:
-                        self._sync_checkout(tip, commit)
+                        # A person's own command updates their checkout at once.
+                        self._sync_checkout(tip, commit, now=who.actor.role.is_person)
                     return Committed(commit, transition)
                 time.sleep(random.uniform(0.001, 0.02))  # lost the race: rebuild on the new tip
         raise McError(f"{self.board.ref} kept moving during {transition.action}; try again")
@@ -240,10 +246,16 @@ class Store:
     def _checkout_on_branch(self) -> bool:
         return self.repo.work_tree is not None and self.repo.symbolic_head() == self.board.ref
 
-    def finish_checkout(self) -> bool:
-        """Finish a pending checkout update now; True when nothing is left pending."""
+    def finish_checkout(self, *, wait: bool = True) -> bool:
+        """Finish a pending checkout update now; True when nothing is left pending.
+
+        ``wait``: until git lets go of the index, for a few seconds (mc checkout); else
+        only if no git holds it now (the daemon, which retries).
+        """
+        if not self._pending_path().exists():
+            return True
         with self._locked():
-            self._finish_checkout(wait=True)
+            self._finish_checkout(wait=wait)
         return not self._pending_path().exists()
 
     def _ensure_clean(self, transition: Transition) -> None:
@@ -259,36 +271,92 @@ class Store:
                         f"{here.relative_to(root)} is a symbolic link in your checkout; the "
                         "board's folders must be real folders"
                     )
-        out = self.repo.run(
-            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths
-        ).stdout
-        dirty = [item[3:].decode("utf-8", "replace") for item in out.split(b"\0") if len(item) > 3]
+        # Never the index lock (a status refresh would take it from the person's git).
+        quiet = {"GIT_OPTIONAL_LOCKS": "0"}
+        try:
+            base = self._pending_path().read_text().split()[0]
+        except (OSError, IndexError):
+            base = None
+        if base is None:
+            out = self.repo.run(
+                "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths, env=quiet
+            ).stdout
+            dirty = [
+                item[3:].decode("utf-8", "replace") for item in out.split(b"\0") if len(item) > 3
+            ]
+        else:
+            # The checkout is still where a pending update starts: edits are against that.
+            changed = self.repo.run("diff", "--name-only", "-z", base, "--", *paths, env=quiet)
+            new = self.repo.run(
+                "ls-files", "-o", "-z", "--exclude-standard", "--", *paths, env=quiet
+            )
+            dirty = [
+                item.decode("utf-8", "replace")
+                for item in (changed.stdout + new.stdout).split(b"\0")
+                if item
+            ]
         if dirty:
             raise UncommittedChanges(
                 f"{dirty[0]} has uncommitted edits: commit or discard them before "
                 f"{transition.action} (git diff HEAD -- {dirty[0]})"
             )
 
-    def _sync_checkout(self, old: str | None, new: str) -> None:
+    def _sync_checkout(self, old: str | None, new: str, *, now: bool = False) -> None:
         """Bring the checkout from ``old`` to ``new``: only the paths that changed.
 
         ``git read-tree -m -u`` is git's own two-way merge (what switching branches
         does): it updates index and files together under git's index lock, keeps every
-        unrelated staged or unstaged edit, and never writes through a symlink. When it
-        cannot run now (someone holds .git/index.lock, e.g. a `git commit` waiting for
-        its editor), the move is written down and finished by the next mc command; the
-        pre-commit hook refuses commits until then, so a stale index cannot undo it.
+        unrelated staged or unstaged edit, and never writes through a symlink.
+
+        It does not wait on the person for the index (issue 12.15): while a git of
+        theirs holds it, the move is written down instead — several moves as one — and
+        is finished by their own next commit (the pre-commit hook applies it inside the
+        commit's index, which git already holds), by the daemon as soon as the index is
+        free, or by the next mc command.
         """
         pending = self._pending_path()
         pending.parent.mkdir(exist_ok=True)
-        pending.write_text(f"{old or EMPTY_TREE} {new}\n")
-        self._finish_checkout(wait=True)
+        start = old or EMPTY_TREE
+        try:
+            was, until = pending.read_text().split()
+            if until == old:
+                start = was  # still pending: one move from where the checkout is
+        except (OSError, ValueError):
+            pass
+        tmp = pending.with_name("pending-checkout.tmp")
+        tmp.write_text(f"{start} {new}\n")
+        os.replace(tmp, pending)
+        self._finish_checkout(wait=now)
+        if now and pending.exists():
+            import sys
+
+            sys.stderr.write(
+                f"mc: committed {new[:12]}, but your checkout could not be updated yet "
+                "(.git/index.lock is held); your next commit or mc command finishes it "
+                "(mc checkout)\n"
+            )
 
     def _pending_path(self) -> Path:
         return self.repo.git_path("mc", "pending-checkout")
 
-    def _finish_checkout(self, *, wait: bool) -> None:
-        """Finish a checkout update left pending, if any (under the store lock)."""
+    def _index_busy(self) -> bool:
+        """Does a git hold the index now (a commit, an add, an editor waiting)?"""
+        return self.repo.git_path("index.lock").exists()
+
+    def _wait_for_index(self, seconds: float = 2.0) -> None:
+        """Until no git holds the index and no `git commit` runs in the checkout; not for
+        ever (a commit waiting for its editor)."""
+        lock = self.repo.git_path("index.lock")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (lock.exists() or _git_commit_in(self.repo.root)):
+            time.sleep(0.005)
+
+    def _finish_checkout(self, *, wait: bool = False) -> None:
+        """Finish a checkout update left pending, if any (under the store lock).
+
+        Not while the person is using git, unless ``wait`` (mc checkout, a person's
+        own command: then until git lets go of the index, for a few seconds).
+        """
         pending = self._pending_path()
         try:
             old, new = pending.read_text().split()
@@ -297,25 +365,12 @@ class Store:
         if self.repo.work_tree is None or self.repo.symbolic_head() != self.board.ref:
             pending.unlink(missing_ok=True)  # the checkout left the board branch
             return
+        if not wait and self._index_busy():
+            return
         for attempt in range(40 if wait else 1):
-            proc = self.repo.run("read-tree", "-m", "-u", old, new, check=False)
-            if proc.returncode == 0:
-                pending.unlink(missing_ok=True)
+            if apply_pending(self.repo, old, new):
                 return
-            if b"index.lock" not in proc.stderr:
-                # e.g. stale stat data: refresh and try once more, else leave it pending.
-                self.repo.run("update-index", "-q", "--refresh", check=False)
-                if self.repo.run("read-tree", "-m", "-u", old, new, check=False).returncode == 0:
-                    pending.unlink(missing_ok=True)
-                    return
-                break
             time.sleep(0.025 + attempt * 0.005)  # someone holds the index for a moment
-        import sys
-
-        sys.stderr.write(
-            f"mc: committed {new[:12]}, but your checkout could not be updated yet "
-            "(.git/index.lock is held); the next mc command finishes it (mc checkout)\n"
-        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -327,6 +382,52 @@ class Store:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def apply_pending(repo: Repo, old: str, new: str, env: dict[str, str] | None = None) -> bool:
+    """Move the checkout (index and files) from ``old`` to ``new``; True when done (the
+    pending record is then gone). ``env``: e.g. the index a pre-commit hook is given."""
+    pending = repo.git_path("mc", "pending-checkout")
+    proc = repo.run("read-tree", "-m", "-u", old, new, check=False, env=env)
+    if proc.returncode != 0 and b"index.lock" not in proc.stderr:
+        # e.g. stale stat data: refresh and try once more, else leave it pending.
+        repo.run("update-index", "-q", "--refresh", check=False, env=env)
+        proc = repo.run("read-tree", "-m", "-u", old, new, check=False, env=env)
+    if proc.returncode != 0:
+        return False
+    try:
+        if pending.read_text().split() == [old, new]:
+            pending.unlink()
+    except OSError:
+        pass
+    return True
+
+
+def _git_commit_in(root: Path) -> bool:
+    """Is a `git commit` running in this checkout (any process of ours, by /proc)?
+
+    git reads HEAD when it starts and moves it when it is done, and holds no lock we can
+    see in between (its pre-commit hook runs with the index unlocked): moving the branch
+    then refuses the person's commit ("cannot lock ref 'HEAD'"). Written by hand: no
+    library says this, and only Linux's /proc can (elsewhere: False).
+    """
+    here = str(root)
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+            if os.path.basename(argv[0]) != b"git" or b"commit" not in argv[1:]:
+                continue
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd == here or cwd.startswith(here + "/"):
+            return True
+    return False
 
 
 def _touched_paths(transition: Transition) -> list[str]:

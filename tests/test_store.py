@@ -12,7 +12,7 @@ from mc.board import Board
 from mc.errors import ProjectExists, TransitionRefused, UncommittedChanges
 from mc.lanes import Lane
 
-from .conftest import git, head, write
+from .conftest import git, head, run_mc, write
 
 
 def _status(path: Path) -> str:
@@ -212,3 +212,63 @@ def test_pipeline_write_keeps_the_persons_text(board: Board, board_path: Path) -
     after = git(board_path, "show", "main:in-progress/keep.yaml").stdout
     assert after.startswith(text)
     assert "run:\n  job: '3'\n" in after[len(text) :]
+
+
+def test_a_person_committing_while_the_pipeline_commits_is_never_refused(
+    board: Board, board_path: Path
+) -> None:
+    """Issue 12.15: the pipeline moves the branch under a person who commits by hand
+    several times a second. No commit of theirs is refused for a stale checkout (their
+    commit takes the pipeline's moves in), mc never holds the index against their git
+    add, nothing the pipeline did is undone, and the history verifies. (A commit git
+    itself refuses because the branch moved in the few milliseconds between its start
+    and its hook is counted and made again; tests/bench/bench_person_commits.py reports
+    how often.)"""
+    from mc.store import Store
+
+    from .concurrent_person import run
+
+    counts = run(board_path, person_commits=30, projects=8, pace=0.15)
+    assert counts["refused"] == 0, counts["refusals"]
+    assert counts["landed"] == counts["attempted"]
+    assert counts["ref_races"] <= counts["attempted"] // 4, counts
+    Store(board).finish_checkout()
+    status = git(board_path, "status", "--porcelain").stdout
+    assert status == "", status
+    lanes = [
+        f
+        for f in git(board_path, "ls-tree", "-r", "--name-only", "HEAD", "review/").stdout.split()
+        if f.endswith(".yaml")
+    ]
+    assert sorted(lanes) == sorted(f"review/p{i}.yaml" for i in range(8))
+    assert all((board_path / "review" / f"p{i}.yaml").exists() for i in range(8))
+    assert run_mc(board_path, "verify").returncode == 0, run_mc(board_path, "verify").stdout
+
+
+def test_a_move_the_index_held_up_is_taken_into_the_persons_next_commit(
+    board: Board, board_path: Path
+) -> None:
+    """Issue 12.15: while the person's git holds the index the pipeline's move is written
+    down; the person's next commit takes it in (it is not refused, and it undoes
+    nothing), and a partial commit, which cannot, is refused with what to run."""
+    actions.new_project(board, "X", "coder", project_id="x")
+    actions.queue(board, "x")
+    lock = board_path / ".git" / "index.lock"
+    lock.write_text("")  # a git of the person's holds the index
+    actions.dispatch(board, "x", "1")
+    pending = board_path / ".git" / "mc" / "pending-checkout"
+    assert pending.exists()
+    assert (board_path / "up-next" / "x.yaml").exists()  # the checkout is not touched
+    lock.unlink()
+    write(board_path / "notes.txt", "mine\n")
+    git(board_path, "add", "notes.txt")
+    partial = git(board_path, "commit", "-q", "-m", "partial", "notes.txt", check=False)
+    assert partial.returncode != 0 and "mc checkout" in partial.stderr
+    git(board_path, "commit", "-q", "-m", "my note")
+    files = git(board_path, "ls-tree", "-r", "--name-only", "HEAD").stdout.split()
+    assert "in-progress/x.yaml" in files and "up-next/x.yaml" not in files
+    assert "notes.txt" in files
+    assert not pending.exists()
+    assert (board_path / "in-progress" / "x.yaml").exists()
+    assert git(board_path, "status", "--porcelain").stdout == ""
+    assert run_mc(board_path, "verify").returncode == 0
