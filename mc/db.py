@@ -113,7 +113,7 @@ def listen(
                 return
             log.warning("%s: LISTEN connection lost (%s); retrying in %.1f s", name, exc, backoff)
             stop.wait(backoff)
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, 1.0)  # a local socket: cheap to try, and every second counts
 
 
 @contextmanager

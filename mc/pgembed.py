@@ -19,6 +19,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -35,6 +36,14 @@ INSTALL_HINT = (
     "(Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql), "
     "or pip install 'mc[embedded-pg]', or point MC_DATABASE_URL at a PostgreSQL >= 14"
 )
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state == "Z"
 
 
 class EmbeddedError(McError):
@@ -284,6 +293,7 @@ class Cluster:
     def running(self) -> bool:
         if not self.initialised:
             return False
+        self._await_reaping(10)
         return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
 
     def start(self, timeout: int = 60) -> None:
@@ -328,6 +338,18 @@ class Cluster:
             f"-k {self.socket_dir} -c listen_addresses=''",
             "start",
         )
+
+    def _await_reaping(self, timeout: float) -> None:
+        """A killed postmaster stays a zombie until its parent (init, by then) reaps it,
+        and until then both pg_ctl and postgres take it for a live server. Some inits
+        reap every few seconds: wait for it here rather than fail or back off longer."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        deadline = time.monotonic() + timeout
+        while _zombie(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def stop(self, mode: str = "fast") -> None:
         if self.running():

@@ -468,7 +468,11 @@ class Worker:
                     job = jobs.claim(conn, self.name, lease=self.lease)
                 except McError as exc:
                     log.warning("queue unavailable: %s", exc)
-                    self.stop.wait(1)
+                    if db.is_disconnect(exc):  # reconnect at once (with backoff from there)
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                    else:
+                        self.stop.wait(1)
                     continue
                 if job is None:
                     self.wake.wait(self.poll)
@@ -521,6 +525,7 @@ class Worker:
             [jobs.CHANNEL],
             stop=self.stop,
             on_notify=lambda _channel, _payload: self.wake.set(),
+            on_connect=self.wake.set,  # what was queued while it was away: look now
             name=f"mc worker {self.name} listen",
         )
 
@@ -857,6 +862,7 @@ class Worker:
             return
         if verdict.error == "shutdown":
             jobs.hand_back(conn, job)
+            log.info("job %s handed back (the worker is stopping)", job.id)
             return
         if verdict.error == "lease lost":
             log.warning("job %s: lease lost, result dropped", job.id)

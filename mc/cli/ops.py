@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,24 +83,44 @@ def _serve(
         _check_address(*web)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     services = _Services()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, services.stop)
+    services.asked.install()
     try:
         services.run(poll, what, dispatch, workers, remote, web, started)
     except _StartFailed as exc:
         _fail(str(exc))
 
 
-class _Services:
-    """What ``_serve`` runs, and the one way to stop it (signal handlers call ``stop``)."""
+class _StopAsked:
+    """Ctrl-C, SIGTERM or SIGHUP, noted by a signal handler for the main thread to act on.
+
+    The handler takes no lock: a second signal (the terminal's SIGINT to the whole group,
+    then mc up's SIGTERM to its workers) can arrive while the first handler is inside
+    ``Event.set`` holding the event's lock, and a handler that sets the event again waits
+    for that lock for ever (seen: a worker hung until mc up killed it)."""
 
     def __init__(self) -> None:
+        self.asked = False
+
+    def __call__(self, *_: object) -> None:
+        self.asked = True
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self)
+
+
+class _Services:
+    """What ``_serve`` runs, and the one way to stop it (``stop``, called by the main
+    thread once a signal asked for it)."""
+
+    def __init__(self) -> None:
+        self.asked = _StopAsked()
         self.stopping = threading.Event()
         self.procs: list[subprocess.Popen[bytes]] = []
         self.server: WebServer | None = None
         self.daemon: Daemon | None = None
 
-    def stop(self, *_: object) -> None:
+    def stop(self) -> None:
         self.stopping.set()
         if self.server is not None:
             self.server.web.hub.close()
@@ -139,7 +161,7 @@ class _Services:
                     root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch,
                     remote=remote,
                 )  # fmt: skip
-                if self.stopping.is_set():
+                if self.asked.asked:  # a signal came while the database started
                     return
                 self.procs += _start_workers(root, where.url, workers)
                 if web is not None:
@@ -170,10 +192,10 @@ class _Services:
                 thread = threading.Thread(target=self.daemon.run, name="mc-daemon")
                 thread.start()
                 finish = started(self.stopping) if started is not None else None
-                if self.stopping.is_set():  # a signal came while starting
-                    self.stop()
                 while thread.is_alive():
-                    thread.join(0.5)
+                    if self.asked.asked and not self.stopping.is_set():
+                        self.stop()
+                    thread.join(0.1)
                 if finish is not None:
                     finish()
             finally:
@@ -189,7 +211,14 @@ class _Services:
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
+                # Say where it hung (its threads' stacks, by faulthandler), then end it.
+                sys.stdout.write(f"mc: worker {proc.pid} did not stop in 15 s; its threads:\n")
+                sys.stdout.flush()
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGUSR1)
+                    time.sleep(0.5)
                 proc.kill()
+                proc.wait()
         if cluster is not None:
             cluster.stop()
             sys.stdout.write("mc: embedded PostgreSQL stopped\n")
@@ -283,17 +312,20 @@ def worker(
     from mc.pipeline import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it hangs, if it does
     with _board() as board, opened(board, keep_running=True) as where:
         root = board.root
     runner = Worker(root, where.url, poll=poll, remote=remote)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: runner.request_stop())
+    asked = _StopAsked()
+    asked.install()
     sys.stdout.write(f"mc worker {runner.name}: claiming jobs for {root}\n")
     sys.stdout.flush()
     thread = threading.Thread(target=runner.run, name="mc-worker")
     thread.start()
     while thread.is_alive():
-        thread.join(0.5)
+        if asked.asked and not runner.stop.is_set():
+            runner.request_stop()
+        thread.join(0.1)
 
 
 @app.command()
