@@ -99,10 +99,13 @@ class _StopAsked:
     for that lock for ever (seen: a worker hung until mc up killed it)."""
 
     def __init__(self) -> None:
-        self.asked = False
+        self._asked = False
 
     def __call__(self, *_: object) -> None:
-        self.asked = True
+        self._asked = True
+
+    def __bool__(self) -> bool:
+        return self._asked
 
     def install(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -161,7 +164,7 @@ class _Services:
                     root, where.url, poll=poll, ensure_database=ensure, dispatch=dispatch,
                     remote=remote,
                 )  # fmt: skip
-                if self.asked.asked:  # a signal came while the database started
+                if self.asked:  # a signal came while the database started
                     return
                 self.procs += _start_workers(root, where.url, workers)
                 if web is not None:
@@ -193,7 +196,7 @@ class _Services:
                 thread.start()
                 finish = started(self.stopping) if started is not None else None
                 while thread.is_alive():
-                    if self.asked.asked and not self.stopping.is_set():
+                    if self.asked and not self.stopping.is_set():
                         self.stop()
                     thread.join(0.1)
                 if finish is not None:
@@ -323,7 +326,7 @@ def worker(
     thread = threading.Thread(target=runner.run, name="mc-worker")
     thread.start()
     while thread.is_alive():
-        if asked.asked and not runner.stop.is_set():
+        if asked and not runner.stop.is_set():
             runner.request_stop()
         thread.join(0.1)
 
