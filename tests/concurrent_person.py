@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mc import actions
-from mc.board import Board
-from mc.lanes import Lane
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.layout import Lane
 
 
 def run(

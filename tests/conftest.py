@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mc import actions
-from mc.board import Board
-from mc.boardinit import init
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.init import init
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def to_review(
 
 def back_review_job(conn: object, pid: str, job_id: int, verdict: str = "pass") -> None:
     """The job record a review commit names, as a worker would have left it."""
-    from mc import db as dbm
+    from mc.mirror import db as dbm
 
     assert isinstance(conn, dbm.psycopg.Connection)
     conn.execute(
@@ -205,8 +205,8 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """
     import shutil
 
-    from mc import db
-    from mc.pgembed import Cluster
+    from mc.mirror import db
+    from mc.mirror.embedded import Cluster
 
     cluster = Cluster(tmp_path_factory.mktemp("pg") / "cluster")
     cluster.init(fast=True)
@@ -227,8 +227,8 @@ def database_url(pg_cluster: object) -> Iterator[str]:
 
     from psycopg import sql
 
-    from mc import db
-    from mc.pgembed import Cluster
+    from mc.mirror import db
+    from mc.mirror.embedded import Cluster
 
     assert isinstance(pg_cluster, Cluster)
     name = f"t_{uuid.uuid4().hex[:16]}"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mc import db
+from mc.mirror import db
 
 from .conftest import git
 from .standin import Script, StandinServer, Turn, serve

@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from mc import db
-from mc.daemon import Daemon
+from mc.mirror import db
+from mc.mirror.daemon import Daemon
 
 from .conftest import git, run_mc
 
@@ -96,7 +96,7 @@ def test_a_spent_budget_holds_new_work_and_says_why(board_path: Path, database_u
 def test_a_budget_is_checked_as_settings_are() -> None:
     import pytest
 
-    from mc import config
+    from mc.board import config
     from mc.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"budget\.daily_usd: expected an amount in US dollars"):

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mc import actions
-from mc.board import Board
+from mc.board import actions
+from mc.board.board import Board
 
 from .conftest import Key, git, head, run_mc, to_review, write
 

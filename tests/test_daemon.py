@@ -29,10 +29,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from mc import db
-from mc.board import Board
-from mc.pgembed import Cluster
-from mc.sync import Syncer
+from mc.board.board import Board
+from mc.mirror import db
+from mc.mirror.embedded import Cluster
+from mc.mirror.sync import Syncer
 
 from .conftest import git, head, run_mc, write
 

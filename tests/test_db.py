@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from mc import actions, db, tasks
-from mc.board import Board
-from mc.lanes import Lane
-from mc.pgembed import Cluster
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.layout import Lane
+from mc.mirror import db, tasks
+from mc.mirror.embedded import Cluster
 
 from .conftest import git, head, run_mc
 

@@ -90,8 +90,9 @@ def _no_signing_key() -> None:
 def test_the_demo_board_gets_a_demo_only_approver_when_the_person_has_no_key(
     tmp_path: Path,
 ) -> None:
-    from mc import actions, demo
-    from mc.board import Board
+    from mc.board import actions
+    from mc.board.board import Board
+    from mc.machine import demo
 
     from .conftest import to_review
 
@@ -134,7 +135,7 @@ def test_a_real_board_without_a_key_says_how_to_get_one_in_one_line(tmp_path: Pa
     assert "ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519" in note
     assert "git config --global user.signingkey ~/.ssh/id_ed25519.pub" in note
     assert "mc approvers add alice@example.com ~/.ssh/id_ed25519.pub" in note
-    from mc.board import Board
+    from mc.board.board import Board
 
     from .conftest import to_review
 
@@ -159,7 +160,7 @@ def test_the_demo_refuses_a_folder_that_is_not_a_demo_board(board_path: Path) ->
 
 
 def test_bad_server_arguments_are_one_line_and_start_nothing(board_path: Path) -> None:
-    from mc.pgembed import Cluster
+    from mc.mirror.embedded import Cluster
 
     for args in (["up", "--port", "99999"], ["web", "--port", "-1"], ["demo", "--port", "70000"]):
         refused = run_mc(board_path, *args)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.execute import KILLED_BY_GUARD, agent_env, run_agent
+from mc.pipeline.execute import KILLED_BY_GUARD, agent_env, run_agent
 
 FAKE = str(Path(__file__).with_name("fake_agent.py"))
 
@@ -120,7 +120,7 @@ WORKER = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from mc.execute import agent_env, run_agent
+    from mc.pipeline.execute import agent_env, run_agent
     run_agent([sys.executable, {fake!r}, "children"], cwd={cwd!r},
               env=agent_env({{"FAKE_PIDS": {pids!r}}}), timeout=3600,
               on_output=lambda s, t: None, beat=lambda: None, beat_every=0.5, lease=6, grace=0.5)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.git import (
+from mc.board.git import (
     CatFile,
     ObjectWriter,
     _changed_entries,
@@ -21,7 +21,7 @@ from .conftest import git
 
 
 def _tree(entries: dict[str, str]) -> bytes:
-    from mc.git import format_tree
+    from mc.board.git import format_tree
 
     return format_tree(("100644", name, sha) for name, sha in entries.items())
 
@@ -100,7 +100,7 @@ def test_object_writer_writes_what_git_reads(tmp_path: Path) -> None:
 
 
 def test_tree_has_finds_entries_and_nothing_else() -> None:
-    from mc.git import tree_has
+    from mc.board.git import tree_has
 
     names = {f"p{i:03d}.yaml": ("ab" * 20) for i in range(200)}
     data = _tree(names)

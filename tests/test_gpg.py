@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mc import actions, signing
-from mc.audit import Auditor
-from mc.board import Board
-from mc.boardinit import init
+from mc.board import actions, signing
+from mc.board.audit import Auditor
+from mc.board.board import Board
+from mc.board.git import find_repo
+from mc.board.hooks.install import install_server
+from mc.board.init import init
+from mc.board.store import Store, Transition, person_identity
 from mc.errors import InvalidInput, NotAnApprover, SigningError, TransitionRefused
-from mc.git import find_repo
-from mc.hooks import install_server
-from mc.store import Store, Transition, person_identity
 
 from .conftest import Key, git, head, run_mc, to_review, write
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from mc import actions
-from mc.board import Board
-from mc.git import find_repo
-from mc.hooks import install_server
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.git import find_repo
+from mc.board.hooks.install import install_server
 
 from .conftest import Key, git, head, run_mc, to_review, write
 

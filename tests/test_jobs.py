@@ -9,7 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mc import db, jobs
+from mc.mirror import db
+from mc.pipeline import jobs
 
 
 @pytest.fixture
@@ -192,7 +193,7 @@ def test_a_cut_job_listing_says_so(board_path: Path, database_url: str) -> None:
     """Issue 12.16: the newest 100 unless --limit or --all, and a cut list says it is."""
     import json as json_mod
 
-    from mc import db as dbm
+    from mc.mirror import db as dbm
 
     from .conftest import run_mc
 

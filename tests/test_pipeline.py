@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from mc import db, jobs
-from mc.daemon import Daemon
-from mc.pipeline import Worker
+from mc.mirror import db
+from mc.mirror.daemon import Daemon
+from mc.pipeline import jobs
+from mc.pipeline.worker import Worker
 
 from .conftest import git, run_mc
 
@@ -95,8 +96,8 @@ def test_the_brief_carries_the_criteria_the_review_notes_and_the_persons_feedbac
 ) -> None:
     import datetime as dt
 
-    from mc import actions
-    from mc.pipeline import render_brief
+    from mc.board import actions
+    from mc.pipeline.worker import render_brief
 
     actions.new_project(
         board,

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mc.errors import InvalidInput, InvalidProjectFile
-from mc.projectfile import (
+from mc.board.projectfile import (
     DELETE,
     OUTCOMES,
     PERSON_KEYS,
@@ -21,7 +20,8 @@ from mc.projectfile import (
     parse_cli_value,
     set_keys,
 )
-from mc.yamlsafe import parse
+from mc.board.yamlsafe import parse
+from mc.errors import InvalidInput, InvalidProjectFile
 
 NAME = "backlog/p.yaml"
 BASE = "title: T\narchetype: coder\n"

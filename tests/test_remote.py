@@ -8,12 +8,13 @@ import threading
 import time
 from pathlib import Path
 
-from mc import actions, db
-from mc.board import Board
-from mc.daemon import Daemon
-from mc.git import find_repo
-from mc.hooks import install_server
-from mc.pipeline import Worker
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.git import find_repo
+from mc.board.hooks.install import install_server
+from mc.mirror import db
+from mc.mirror.daemon import Daemon
+from mc.pipeline.worker import Worker
 
 from .conftest import git, run_mc
 from .test_worker import _configure, _queue

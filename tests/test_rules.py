@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mc.lanes import Lane
-from mc.rules import (
+from mc.board.layout import Lane
+from mc.board.rules import (
     Actor,
     Change,
     Decision,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mc.errors import ConfigError
-from mc.runners import EX_TEMPFAIL, PRESETS, Outcome, Run, read_verdict, resolve
+from mc.pipeline.runners import EX_TEMPFAIL, PRESETS, Outcome, Run, read_verdict, resolve
 
 
 def _run(tmp_path: Path, kind: str = "work", model: str | None = "sonnet") -> Run:

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from mc import db, sandbox
-from mc.board import Board
-from mc.execute import agent_env, run_agent
+from mc.board.board import Board
+from mc.mirror import db
+from mc.pipeline import sandbox
+from mc.pipeline.execute import agent_env, run_agent
 
 from .conftest import alive, git, marked_processes, run_mc
 from .test_worker import Services, _queue, _wait
@@ -292,7 +293,7 @@ def test_killing_the_guard_ends_every_process_of_the_agent(tmp_path: Path, who: 
         import os, sys, time
         sys.path.insert(0, {str(Path(__file__).parents[1])!r})
         from pathlib import Path
-        from mc.execute import run_agent
+        from mc.pipeline.execute import run_agent
         run_agent({sandbox.argv(plan, user)!r}, cwd=Path({str(plan.workspace)!r}),
                   env={env!r}, timeout=3600, on_output=lambda s, t: None,
                   beat=lambda: None, beat_every=0.2, lease=3600, sandboxed=True)
@@ -329,7 +330,7 @@ def _sleeps(pid: int) -> bool:
 
 def _is_guard(pid: int) -> bool:
     try:
-        return b"mc.guard" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"mc.pipeline.guard" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 
@@ -447,8 +448,8 @@ def test_the_sandbox_confines_an_unprivileged_persons_agent(tmp_path: Path) -> N
 UNPRIVILEGED = """
 import json, os, sys
 from pathlib import Path
-from mc import sandbox
-from mc.execute import agent_env, run_agent
+from mc.pipeline import sandbox
+from mc.pipeline.execute import agent_env, run_agent
 
 base = Path({base!r})
 job = base / "job"
@@ -523,7 +524,7 @@ def test_an_agent_that_rewrites_its_worktrees_git_file_cannot_steer_the_commit(
 
 
 def test_no_other_local_user_reaches_the_embedded_database(tmp_path: Path) -> None:
-    from mc.pgembed import Cluster
+    from mc.mirror.embedded import Cluster
 
     cluster = Cluster(tmp_path / "pg")
     cluster.init(fast=True)

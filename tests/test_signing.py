@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mc import actions
-from mc.board import Board
-from mc.errors import InvalidInput, SigningError
-from mc.git import Repo, find_repo
-from mc.signing import (
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.git import Repo, find_repo
+from mc.board.signing import (
     SERVICE_PRINCIPAL,
     SignerLine,
     approvers,
@@ -26,6 +25,7 @@ from mc.signing import (
     signer_line,
     verify,
 )
+from mc.errors import InvalidInput, SigningError
 
 from .conftest import Key, git, head, run_mc, to_review, write
 

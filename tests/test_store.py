@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mc import actions
-from mc.board import Board
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.layout import Lane
 from mc.errors import ProjectExists, TransitionRefused, UncommittedChanges
-from mc.lanes import Lane
 
 from .conftest import git, head, run_mc, write
 
@@ -160,7 +160,7 @@ def test_a_commit_landing_meanwhile_is_kept(board: Board, board_path: Path) -> N
     """
     actions.new_project(board, "One", "coder", project_id="one")
     actions.new_project(board, "Two", "coder", project_id="two")
-    from mc.store import Store, Transition, person_identity
+    from mc.board.store import Store, Transition, person_identity
 
     store = Store(board)
     calls: list[str | None] = []
@@ -224,7 +224,7 @@ def test_a_person_committing_while_the_pipeline_commits_is_never_refused(
     itself refuses because the branch moved in the few milliseconds between its start
     and its hook is counted and made again; tests/bench/bench_person_commits.py reports
     how often.)"""
-    from mc.store import Store
+    from mc.board.store import Store
 
     from .concurrent_person import run
 

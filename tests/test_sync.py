@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from mc import actions, db
-from mc.board import Board
-from mc.pgembed import Cluster
-from mc.sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
+from mc.board import actions
+from mc.board.board import Board
+from mc.mirror import db
+from mc.mirror.embedded import Cluster
+from mc.mirror.sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
 
 from .conftest import Key, back_review_job, git, head, run_mc, to_review, write
 

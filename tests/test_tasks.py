@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mc import actions, db, tasks
-from mc.board import Board
+from mc.board import actions
+from mc.board.board import Board
 from mc.errors import InvalidInput, ProjectNotFound
-from mc.sync import Syncer
-from mc.tasks import Task, TaskNotFound, parse_due
+from mc.mirror import db, tasks
+from mc.mirror.sync import Syncer
+from mc.mirror.tasks import Task, TaskNotFound, parse_due
 
 UTC = dt.UTC
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 
-from mc import actions, db, jobs
-from mc.board import Board
+from mc.board import actions
+from mc.board.board import Board
+from mc.mirror import db
+from mc.pipeline import jobs
 
 from .conftest import Key, git, to_review
 from .webfixtures import Running, web  # noqa: F401
@@ -653,7 +655,7 @@ def test_the_board_follows_mc_yaml(web: Running, board_path: Path) -> None:
 def test_a_stale_or_foreign_last_event_id_gets_a_reload_and_live_events(
     web: Running, board_path: Path, database_url: str
 ) -> None:
-    from mc.sync import Syncer
+    from mc.mirror.sync import Syncer
 
     _new(board_path, "alpha")
     web.wait_synced()

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from mc import actions, db
-from mc.board import Board
+from mc.board import actions
+from mc.board.board import Board
+from mc.mirror import db
 
 from .conftest import git, to_review, wait_for_file
 from .webfixtures import Running, web  # noqa: F401
@@ -271,7 +272,7 @@ def test_tasks_can_be_linked_edited_and_deleted(
 def test_a_running_jobs_log_grows_in_the_detail_page(
     web: Running, page: Opened, board_path: Path, database_url: str
 ) -> None:
-    from mc import jobs
+    from mc.pipeline import jobs
 
     _new(board_path, "alpha", lane=actions.Lane.UP_NEXT)
     web.wait_synced()

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from mc import db, jobs
-from mc.daemon import Daemon
-from mc.pipeline import Worker
+from mc.mirror import db
+from mc.mirror.daemon import Daemon
+from mc.pipeline import jobs
+from mc.pipeline.worker import Worker
 
 from .conftest import alive, git, marked_processes, run_mc, wait_for_file
 
@@ -228,7 +229,7 @@ WORKER = textwrap.dedent(
     import sys
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from mc.pipeline import Worker
+    from mc.pipeline.worker import Worker
     Worker(Path({board!r}), {url!r}, poll=0.3, beat_every=0.3, lease=4, grace=0.5).run()
     """
 )
@@ -604,7 +605,7 @@ def test_a_flood_of_output_keeps_its_head_and_tail_with_a_marker(
 ) -> None:
     """Issue 12.8: 2.7 MB of stdout is not 60,000 rows and NOTIFYs: the log keeps its
     start, says where it is cut and how much was left out, and keeps its end."""
-    from mc import pipeline
+    from mc.pipeline import worker as pipeline
 
     monkeypatch.setattr(pipeline, "LOG_HEAD_CHARS", 50_000)
     monkeypatch.setattr(pipeline, "LOG_TAIL_CHARS", 50_000)
@@ -633,7 +634,7 @@ def test_a_flood_of_output_keeps_its_head_and_tail_with_a_marker(
 def test_job_folders_of_earlier_runs_and_old_ones_are_removed(tmp_path: Path) -> None:
     """Issue 12.8: a failed run's folder stays for a look until its job runs again or a
     week has passed."""
-    from mc.pipeline import JOB_FOLDER_DAYS, sweep_job_folders
+    from mc.pipeline.worker import JOB_FOLDER_DAYS, sweep_job_folders
 
     root = tmp_path / "jobs"
     for name in ("job-1-1", "job-12-1", "job-3-1", "job-4-2"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mc.board.yamlsafe import MAX_DEPTH, MAX_FILE_BYTES, Parsed, parse
 from mc.errors import ConfigError, InvalidProjectFile, McError
-from mc.yamlsafe import MAX_DEPTH, MAX_FILE_BYTES, Parsed, parse
 
 NAME = "p.yaml"
 

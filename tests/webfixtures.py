@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mc import db
-from mc.daemon import Daemon
+from mc.mirror import db
+from mc.mirror.daemon import Daemon
 from mc.web.auth import create_token
 from mc.web.server import WebServer
 
@@ -29,7 +29,7 @@ class Running:
 
     def wait_synced(self, seconds: float = 15) -> None:
         """Until the mirror has the board's tip."""
-        from mc.board import Board
+        from mc.board.board import Board
 
         with Board.open(self.board_path) as board:
             tip = board.tip

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from mc.board import Board, Entry
+    from mc.board.board import Board, Entry
 
 app = typer.Typer(
     name="mc",
@@ -68,7 +68,7 @@ def _main(
 
 
 def _board() -> Board:
-    from mc.board import Board
+    from mc.board.board import Board
 
     return Board.open(_state["board"])
 
@@ -86,7 +86,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _entry_json(entry: Entry, diverged: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A project as the API has it: accepted state; ``diverged`` when git holds a refused one."""
-    from mc.projectfile import to_json
+    from mc.board.projectfile import to_json
 
     out: dict[str, Any] = {"id": entry.id, "lane": entry.lane.value, "path": entry.path}
     mark = (diverged or {}).get(entry.id)
@@ -113,7 +113,7 @@ def init(
     no_hooks: bool = typer.Option(False, "--no-hooks", help="Do not install the git hooks."),
 ) -> None:
     """Make a new board (or add one to an existing repository) and its first commit."""
-    from mc.boardinit import init as do_init
+    from mc.board.init import init as do_init
 
     result = do_init(directory, install_hooks=not no_hooks)
     sys.stdout.write(f"Board ready at {result.root} ({result.commit[:12]})\n")
@@ -126,8 +126,8 @@ def init(
 @app.command("board")
 def board_cmd(as_json: bool = JsonOpt) -> None:
     """Show the five lanes in the terminal."""
-    from mc import view
-    from mc.lanes import LANES
+    from mc.board.layout import LANES
+    from mc.mirror import view
 
     with _board() as board, view.mirror(board) as conn:
         entries, diverged = view.accepted(board, conn, board.projects())
@@ -160,7 +160,7 @@ def verify(
     as_json: bool = JsonOpt,
 ) -> None:
     """Audit history against the board's rules; exit 1 on any violation."""
-    from mc.audit import verify_history
+    from mc.board.audit import verify_history
 
     with _board() as board:
         count, violations = verify_history(board.repo, board.cat, rev_range or board.ref)
@@ -209,8 +209,8 @@ def project_new(
     as_json: bool = JsonOpt,
 ) -> None:
     """Add a project to the backlog (or up-next with --queue)."""
-    from mc.actions import new_project
-    from mc.lanes import Lane
+    from mc.board.actions import new_project
+    from mc.board.layout import Lane
 
     with _board() as board:
         result = new_project(
@@ -245,13 +245,13 @@ def project_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List projects, lane by lane."""
-    from mc.lanes import parse_lane
+    from mc.board.layout import parse_lane
 
     try:
         wanted = parse_lane(lane) if lane else None
     except ValueError as exc:
         _fail(f"--lane: {exc}")
-    from mc import view
+    from mc.mirror import view
 
     with _board() as board, view.mirror(board) as conn:
         entries, diverged = view.accepted(board, conn, board.projects())
@@ -269,8 +269,8 @@ def project_show(
     project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
 ) -> None:
     """Show one project."""
-    from mc import view
     from mc.cli.ops import project_extras, usage_text
+    from mc.mirror import view
 
     with _board() as board, view.mirror(board) as conn:
         entries, diverged = view.accepted(board, conn, [board.get(project_id)])
@@ -282,7 +282,7 @@ def project_show(
         if found is not None:
             import datetime as dt
 
-            from mc.tasks import local_zone
+            from mc.mirror.tasks import local_zone
 
             now, tz = dt.datetime.now(dt.UTC), local_zone()
             out["tasks"] = [t.to_json(now, tz) for t in found]
@@ -303,8 +303,8 @@ def project_edit(
     sets: list[str] = typer.Option([], "--set", "-s", help="key=value (repeatable); key= unsets."),
 ) -> None:
     """Change the fields a person owns (title, description, priority, due, labels…)."""
-    from mc.actions import edit
-    from mc.projectfile import parse_cli_value
+    from mc.board.actions import edit
+    from mc.board.projectfile import parse_cli_value
 
     updates: dict[str, Any] = {}
     for item in sets:
@@ -320,7 +320,7 @@ def project_edit(
 @project_app.command("queue")
 def project_queue(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """backlog → up-next: the dispatcher picks it up from there."""
-    from mc.actions import queue
+    from mc.board.actions import queue
 
     with _board() as board:
         result = queue(board, project_id)
@@ -333,8 +333,8 @@ def project_move(
     lane: str = typer.Argument(..., metavar="LANE"),
 ) -> None:
     """Move a project where a person may: up-next (queue, or rework from review) or backlog."""
-    from mc.actions import move
-    from mc.lanes import parse_lane
+    from mc.board.actions import move
+    from mc.board.layout import parse_lane
 
     try:
         target = parse_lane(lane)
@@ -348,7 +348,7 @@ def project_move(
 @project_app.command("cancel")
 def project_cancel(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Park a project in the backlog (a running job is cancelled)."""
-    from mc.actions import cancel
+    from mc.board.actions import cancel
 
     with _board() as board:
         result = cancel(board, project_id)
@@ -363,7 +363,7 @@ def project_rework(
     ),
 ) -> None:
     """Send a project in review back to up-next for another run, with your notes."""
-    from mc.actions import rework
+    from mc.board.actions import rework
 
     with _board() as board:
         result = rework(board, project_id, notes)
@@ -392,7 +392,7 @@ def project_log(
 @project_app.command("delete")
 def project_delete(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Delete a project that is in backlog or up-next."""
-    from mc.actions import delete
+    from mc.board.actions import delete
 
     with _board() as board:
         result = delete(board, project_id)
@@ -408,7 +408,7 @@ def project_approve(project_id: str = typer.Argument(..., metavar="ID")) -> None
 @app.command()
 def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """review → done, in a commit signed with your git signing key (approvers only)."""
-    from mc.actions import approve as do_approve
+    from mc.board.actions import approve as do_approve
 
     with _board() as board:
         result = do_approve(board, project_id)
@@ -432,13 +432,13 @@ def approvers_add(
     ),
 ) -> None:
     """Let a person's SSH or GPG key approve projects (signed by an approver once there is one)."""
-    from mc.actions import add_approver, add_gpg_approver
+    from mc.board.actions import add_approver, add_gpg_approver
 
     if (key is None) == (gpg is None):
         _fail("give their SSH public key, or --gpg KEYID_OR_ASC_FILE (not both)")
     with _board() as board:
         if gpg is not None:
-            from mc.signing import export_gpg_key, gpg_program
+            from mc.board.signing import export_gpg_key, gpg_program
 
             candidate = Path(gpg).expanduser()
             if candidate.is_file():
@@ -457,7 +457,7 @@ def approvers_add(
 @approvers_app.command("list")
 def approvers_list(as_json: bool = JsonOpt) -> None:
     """Who may approve (.mc/allowed_signers and .mc/gpg/ at the tip)."""
-    from mc.signing import approvers, gpg_approvers, parse_allowed_signers
+    from mc.board.signing import approvers, gpg_approvers, parse_allowed_signers
 
     with _board() as board:
         tip = board.tip
@@ -486,7 +486,7 @@ def approvers_list(as_json: bool = JsonOpt) -> None:
 @template_app.command("list")
 def template_list(as_json: bool = JsonOpt) -> None:
     """The board's project templates."""
-    from mc.actions import templates
+    from mc.board.actions import templates
 
     with _board() as board:
         found = templates(board)
@@ -509,8 +509,8 @@ def hooks_install(
     ),
 ) -> None:
     """Install the client hooks into this clone (or pre-receive with --server)."""
-    from mc.git import find_repo
-    from mc.hooks import install_client, install_server
+    from mc.board.git import find_repo
+    from mc.board.hooks.install import install_client, install_server
 
     if server is not None:
         if not server.is_dir():
@@ -526,8 +526,8 @@ def hooks_install(
 @app.command()
 def doctor(as_json: bool = JsonOpt) -> None:
     """Check this machine: the agent sandbox (a real probe), the database, signing, agent CLIs."""
-    from mc import doctor as checks
     from mc.errors import BoardNotFound
+    from mc.machine import doctor as checks
 
     try:
         board: Board | None = _board()
@@ -553,7 +553,7 @@ def doctor(as_json: bool = JsonOpt) -> None:
 @app.command("checkout")
 def checkout_cmd() -> None:
     """Finish updating your checkout after a commit mc made while git held the index."""
-    from mc.store import Store
+    from mc.board.store import Store
 
     with _board() as board:
         done = Store(board).finish_checkout()

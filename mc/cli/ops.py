@@ -19,10 +19,10 @@ import typer
 from mc.cli import JsonOpt, _board, _print_json, app, project_app
 
 if TYPE_CHECKING:
-    from mc import db as db_mod
-    from mc.board import Board
-    from mc.daemon import Daemon
-    from mc.pgembed import Cluster
+    from mc.board.board import Board
+    from mc.mirror import db as db_mod
+    from mc.mirror.daemon import Daemon
+    from mc.mirror.embedded import Cluster
     from mc.web.server import WebServer
 
 db_app = typer.Typer(help="The PostgreSQL mirror of the board.", no_args_is_help=True)
@@ -42,13 +42,13 @@ app.add_typer(token_app, name="token")
 @contextmanager
 def _connection() -> Iterator[db_mod.Connection]:
     """The board's database (the embedded one started for the command if need be)."""
-    from mc import db
-    from mc.database import opened
+    from mc.mirror import db
+    from mc.mirror.target import opened
 
     with _board() as board, opened(board) as where, db.connect(where.url) as conn:
         # Catch the mirror up first (a no-op when the daemon has): a project committed a
         # moment ago is then known to `mc task add --project`, job commands and the rest.
-        from mc.sync import Syncer
+        from mc.mirror.sync import Syncer
 
         Syncer(board).sync(conn)
         yield conn
@@ -144,9 +144,9 @@ class _Services:
         web: tuple[str, int] | None,
         started: Callable[[threading.Event], Callable[[], None]] | None,
     ) -> None:
-        from mc import served
-        from mc.daemon import Daemon
-        from mc.database import opened
+        from mc.machine import served
+        from mc.mirror.daemon import Daemon
+        from mc.mirror.target import opened
 
         with (
             _board() as board,
@@ -179,7 +179,7 @@ class _Services:
                 place = f"embedded PostgreSQL in {cluster.root}" if cluster else "PostgreSQL"
                 sys.stdout.write(f"mc {what}: syncing {root} into {place}\n")
                 if workers:
-                    from mc import sandbox
+                    from mc.pipeline import sandbox
 
                     confinement, message = sandbox.state(board.config.sandbox)
                     loud = "" if confinement == "on" else "WARNING: "
@@ -231,7 +231,7 @@ def _preflight(board: Board) -> list[str]:
     """Archetypes whose agent cannot start here: said once at start, not three attempts
     later."""
     from mc.errors import McError
-    from mc.runners import missing, resolve
+    from mc.pipeline.runners import missing, resolve
 
     config = board.config
     problems = []
@@ -311,8 +311,8 @@ def worker(
     """Claim jobs and run agents (several may run, on one machine or more)."""
     import logging
 
-    from mc.database import opened
-    from mc.pipeline import Worker
+    from mc.mirror.target import opened
+    from mc.pipeline.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it hangs, if it does
@@ -363,9 +363,9 @@ def demo(
     fresh: bool = typer.Option(False, "--fresh", help="Replace the demo board with a new one."),
 ) -> None:
     """A demo board run by the built-in demo agent: open the link, watch, approve one."""
-    from mc import demo as demo_board
     from mc.cli import _fail, _state
     from mc.errors import McError
+    from mc.machine import demo as demo_board
 
     _check_address(host, port)
     try:
@@ -462,8 +462,8 @@ def token_revoke(name: str = typer.Argument(..., metavar="NAME")) -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Create or update the database schema."""
-    from mc import db
-    from mc.database import opened
+    from mc.mirror import db
+    from mc.mirror.target import opened
 
     with _board() as board, opened(board) as where, db.connect(where.url) as conn:
         applied = list(where.migrated) + db.migrate(conn)
@@ -473,9 +473,9 @@ def db_migrate() -> None:
 @db_app.command("resync")
 def db_resync() -> None:
     """Rebuild the mirror from git: replays the whole history, loads it with COPY."""
-    from mc import db
-    from mc.database import opened
-    from mc.sync import Syncer
+    from mc.mirror import db
+    from mc.mirror.sync import Syncer
+    from mc.mirror.target import opened
 
     with _board() as board, opened(board) as where, db.connect(where.url) as conn:
         result = Syncer(board).rebuild(conn)
@@ -491,7 +491,7 @@ def db_resync() -> None:
 @db_app.command("url")
 def db_url() -> None:
     """Print the database URL this board uses."""
-    from mc.database import target
+    from mc.mirror.target import target
 
     with _board() as board:
         sys.stdout.write(target(board).url + "\n")
@@ -503,7 +503,7 @@ def db_url() -> None:
 @app.command()
 def status(as_json: bool = JsonOpt) -> None:
     """Database, daemon, last synced commit and lag, lanes, invalid projects, violations."""
-    from mc.status import report
+    from mc.mirror.status import report
 
     with _board() as board:
         data = report(board)
@@ -521,7 +521,7 @@ def status(as_json: bool = JsonOpt) -> None:
 def _tz_now() -> tuple[Any, Any]:
     import datetime as dt
 
-    from mc.tasks import local_zone
+    from mc.mirror.tasks import local_zone
 
     return dt.datetime.now(dt.UTC), local_zone()
 
@@ -549,7 +549,7 @@ def task_add(
     as_json: bool = JsonOpt,
 ) -> None:
     """Add a task."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     with _connection() as conn:
         task = tasks.add(
@@ -566,7 +566,7 @@ def task_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """Open tasks, soonest due first (overdue ones marked)."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     now, tz = _tz_now()
     with _connection() as conn:
@@ -587,7 +587,7 @@ def task_list(
 @task_app.command("done")
 def task_done(number: int = typer.Argument(..., metavar="N"), as_json: bool = JsonOpt) -> None:
     """Mark task N done."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     with _connection() as conn:
         task = tasks.update(conn, number, done=True)
@@ -597,7 +597,7 @@ def task_done(number: int = typer.Argument(..., metavar="N"), as_json: bool = Js
 @task_app.command("delete")
 def task_delete(number: int = typer.Argument(..., metavar="N")) -> None:
     """Delete task N."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     with _connection() as conn:
         task = tasks.delete(conn, number)
@@ -616,7 +616,7 @@ def task_edit(
     as_json: bool = JsonOpt,
 ) -> None:
     """Change task N."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     changes: dict[str, Any] = {"title": title, "notes": notes, "tags": tag or None}
     if due is not None:
@@ -637,7 +637,7 @@ def task_link(
     as_json: bool = JsonOpt,
 ) -> None:
     """Link task N to a project."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     with _connection() as conn:
         task = tasks.update(conn, number, project=project)
@@ -647,7 +647,7 @@ def task_link(
 @task_app.command("unlink")
 def task_unlink(number: int = typer.Argument(..., metavar="N"), as_json: bool = JsonOpt) -> None:
     """Unlink task N from its project."""
-    from mc import tasks
+    from mc.mirror import tasks
 
     with _connection() as conn:
         task = tasks.update(conn, number, project=None)
@@ -664,8 +664,8 @@ def service_install(
     ),
 ) -> None:
     """A systemd user unit running mc up for this board, restarted on failure."""
-    from mc.service import environment_lines, install, units
-    from mc.status import _redact
+    from mc.machine.service import environment_lines, install, units
+    from mc.mirror.status import _redact
 
     with _board() as board:
         root = board.root
@@ -689,8 +689,9 @@ def service_install(
 def project_extras(project_id: str) -> tuple[list[Any], Any] | None:
     """A project's linked tasks and what its agents cost, or None when the database
     cannot be reached."""
-    from mc import jobs, tasks
     from mc.errors import McError
+    from mc.mirror import tasks
+    from mc.pipeline import jobs
 
     try:
         with _connection() as conn:
@@ -736,7 +737,7 @@ def job_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """Jobs, newest first (the newest 100 unless --limit or --all; a cut list says so)."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _connection() as conn:
         found = jobs.listing(conn, project=project, state=state, limit=None if show_all else limit)
@@ -757,7 +758,7 @@ def job_list(
 @job_app.command("show")
 def job_show(number: int = typer.Argument(..., metavar="JOB"), as_json: bool = JsonOpt) -> None:
     """One job."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _connection() as conn:
         job = jobs.get(conn, number)
@@ -786,7 +787,7 @@ def job_logs(
     """What the agent did, in words (live with -f; --raw: as it printed it)."""
     import time
 
-    from mc import jobs
+    from mc.pipeline import jobs
 
     after = 0
     with _connection() as conn:
@@ -810,7 +811,7 @@ def job_logs(
 @job_app.command("retry")
 def job_retry(number: int = typer.Argument(..., metavar="JOB")) -> None:
     """Run a dead or cancelled job again (a fresh attempt budget)."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _connection() as conn:
         job = jobs.retry(conn, number)
@@ -820,7 +821,7 @@ def job_retry(number: int = typer.Argument(..., metavar="JOB")) -> None:
 @project_app.command("retry")
 def project_retry(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Run a project's dead or cancelled job again (a fresh attempt budget)."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _board() as board:
         lane = board.get(project_id).lane
@@ -832,7 +833,7 @@ def project_retry(project_id: str = typer.Argument(..., metavar="ID")) -> None:
 @job_app.command("cancel")
 def job_cancel(number: int = typer.Argument(..., metavar="JOB")) -> None:
     """Cancel a job: its agent's process tree is killed; it is not retried."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _connection() as conn:
         job = jobs.cancel(conn, number)
@@ -845,7 +846,7 @@ def job_complete(
     notes: str = typer.Option("", "--notes", help="What was done (kept with the result)."),
 ) -> None:
     """Report a handed-off job done (its worker records the result)."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _connection() as conn:
         job = jobs.report(conn, number, ok=True, notes=notes)
@@ -858,7 +859,7 @@ def job_fail(
     error: str = typer.Option(..., "--error", help="What went wrong."),
 ) -> None:
     """Report a handed-off job failed (it is retried like any failed run)."""
-    from mc import jobs
+    from mc.pipeline import jobs
 
     with _connection() as conn:
         job = jobs.report(conn, number, ok=False, error=error)

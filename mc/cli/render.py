@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from mc.board import Entry
-from mc.lanes import LANES, Lane
+from mc.board.board import Entry
+from mc.board.layout import LANES, Lane
 
 
 def _state(entry: Entry) -> str:
@@ -103,7 +103,7 @@ def project_detail(
     if tasks is None:
         lines += ["", "Tasks: (the database is not reachable)"]
     elif tasks:
-        from mc.tasks import local_zone
+        from mc.mirror.tasks import local_zone
 
         now, tz = dt.datetime.now(dt.UTC), local_zone()
         lines += ["", "Tasks:", *("  " + task_line(t, now, tz) for t in tasks)]
@@ -142,7 +142,7 @@ def board_columns(
 
 
 def task_line(task: object, now: dt.datetime, tz: dt.tzinfo) -> str:
-    from mc.tasks import Task
+    from mc.mirror.tasks import Task
 
     assert isinstance(task, Task)
     mark = "x" if task.done_at else ("!" if task.overdue(now, tz) else " ")

@@ -22,10 +22,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from ..resources import data_dir
-from . import auth
-from .auth import Principal
-from .bodies import (
+from mc.resources import data_dir
+from mc.web import auth
+from mc.web.auth import Principal
+from mc.web.bodies import (
     Comment,
     Empty,
     Move,
@@ -36,9 +36,9 @@ from .bodies import (
     TaskCreate,
     TaskPatch,
 )
-from .events import replay_rows
-from .http import HUMAN, HUMAN_OR_AGENT, Guard, HttpError, authenticate, endpoint, error
-from .projects import (
+from mc.web.events import replay_rows
+from mc.web.http import HUMAN, HUMAN_OR_AGENT, Guard, HttpError, authenticate, endpoint, error
+from mc.web.projects import (
     add_comment,
     create_project,
     get_board,
@@ -50,7 +50,7 @@ from .projects import (
     project_activity,
     project_artifacts,
 )
-from .records import (
+from mc.web.records import (
     activity,
     api_metrics,
     calendar,
@@ -65,7 +65,7 @@ from .records import (
     prometheus,
     report_job,
 )
-from .state import Web
+from mc.web.state import Web
 
 # ---------------------------------------------------------------------- pages and the feed
 

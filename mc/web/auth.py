@@ -13,8 +13,8 @@ import hmac
 import secrets
 from typing import Any, NamedTuple
 
-from .. import db
-from ..errors import InvalidInput, McError
+from mc.errors import InvalidInput, McError
+from mc.mirror import db
 
 ROLES = ("human", "agent", "viewer")
 LOGIN_TTL = dt.timedelta(minutes=15)

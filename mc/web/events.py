@@ -22,7 +22,8 @@ from typing import Any
 
 from starlette.types import Receive, Send
 
-from .. import db, jobs
+from mc.mirror import db
+from mc.pipeline import jobs
 
 log = logging.getLogger("mc.web")
 

@@ -19,15 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import db
-from ..errors import InvalidInput, McError
-from ..store import acting_for
-from . import auth
-from .auth import Principal
-from .bodies import Body, validation_message
+from mc.board.store import acting_for
+from mc.errors import InvalidInput, McError
+from mc.mirror import db
+from mc.web import auth
+from mc.web.auth import Principal
+from mc.web.bodies import Body, validation_message
 
 if TYPE_CHECKING:
-    from .state import Web
+    from mc.web.state import Web
 
 log = logging.getLogger("mc.web")
 

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .. import db
-from ..lanes import LANE_NAMES_ORDERED
+from mc.board.layout import LANE_NAMES_ORDERED
+from mc.mirror import db
 
 DAYS = 30
 

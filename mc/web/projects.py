@@ -10,16 +10,17 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import db, jobs
-from ..errors import InvalidInput, McError
-from ..lanes import LANE_NAMES_ORDERED, Lane, parse_lane
-from ..projectfile import DELETE, to_json
-from ..sync import META_CONFIG, META_CONFIG_REFUSED, META_LAST
-from ..tasks import is_overdue
-from . import auth
-from .bodies import ProjectCreate, ProjectPatch
-from .events import activity_json
-from .http import Ctx, HttpError, dumps, js
+from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
+from mc.board.projectfile import DELETE, to_json
+from mc.errors import InvalidInput, McError
+from mc.mirror import db
+from mc.mirror.sync import META_CONFIG, META_CONFIG_REFUSED, META_LAST
+from mc.mirror.tasks import is_overdue
+from mc.pipeline import jobs
+from mc.web import auth
+from mc.web.bodies import ProjectCreate, ProjectPatch
+from mc.web.events import activity_json
+from mc.web.http import Ctx, HttpError, dumps, js
 
 ARTIFACTS_SHOWN = 200
 ARTIFACT_TEXT_MAX = 512 * 1024
@@ -152,7 +153,7 @@ def get_board(c: Ctx) -> Response:
 def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
     """The project as the board's tip has it (the file's fields), with the mirror's job,
     violation flag and review-job state (which live only in the database)."""
-    from ..view import _accepted_entry, diverged_of
+    from mc.mirror.view import _accepted_entry, diverged_of
 
     row = db.fetch_one(c.conn, "board_card", {"id": pid})
     c.conn.commit()
@@ -212,7 +213,7 @@ def _after_write(c: Ctx, pid: str, status: int = 200) -> Response:
 
 
 def create_project(c: Ctx) -> Response:
-    from ..actions import new_project
+    from mc.board.actions import new_project
 
     b: ProjectCreate = c.body
     fields = {
@@ -236,7 +237,7 @@ def create_project(c: Ctx) -> Response:
 
 
 def patch_project(c: Ctx) -> Response:
-    from ..actions import edit
+    from mc.board.actions import edit
 
     pid = c.params["id"]
     expected = c.if_match()
@@ -256,7 +257,7 @@ def patch_project(c: Ctx) -> Response:
 
 
 def project_action(c: Ctx) -> Response:
-    from .. import actions
+    from mc.board import actions
 
     pid, action = c.params["id"], c.request.url.path.rsplit("/", 1)[-1]
     expected = c.if_match()

@@ -7,12 +7,13 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import db, jobs
-from ..errors import InvalidInput, StaleVersion
-from ..tasks import is_overdue
-from .bodies import TaskCreate, TaskPatch
-from .events import activity_json
-from .http import Ctx, HttpError, js, number_param
+from mc.errors import InvalidInput, StaleVersion
+from mc.mirror import db
+from mc.mirror.tasks import is_overdue
+from mc.pipeline import jobs
+from mc.web.bodies import TaskCreate, TaskPatch
+from mc.web.events import activity_json
+from mc.web.http import Ctx, HttpError, js, number_param
 
 
 def _job_json(job: jobs.Job) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def _task_etag(task: Any) -> str:
 
 
 def list_tasks(c: Ctx) -> Response:
-    from .. import tasks
+    from mc.mirror import tasks
 
     found = tasks.listing(
         c.conn,
@@ -94,7 +95,7 @@ def list_tasks(c: Ctx) -> Response:
 
 
 def create_task(c: Ctx) -> Response:
-    from .. import tasks
+    from mc.mirror import tasks
 
     b: TaskCreate = c.body
     task = tasks.add(
@@ -111,7 +112,7 @@ def create_task(c: Ctx) -> Response:
 
 
 def get_task(c: Ctx) -> Response:
-    from .. import tasks
+    from mc.mirror import tasks
 
     task = tasks.get(c.conn, number_param(c.params["id"], "task id"))
     c.conn.commit()
@@ -120,7 +121,7 @@ def get_task(c: Ctx) -> Response:
 
 
 def patch_task(c: Ctx) -> Response:
-    from .. import tasks
+    from mc.mirror import tasks
 
     number = number_param(c.params["id"], "task id")
     expected = c.if_match()
@@ -137,7 +138,7 @@ def patch_task(c: Ctx) -> Response:
 
 def _lock_task(c: Ctx, number: int, expected: str) -> None:
     """Hold task N for this transaction; StaleVersion unless it is still ``expected``."""
-    from .. import tasks
+    from mc.mirror import tasks
 
     db.fetch_one(c.conn, "task_lock", {"id": number})
     if expected != "*" and _task_etag(tasks.get(c.conn, number)) != expected:
@@ -145,7 +146,7 @@ def _lock_task(c: Ctx, number: int, expected: str) -> None:
 
 
 def delete_task(c: Ctx) -> Response:
-    from .. import tasks
+    from mc.mirror import tasks
 
     number = number_param(c.params["id"], "task id")
     expected = c.if_match()

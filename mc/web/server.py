@@ -40,7 +40,7 @@ class WebServer:
     ) -> None:
         import uvicorn
 
-        from .app import create_app
+        from mc.web.app import create_app
 
         if port == 0:  # pick a free port now, so the allowed Host names are known
             with socket.socket() as s:
@@ -76,8 +76,8 @@ class WebServer:
         return self
 
     def login_url(self, name: str = "you") -> str:
-        from .. import db
-        from .auth import create_login_link
+        from mc.mirror import db
+        from mc.web.auth import create_login_link
 
         with db.connect(self.web.url) as conn:
             secret = create_login_link(conn, name)

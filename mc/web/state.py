@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import db
-from ..board import Board
-from ..errors import McError
-from ..tasks import local_zone
-from . import metrics
-from .events import Hub
+from mc.board.board import Board
+from mc.errors import McError
+from mc.mirror import db
+from mc.mirror.tasks import local_zone
+from mc.web import metrics
+from mc.web.events import Hub
 
 BOARD_CACHE_SECONDS = 30.0  # "overdue" changes with the clock, not only with commits
 
@@ -81,7 +81,7 @@ class Web:
 
     def template_names(self, board: Board) -> list[str]:
         """The tip's template names (listing them is a git process: kept per tip)."""
-        from ..actions import templates
+        from mc.board.actions import templates
 
         tip = board.tip
         if self._templates is None or self._templates[0] != tip:
@@ -94,7 +94,7 @@ class Web:
 
     def sandbox(self) -> dict[str, str]:
         """Whether agents run confined here (the page warns when they do not)."""
-        from .. import sandbox
+        from mc.pipeline import sandbox
 
         with self.reading():
             enabled = self.current().config.sandbox
@@ -105,7 +105,7 @@ class Web:
         """The approver this server signs approvals as (the person's key), if any."""
         now = time.monotonic()
         if self._can_sign is None or now - self._can_sign[0] > 30:
-            from ..actions import approver_principal
+            from mc.board.actions import approver_principal
 
             try:
                 with self.writer() as board:

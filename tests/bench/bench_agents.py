@@ -24,12 +24,13 @@ from typing import Any
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import actions, db  # noqa: E402
-from mc.board import Board  # noqa: E402
-from mc.daemon import Daemon  # noqa: E402
-from mc.git import Repo  # noqa: E402
-from mc.pipeline import Worker  # noqa: E402
-from mc.runners import PRESETS, Outcome, Run  # noqa: E402
+from mc.board import actions  # noqa: E402
+from mc.board.board import Board  # noqa: E402
+from mc.board.git import Repo  # noqa: E402
+from mc.mirror import db  # noqa: E402
+from mc.mirror.daemon import Daemon  # noqa: E402
+from mc.pipeline.runners import PRESETS, Outcome, Run  # noqa: E402
+from mc.pipeline.worker import Worker  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 from tests.standin import Script, StandinServer, Turn, serve  # noqa: E402
 

@@ -30,11 +30,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import actions, db  # noqa: E402
-from mc.board import Board  # noqa: E402
-from mc.git import Repo  # noqa: E402
-from mc.pgembed import Cluster  # noqa: E402
-from mc.sync import Syncer  # noqa: E402
+from mc.board import actions  # noqa: E402
+from mc.board.board import Board  # noqa: E402
+from mc.board.git import Repo  # noqa: E402
+from mc.mirror import db  # noqa: E402
+from mc.mirror.embedded import Cluster  # noqa: E402
+from mc.mirror.sync import Syncer  # noqa: E402
 from tests.bench.common import isolated_git, make_board, sh, summary  # noqa: E402
 
 

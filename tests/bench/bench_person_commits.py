@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc.boardinit import init  # noqa: E402
+from mc.board.init import init  # noqa: E402
 from tests.bench.common import isolated_git, machine  # noqa: E402
 from tests.concurrent_person import run  # noqa: E402
 

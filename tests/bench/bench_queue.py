@@ -22,8 +22,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import db, jobs  # noqa: E402
-from mc.pgembed import Cluster  # noqa: E402
+from mc.mirror import db  # noqa: E402
+from mc.mirror.embedded import Cluster  # noqa: E402
+from mc.pipeline import jobs  # noqa: E402
 
 
 def idle_worker(url: str, n: int, out: mp.Queue) -> None:  # type: ignore[type-arg]

@@ -25,9 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import actions, jobs  # noqa: E402
-from mc.board import Board  # noqa: E402
-from mc.daemon import Daemon  # noqa: E402
+from mc.board import actions  # noqa: E402
+from mc.board.board import Board  # noqa: E402
+from mc.mirror.daemon import Daemon  # noqa: E402
+from mc.pipeline import jobs  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 
 # First attempt: note the pid and hang. Later attempts: note the time and finish.

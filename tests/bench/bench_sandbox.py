@@ -26,8 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[2]))
 
-from mc import sandbox  # noqa: E402
-from mc.execute import agent_env, run_agent  # noqa: E402
+from mc.pipeline import sandbox  # noqa: E402
+from mc.pipeline.execute import agent_env, run_agent  # noqa: E402
 from tests.bench.common import isolated_git, machine, sh, summary  # noqa: E402
 
 HANG = """import os, subprocess, sys, time
@@ -99,7 +99,7 @@ def _marked(mark: str) -> list[int]:
 
 
 def stops(times: int) -> None:
-    from mc.boardinit import init
+    from mc.board.init import init
 
     samples = []
     with tempfile.TemporaryDirectory(prefix="mc-bench-stop-") as tmp_name:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mc.boardinit import init
+from mc.board.init import init
 
 
 def sh(
@@ -79,8 +79,8 @@ def machine() -> str:
 def bench_database(prefix: str) -> Iterator[tuple[Path, str]]:
     """A scratch folder with a git identity of its own and a running, migrated PostgreSQL
     of its own: (folder, database URL). Both are removed afterwards."""
-    from mc import db
-    from mc.pgembed import Cluster
+    from mc.mirror import db
+    from mc.mirror.embedded import Cluster
 
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     isolated_git(tmp)

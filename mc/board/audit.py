@@ -1,0 +1,871 @@
+"""Checking commits against the board's rules: pre-commit, pre-receive, `mc verify`, the daemon.
+
+One engine for every layer. Given the files a commit changes and who is proven to
+have made it (from the signature, checked against the parent's allowed signers),
+it checks the files (valid, in the right place, one file per id) and asks
+``rules.check`` about every project the commit touches.
+
+Stdlib + PyYAML only, and lazy about what it reads: the pre-commit hook runs this
+on every commit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from mc.board import rules
+from mc.board.git import CatFile, Repo
+from mc.board.layout import LANE_NAMES_ORDERED, Lane, PathKind, artifacts_prefix, classify
+from mc.board.rules import Actor, Change, Role, State
+from mc.errors import ConfigError, InvalidProjectFile, McError
+
+if TYPE_CHECKING:
+    from mc.board.signing import Keyring
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+CONFIG_FILE = "mc.yaml"
+SIGNERS_PATH = ".mc/allowed_signers"
+GPG_KEYS_PREFIX = ".mc/gpg/"  # GPG approvers' keys: changed under the same rule as SIGNERS_PATH
+SERVICE_KEY_PATH = ".mc/service_key"
+_SHA = re.compile(r"[0-9a-f]{40}")
+_TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
+
+
+class FileChange(NamedTuple):
+    path: str
+    old: str | None  # blob before (None: added)
+    new: str | None  # blob after (None: deleted)
+    mode: str | None = None  # git file mode after (100644, 120000 for a symlink, ...)
+
+
+# Folders whose contents the board reads and writes: only regular files there, and
+# nothing else may take their names (a symlink named up-next would send the store's
+# writes outside the repository).
+_BOARD_FOLDERS = frozenset({*LANE_NAMES_ORDERED, "artifacts", "templates", ".mc"})
+_REGULAR = frozenset({"100644", "100755"})
+
+
+class Violation(NamedTuple):
+    path: str | None
+    message: str
+    hint: str = ""
+    commit: str | None = None
+    project_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.commit[:12]}: " if self.commit else ""
+        where += f"{self.path}: " if self.path else ""
+        return where + self.message + (f" ({self.hint})" if self.hint else "")
+
+
+class CommitInfo(NamedTuple):
+    sha: str
+    parents: list[str]
+    message: str
+    trailers: dict[str, str]
+    tree: str = ""
+    author: str = ""  # the author's name
+    time: int = 0  # committer time, seconds since the epoch
+    signed: bool = False  # the commit object carries a signature
+
+
+def parse_commit(sha: str, data: bytes) -> CommitInfo:
+    header, _, body = data.partition(b"\n\n")
+    parents = [
+        line.split()[1].decode() for line in header.splitlines() if line.startswith(b"parent ")
+    ]
+    message = body.decode("utf-8", "replace")
+    tree, author, when, signed = "", "", 0, False
+    for line in header.splitlines():
+        if line.startswith(b"tree "):
+            tree = line[5:].decode()
+        elif line.startswith(b"author "):
+            author = line[7:].decode("utf-8", "replace").rsplit(" <", 1)[0]
+        elif line.startswith(b"committer "):
+            parts = line.rsplit(b" ", 2)
+            when = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
+        elif line.startswith((b"gpgsig ", b"gpgsig-sha256 ")):
+            signed = True
+    return CommitInfo(sha, parents, message, trailers(message), tree, author, when, signed)
+
+
+def trailers(message: str) -> dict[str, str]:
+    """Git-style trailers: the key: value lines of the message's last paragraph."""
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    if len(paragraphs) < 2:
+        return {}
+    out = {}
+    for line in paragraphs[-1].splitlines():
+        m = _TRAILER.match(line.strip())
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+class Trust:
+    """What a history has accepted so far: who may sign, and the board's settings.
+
+    A commit is judged by the allowed signers, GPG keys and mc.yaml that the history
+    before it accepted. That is its git parent's, unless a change to them was refused:
+    then the last accepted ones stay in force until a legitimate change replaces them. So
+    a key added by an unsigned commit never signs a later approval (issue 12.3), and a
+    flagged mc.yaml never runs (12.1). A change back to the accepted text is no change.
+    One class for every layer that replays history (verify, pre-receive, the mirror).
+    """
+
+    def __init__(self, signers: str | None = None, config: str | None = None) -> None:
+        self.signers = signers  # the accepted allowed_signers text (None: git's, so far)
+        self.config = config  # the accepted mc.yaml blob (None: git's, so far)
+        self.gpg_base: str | None = None  # the commit whose .mc/gpg is accepted (None: git's)
+        # (commit, reason) of a refused mc.yaml change git still holds (None: none)
+        self.refused: tuple[str, str] | None = None
+
+    def judge_signature(
+        self, auditor: Auditor, info: CommitInfo, actor: Actor, signers: str
+    ) -> tuple[Actor, str]:
+        """Who ``info`` is from under the accepted signers (git judged it by its parent's)."""
+        if (self.signers is None or self.signers == signers) and self.gpg_base is None:
+            return actor, signers
+        signers = self.signers if self.signers is not None else signers
+        if not info.signed:
+            return rules.HUMAN, signers
+        from mc.board import signing
+
+        base = self.gpg_base or (info.parents[0] if info.parents else info.sha)
+        keyring = auditor._keyring(signing.gpg_key_files(auditor.cat, base).items())
+        try:
+            sig = signing.verify(auditor.repo, [info.sha], signers, keyring).get(info.sha)
+        finally:
+            if keyring is not None:
+                keyring.close()
+        return actor_for(info, sig, signing.parse_allowed_signers(signers)), signers
+
+    def changes(self, changes: Sequence[FileChange]) -> list[FileChange]:
+        """The change set from the accepted state: a refused mc.yaml or signers file is
+        judged from what was accepted, and a return to it is no change."""
+        out = []
+        for ch in changes:
+            if ch.path == CONFIG_FILE and self.config is not None:
+                if ch.new == self.config:
+                    continue
+                ch = ch._replace(old=self.config)
+            elif (
+                ch.path == SIGNERS_PATH
+                and self.signers is not None
+                and ch.new == _blob_sha(self.signers.encode())
+            ):
+                continue
+            out.append(ch)
+        return out
+
+    def config_spec(self, sha: str, changes: Sequence[FileChange]) -> str:
+        """The mc.yaml a commit's projects are judged with: its own when it changes it."""
+        if self.config is None or any(ch.path == CONFIG_FILE for ch in changes):
+            return f"{sha}:{CONFIG_FILE}"
+        return self.config
+
+    def after(
+        self,
+        info: CommitInfo,
+        raw: Sequence[FileChange],
+        judged: Sequence[FileChange],
+        violations: Sequence[Violation],
+        signers: str,
+    ) -> None:
+        """Take in what ``info`` changed, as far as the rules allowed it."""
+        config = next((ch for ch in raw if ch.path == CONFIG_FILE), None)
+        if config is not None:
+            refused = [v for v in violations if _about_config(v)]
+            if refused:
+                if self.config is None:
+                    self.config = config.old
+                self.refused = (info.sha, refused[0].message)
+            else:
+                self.config = config.new
+                self.refused = None
+        if any(is_signers_path(v.path or "") for v in violations):
+            self.signers = signers
+            if any((v.path or "").startswith(GPG_KEYS_PREFIX) for v in violations):
+                self.gpg_base = self.gpg_base or (info.parents[0] if info.parents else None)
+        elif any(is_signers_path(ch.path) for ch in judged):
+            self.signers = None  # accepted: git's from here on
+            self.gpg_base = None
+
+
+def _about_config(v: Violation) -> bool:
+    return v.path == CONFIG_FILE or (v.path is None and v.message.startswith(CONFIG_FILE + ":"))
+
+
+def _blob_sha(data: bytes) -> str:
+    """The id git gives a blob with these bytes (SHA-1 repositories)."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+class Auditor:
+    def __init__(
+        self,
+        repo: Repo,
+        cat: CatFile | None = None,
+        parser: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        """``parser(blob, name)``: a project parser to share (the board's cached one)."""
+        self.repo = repo
+        self.cat = cat or CatFile(repo)
+        self.parser = parser
+        # Pushed blobs can be huge: ask their size before reading (costs a process).
+        self.guard_size = False
+        self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
+        self._configs: dict[str, list[str] | None] = {}
+        self._archetypes_at: dict[str, list[str] | None] = {}
+
+    def close(self) -> None:
+        self.cat.close()
+
+    # ------------------------------------------------------------------ one change set
+
+    def check_changes(
+        self,
+        actor: Actor | None,
+        changes: Sequence[FileChange],
+        lanes_of: Callable[[str], list[Lane]],
+        *,
+        commit: str | None = None,
+        parent: str | None = None,
+        info: CommitInfo | None = None,
+        signers_before: str | None = None,
+        config_spec: str | None = None,
+        signer: Actor | None = None,
+    ) -> list[Violation]:
+        """Violations in one change set. ``actor`` None: a person, signature unknown yet.
+
+        ``lanes_of(id)`` says which lanes hold a file for that id after the change;
+        ``config_spec`` names the mc.yaml the change is judged with (e.g. ``:mc.yaml``
+        for the index, ``<commit>:mc.yaml``).
+        """
+        found: list[Violation] = []
+        person = actor or rules.HUMAN
+        signed_by = actor if actor is not None else signer
+        projects: dict[str, list[tuple[Lane, str | None, str | None]]] = {}
+        artifacts: set[str] = set()
+
+        def add(path: str | None, message: str, hint: str = "", pid: str | None = None) -> None:
+            found.append(Violation(path, message, hint, commit, pid))
+
+        for ch in changes:
+            if ch.new is not None:
+                top = ch.path.split("/", 1)[0]
+                if top in _BOARD_FOLDERS and "/" not in ch.path:
+                    add(
+                        ch.path, f"{top} is one of the board's folders; it cannot be a file or link"
+                    )
+                    continue
+                if top in _BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
+                    # A project file that is a link is no project (12.5): the mirror
+                    # must not take its target in as the project's state.
+                    kind, _, pid = classify(ch.path)
+                    add(
+                        ch.path,
+                        "only regular files here (no symlinks or submodules)",
+                        pid=pid if kind is PathKind.PROJECT else None,
+                    )
+                    continue
+            kind, lane, pid = classify(ch.path)
+            if kind is PathKind.PROJECT:
+                assert lane is not None and pid is not None
+                projects.setdefault(pid, []).append((lane, ch.old, ch.new))
+            elif kind is PathKind.MISPLACED and ch.new is not None:
+                add(
+                    ch.path,
+                    "lane folders hold only project files named <id>.yaml, where the id is "
+                    "lowercase letters, digits and - (at most 64)",
+                )
+            elif kind is PathKind.STRAY_PROJECT and ch.new is not None:
+                if self._looks_like_project(ch.new):
+                    add(ch.path, "project files belong in a lane folder", "mc project new TITLE")
+            elif ch.path.startswith("artifacts/"):
+                parts = ch.path.split("/")
+                if len(parts) >= 3:
+                    artifacts.add(parts[1])
+                else:
+                    add(ch.path, "artifacts live in artifacts/<project-id>/")
+            elif ch.path == SERVICE_KEY_PATH and ch.new is not None:
+                add(ch.path, "the service's private key must never be committed")
+            elif ch.path == CONFIG_FILE:
+                if ch.new is None:
+                    add(ch.path, "a board needs its mc.yaml")
+                else:
+                    from mc.board.config import load as load_config
+
+                    try:
+                        load_config(self._read(ch.new), ch.path)
+                    except ConfigError as exc:
+                        add(None, exc.message)
+                # mc.yaml names the board branch and the commands agents run: once the
+                # board has an approver, only an approver changes it.
+                if signed_by is not None and parent is not None:
+                    count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
+                    decision = rules.check_signers_change(signed_by, count, ch.path)
+                    if not decision:
+                        add(ch.path, decision.reason, decision.hint)
+            elif is_signers_path(ch.path) and signed_by is not None and parent is not None:
+                count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
+                decision = rules.check_signers_change(signed_by, count, ch.path)
+                if not decision:
+                    add(ch.path, decision.reason, decision.hint)
+
+        for pid in sorted(projects.keys() | artifacts):
+            before: State | None = None
+            after: State | None = None
+            before_lane = after_lane = None
+            added = False  # a file for this id appeared in a lane (a new project or a move)
+            after_error = None
+            for lane, old, new in projects.get(pid, []):
+                if old is not None:
+                    before_lane = lane
+                    data, _ = self._parse(old, f"{lane.value}/{pid}.yaml")
+                    before = State(lane, data if data is not None else {})
+                if new is not None:
+                    after_lane = lane
+                    added = added or old is None
+                    data, error = self._parse(new, f"{lane.value}/{pid}.yaml")
+                    if data is None:
+                        after_error = error
+                    else:
+                        after = State(lane, data)
+            if after_error:
+                add(None, after_error, pid=pid)  # the message starts with file:line:col
+                continue
+            if after is not None and person.role.is_person and config_spec is not None:
+                names = self._archetypes(config_spec)
+                archetype = after.data.get("archetype")
+                if names is not None and archetype not in names:
+                    add(
+                        f"{after.lane.value}/{pid}.yaml",
+                        f"archetype: {archetype!r} is not one of mc.yaml's archetypes "
+                        f"({', '.join(names)})",
+                        pid=pid,
+                    )
+                    continue
+            if added and after_lane is not None:
+                others = [lane for lane in lanes_of(pid) if lane is not after_lane]
+                if others:
+                    add(
+                        f"{after_lane.value}/{pid}.yaml",
+                        f"a second file with the id {pid} (also in {others[0].value}/): "
+                        "ids are unique across lanes",
+                        pid=pid,
+                    )
+                    continue
+            if before is not None and before_lane is not None and not before.data:
+                # The old file was invalid (already reported where it was made): judge the
+                # lane move, not the fields we cannot read.
+                before = State(before_lane, _pipeline_only(after.data) if after else {})
+            reviewed, since = None, False
+            if (
+                before is not None
+                and after is not None
+                and before.lane is Lane.REVIEW
+                and after.lane is Lane.DONE
+                and person.role is Role.APPROVER
+                and info is not None
+                and parent is not None
+            ):
+                reviewed, since = self.approval_evidence(
+                    pid,
+                    info.trailers.get("Mc-Reviewed-Commit"),
+                    parent,
+                    info.trailers.get("Mc-Review-Job", ""),
+                )
+            change = Change(
+                pid,
+                before,
+                after,
+                artifacts_changed=pid in artifacts,
+                reviewed=reviewed,
+                artifacts_changed_since_review=since,
+            )
+            decision = rules.check(person, change)
+            if not decision:
+                path = None
+                if after is not None:
+                    path = f"{after.lane.value}/{pid}.yaml"
+                elif before is not None:
+                    path = f"{before.lane.value}/{pid}.yaml"
+                elif pid in artifacts:
+                    path = artifacts_prefix(pid)
+                add(path, decision.reason, decision.hint, pid=pid)
+        return found
+
+    def approval_evidence(
+        self, pid: str, reviewed_commit: str | None, parent: str, review_job: str | None = None
+    ) -> tuple[State | None, bool]:
+        """The project as a genuine passing review left it, and whether artifacts changed since.
+
+        Genuine: the named commit is an ancestor, made by the reviewer (trailers) and
+        signed by the service key (as its own parent's allowed signers have it), it
+        wrote review/<id>.yaml, and left it passing and ready for a human. Anything
+        else gives (None, False), which the rules refuse.
+        """
+        from mc.board import signing
+
+        if not reviewed_commit or not _SHA.fullmatch(reviewed_commit):
+            return None, False
+        if not self.is_ancestor(reviewed_commit, parent):
+            return None, False
+        obj = self.cat.read(reviewed_commit)
+        if obj is None or obj[1] != "commit":
+            return None, False
+        info = parse_commit(reviewed_commit, obj[2])
+        if info.trailers.get("Mc-Action") != "review" or info.trailers.get("Mc-Actor") != (
+            Role.REVIEWER.value
+        ):
+            return None, False
+        path = f"review/{pid}.yaml"
+        blob = self._sha_of(f"{reviewed_commit}:{path}")
+        if blob is None:
+            return None, False
+        if info.parents and self._sha_of(f"{info.parents[0]}:{path}") == blob:
+            return None, False  # it did not write the project's review
+        base = info.parents[0] if info.parents else reviewed_commit
+        signers = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
+        sig = signing.verify(self.repo, [reviewed_commit], signers).get(reviewed_commit)
+        if sig is None or not sig.good or sig.signer != signing.SERVICE_PRINCIPAL:
+            return None, False
+        data, _ = self._parse(blob, path)
+        if data is None:
+            return None, False
+        review = data.get("review")
+        if not isinstance(review, dict) or review.get("verdict") != "pass":
+            return None, False
+        if not data.get("ready_for_human"):
+            return None, False
+        if review_job is not None and str(review.get("job")) != review_job:
+            return None, False
+        then = self._sha_of(f"{reviewed_commit}:{artifacts_prefix(pid)}")
+        now = self._sha_of(f"{parent}:{artifacts_prefix(pid)}")
+        return State(Lane.REVIEW, data), then != now
+
+    def is_ancestor(self, maybe: str, of: str) -> bool:
+        proc = self.repo.run("merge-base", "--is-ancestor", maybe, of, check=False)
+        return proc.returncode == 0
+
+    # ------------------------------------------------------------------ commits
+
+    def read_infos(self, commits: Sequence[str]) -> dict[str, CommitInfo]:
+        infos = {}
+        for sha, obj in self.cat.read_many(list(commits)):
+            if obj is None or obj[1] != "commit":
+                raise ValueError(f"{sha} is not a commit")
+            infos[sha] = parse_commit(sha, obj[2])
+        return infos
+
+    def signatures(
+        self, commits: Sequence[str], infos: Mapping[str, CommitInfo]
+    ) -> tuple[dict[str, Actor], dict[str, str]]:
+        """Who each commit is proven to be from, and the allowed signers it was judged by.
+
+        Each commit is judged by the allowed signers (and GPG keys) of its parent.
+        Unsigned commits are known unsigned without asking git.
+        """
+        from mc.board import signing
+
+        signer_texts: dict[str, str] = {}
+        by_signers: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+        bases = {sha: infos[sha].parents[0] if infos[sha].parents else sha for sha in commits}
+        signed = [sha for sha in commits if infos[sha].signed]
+        gpg_dirs = dict(
+            self.cat.read_many(sorted({f"{bases[s]}:{signing.GPG_DIR}" for s in signed}))
+        )
+        for sha in commits:
+            base = bases[sha]
+            text = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
+            signer_texts[sha] = text
+            if infos[sha].signed:
+                gpg_files = signing.asc_files(gpg_dirs[f"{base}:{signing.GPG_DIR}"])
+                by_signers.setdefault((text, tuple(sorted(gpg_files.items()))), []).append(sha)
+        sigs: dict[str, signing.Signature] = {}
+        keyrings: dict[tuple[tuple[str, str], ...], signing.Keyring | None] = {}
+        try:
+            for (text, gpg_keys), group in by_signers.items():
+                if gpg_keys not in keyrings:
+                    keyrings[gpg_keys] = self._keyring(gpg_keys)
+                sigs.update(signing.verify(self.repo, group, text, keyrings[gpg_keys]))
+        finally:
+            for keyring in keyrings.values():
+                if keyring is not None:
+                    keyring.close()
+        actors = {
+            sha: actor_for(
+                infos[sha], sigs.get(sha), signing.parse_allowed_signers(signer_texts[sha])
+            )
+            for sha in commits
+        }
+        return actors, signer_texts
+
+    def check_commits(
+        self, commits: Sequence[str], *, allow_merges: bool = False, trust: Trust | None = None
+    ) -> list[Violation]:
+        """Check commits (oldest first) one by one, each against its first parent and what
+        the history before it accepted (``trust``: carried on by the caller, else fresh)."""
+        if not commits:
+            return []
+        infos = self.read_infos(commits)
+        actors, signer_texts = self.signatures(commits, infos)
+        diffs = self._diff_tree(commits, infos)
+        ids = self._lane_ids(infos[commits[0]].parents[0] if infos[commits[0]].parents else None)
+        found: list[Violation] = []
+        trust = trust or Trust()
+        for sha in commits:
+            info = infos[sha]
+            if len(info.parents) > 1 and not allow_merges:
+                found.append(
+                    Violation(
+                        None, "merge commit: the board branch keeps a linear history", "", sha
+                    )
+                )
+            actor, signers = trust.judge_signature(self, info, actors[sha], signer_texts[sha])
+            changes = trust.changes(diffs.get(sha, []))
+            _apply(ids, changes)
+            violations = self.check_changes(
+                actor,
+                changes,
+                lambda pid: sorted(ids.get(pid, ()), key=LANE_NAMES_ORDERED.index),
+                commit=sha,
+                parent=info.parents[0] if info.parents else None,
+                info=info,
+                signers_before=signers,
+                config_spec=trust.config_spec(sha, changes),
+            )
+            trust.after(info, diffs.get(sha, []), changes, violations, signers)
+            found += violations
+        return found
+
+    def _diff_tree(
+        self, commits: Sequence[str], infos: dict[str, CommitInfo]
+    ) -> dict[str, list[FileChange]]:
+        lines = []
+        for sha in commits:
+            parents = infos[sha].parents
+            lines.append(f"{sha} {parents[0]}" if parents else sha)
+        out = self.repo.run(
+            "diff-tree",
+            "-r",
+            "-z",
+            "--raw",
+            "--no-renames",
+            "--root",
+            "--stdin",
+            input=("\n".join(lines) + "\n").encode(),
+        ).stdout
+        return _parse_raw(out, with_commits=True)
+
+    def _lane_ids(self, commit: str | None) -> dict[str, set[Lane]]:
+        ids: dict[str, set[Lane]] = {}
+        if commit is None:
+            return ids
+        for entry in self.repo.ls_tree(commit, LANE_NAMES_ORDERED):
+            kind, lane, pid = classify(entry.path)
+            if kind is PathKind.PROJECT and lane is not None and pid is not None:
+                ids.setdefault(pid, set()).add(lane)
+        return ids
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self, blob: str) -> bytes:
+        """A blob's bytes; a pushed 300 MB "project file" is never read whole."""
+        from mc.board.yamlsafe import MAX_FILE_BYTES
+
+        size = self.cat.size(blob) if self.guard_size else None
+        if size is not None and size > MAX_FILE_BYTES:
+            return b"\0" * (MAX_FILE_BYTES + 1)  # the parser refuses it by size
+        obj = self.cat.read(blob)
+        return obj[2] if obj else b""
+
+    def _read_spec(self, spec: str) -> bytes | None:
+        obj = self.cat.read(spec)
+        return obj[2] if obj else None
+
+    def _sha_of(self, spec: str) -> str | None:
+        obj = self.cat.read(spec)
+        return obj[0] if obj else None
+
+    def _parse(self, blob: str, name: str) -> tuple[dict[str, object] | None, str | None]:
+        from mc.board.projectfile import load
+
+        if blob not in self._parsed:
+            try:
+                if self.parser is not None:
+                    project = self.parser(blob, name)
+                else:
+                    project = load(self._read(blob), name)
+                self._parsed[blob] = (dict(project.data), None)
+            except InvalidProjectFile as exc:
+                self._parsed[blob] = (None, exc.message)
+        data, error = self._parsed[blob]
+        return data, error
+
+    def _archetypes(self, spec: str) -> list[str] | None:
+        """The archetypes a project may name under that mc.yaml (None: it is unreadable)."""
+        if spec in self._archetypes_at and not spec.startswith(":"):
+            return self._archetypes_at[spec]
+        self._archetypes_at[spec] = names = self._archetypes_of(spec)
+        return names
+
+    def _archetypes_of(self, spec: str) -> list[str] | None:
+        from mc.board.config import load as load_config
+
+        blob = self._sha_of(spec)
+        key = f"config:{blob}"
+        if key not in self._configs:
+            try:
+                data = self._read(blob) if blob else None
+                self._configs[key] = load_config(data).work_archetypes()
+            except ConfigError:
+                self._configs[key] = None
+        return self._configs[key]
+
+    def _looks_like_project(self, blob: str) -> bool:
+        """A YAML file outside the lanes with a title and an archetype: a project put astray."""
+        from mc.board.yamlsafe import parse
+
+        try:
+            values = parse(self._read(blob), "<top>").values
+        except McError:
+            return False
+        return "title" in values and "archetype" in values
+
+    def _approver_count(self, signers_text: str | None) -> int:
+        from mc.board.signing import approver_count
+
+        return approver_count(signers_text or "")
+
+    def _gpg_approver_count(self, rev: str) -> int:
+        """GPG approvers at ``rev``: every .mc/gpg/*.asc counts (fail closed)."""
+        from mc.board.signing import gpg_key_files
+
+        return len(gpg_key_files(self.cat, rev))
+
+    def _keyring(self, files: Iterable[tuple[str, str]]) -> Keyring | None:
+        """A throwaway keyring with these .mc/gpg files' keys (None: no GPG approvers)."""
+        from mc.board.signing import gpg_keyring, read_gpg_keys
+
+        keys = read_gpg_keys(self.cat, files)
+        return gpg_keyring(keys) if keys else None
+
+
+def _pipeline_only(data: object) -> dict[str, object]:
+    from mc.board.projectfile import PIPELINE_KEYS
+
+    assert isinstance(data, dict)
+    return {k: v for k, v in data.items() if k in PIPELINE_KEYS}
+
+
+def _apply(ids: dict[str, set[Lane]], changes: Iterable[FileChange]) -> None:
+    for ch in changes:
+        kind, lane, pid = classify(ch.path)
+        if kind is not PathKind.PROJECT or lane is None or pid is None:
+            continue
+        if ch.old is not None and ch.new is None:
+            ids.get(pid, set()).discard(lane)
+        elif ch.new is not None:
+            ids.setdefault(pid, set()).add(lane)
+
+
+def _parse_raw(out: bytes, with_commits: bool = False) -> dict[str, list[FileChange]]:
+    """Parse `--raw -z` output; keyed by commit (or "" when there are no commit headers)."""
+    result: dict[str, list[FileChange]] = {}
+    current = ""
+    tokens = out.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok:
+            i += 1
+            continue
+        if tok.startswith(b":"):
+            meta = tok[1:].split()
+            old, new, status = meta[2].decode(), meta[3].decode(), meta[4].decode()
+            path = tokens[i + 1].decode("utf-8", "surrogateescape")
+            i += 2
+            gone = status.startswith("D") or set(new) == {"0"}
+            result.setdefault(current, []).append(
+                FileChange(
+                    path,
+                    None if status.startswith("A") or set(old) == {"0"} else old,
+                    None if gone else new,
+                    None if gone else meta[1].decode(),
+                )
+            )
+            continue
+        if with_commits:
+            current = tok.decode().strip()
+        i += 1
+    return result
+
+
+def is_signers_path(path: str) -> bool:
+    """Files that say who may approve: changed only by an approver, once there is one."""
+    return path == SIGNERS_PATH or path.startswith(GPG_KEYS_PREFIX)
+
+
+def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> Actor:
+    """Who a commit is proven to be from: its signature decides, trailers only name the role."""
+    from mc.board.signing import SERVICE_PRINCIPAL, Signature
+
+    if isinstance(sig, Signature) and sig.good:
+        if sig.signer == SERVICE_PRINCIPAL:
+            role = info.trailers.get("Mc-Actor", "")
+            if role in (Role.DISPATCHER.value, Role.EXECUTOR.value, Role.REVIEWER.value):
+                return Actor(Role(role), SERVICE_PRINCIPAL)
+            return Actor(Role.HUMAN, SERVICE_PRINCIPAL)
+        return Actor(Role.APPROVER, sig.signer)
+    return rules.HUMAN
+
+
+def verify_history(repo: Repo, cat: CatFile, spec: str) -> tuple[int, list[Violation]]:
+    """`mc verify`: every commit of ``spec`` (a ref or a range), and — for a whole
+    branch — that its history starts at the board's first commit as this clone
+    recorded it (a replaced history vouches for itself otherwise)."""
+    commits = repo.out("rev-list", "--reverse", "--topo-order", spec).split()
+    auditor = Auditor(repo, cat)
+    found: list[Violation] = []
+    root = repo.config_get("mc.boardroot")
+    if root and commits and ".." not in spec and not auditor.is_ancestor(root, commits[-1]):
+        found.append(
+            Violation(
+                None,
+                f"this history does not start at the board's first commit {root[:12]}",
+                "someone replaced the board's history; compare with your other clones",
+                commits[-1],
+            )
+        )
+    return len(commits), found + auditor.check_commits(commits)
+
+
+# ---------------------------------------------------------------------- the staged commit
+
+
+def check_staged(repo: Repo) -> list[Violation]:
+    """What the pre-commit hook checks: the index against HEAD, as a person's commit."""
+    proc = repo.run("diff-index", "--cached", "-z", "--raw", "--no-renames", "HEAD", check=False)
+    if proc.returncode != 0:  # no commit yet: everything staged is new
+        proc = repo.run("diff-index", "--cached", "-z", "--raw", "--no-renames", EMPTY_TREE)
+    out = proc.stdout
+    changes = _parse_raw(out).get("", [])
+    if not changes:
+        return []
+    auditor = Auditor(repo)
+    try:
+        listing: dict[str, list[Lane]] | None = None
+
+        def lanes_of(pid: str) -> list[Lane]:
+            nonlocal listing
+            if listing is None:
+                listing = {}
+                files = repo.run("ls-files", "-z", "--", *LANE_NAMES_ORDERED).stdout
+                for raw in files.split(b"\0"):
+                    kind, lane, file_id = classify(raw.decode("utf-8", "surrogateescape"))
+                    if kind is PathKind.PROJECT and lane is not None and file_id is not None:
+                        listing.setdefault(file_id, []).append(lane)
+            return listing.get(pid, [])
+
+        signer, head, signers = None, None, None
+        if any(ch.path == CONFIG_FILE or is_signers_path(ch.path) for ch in changes):
+            head = auditor.cat.resolve("HEAD")
+            if head is not None:
+                signers = (auditor._read_spec(f"{head}:{SIGNERS_PATH}") or b"").decode(
+                    "utf-8", "replace"
+                )
+                signer = staged_signer(repo, auditor.cat, head, signers)
+        return auditor.check_changes(
+            None,
+            changes,
+            lanes_of,
+            parent=head,
+            signers_before=signers,
+            config_spec=":mc.yaml",
+            signer=signer,
+        )
+    finally:
+        auditor.close()
+
+
+def staged_signer(repo: Repo, cat: CatFile, head: str, signers: str) -> Actor:
+    """Who the commit being made will be signed as, for pre-commit (git signs it later).
+
+    Git tells a hook nothing of ``-S``: it is read from the committing git's own command
+    line (``/proc/<parent>/cmdline``), else ``commit.gpgsign`` (which sees ``git -c``).
+    Signed with the person's configured key: an approver if that key is one at HEAD.
+    """
+    from mc.board import signing
+    from mc.errors import SigningError
+
+    if not _will_sign(repo):
+        return rules.HUMAN
+    try:
+        key = signing.person_key(repo)
+    except SigningError:
+        return rules.HUMAN
+    if key.format == "openpgp" and key.fingerprint is not None:
+        principal = signing.gpg_approvers(cat, head).get(key.fingerprint)
+    else:
+        principal = signing.approvers(signing.parse_allowed_signers(signers)).get(
+            key.public_key or ""
+        )
+    return Actor(Role.APPROVER, principal) if principal else rules.HUMAN
+
+
+# git commit's options that take their value as the next argument
+_VALUED = frozenset(
+    [
+        "-m",
+        "-F",
+        "-C",
+        "-c",
+        "-t",
+        "--message",
+        "--file",
+        "--author",
+        "--date",
+        "--template",
+        "--reuse-message",
+        "--reedit-message",
+        "--fixup",
+        "--squash",
+        "--trailer",
+        "--cleanup",
+        "--pathspec-from-file",
+    ]
+)
+
+
+def _will_sign(repo: Repo) -> bool:
+    """Whether the running ``git commit`` signs: its -S/--gpg-sign/--no-gpg-sign, else config."""
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
+            argv = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0")]
+    except OSError:
+        argv = []
+    if "commit" in argv:
+        chosen, value = None, False
+        for arg in argv[argv.index("commit") + 1 :]:
+            if value:  # the value of an option such as -m is never a flag
+                value = False
+                continue
+            if arg == "--":
+                break
+            if arg in _VALUED:
+                value = True
+            elif arg.startswith(("-S", "--gpg-sign")):
+                chosen = True
+            elif arg == "--no-gpg-sign":
+                chosen = False
+        if chosen is not None:
+            return chosen
+    proc = repo.run("config", "--type=bool", "--get", "commit.gpgsign", check=False)
+    return proc.stdout.strip() == b"true"

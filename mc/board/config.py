@@ -1,0 +1,222 @@
+"""The board's settings: ``mc.yaml`` plus ``MC_*`` environment variables, read once.
+
+Every setting is listed in the README. The file is read with the same strict loader
+as project files, so a typo is a clear ``mc.yaml:line:col: key: reason``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from mc.board import schema as s
+from mc.board.layout import LANE_NAMES_ORDERED, Lane
+from mc.board.projectfile import ARCHETYPE_PATTERN
+from mc.board.yamlsafe import parse
+from mc.errors import ConfigError
+
+CONFIG_FILE = "mc.yaml"
+# Bump when the settings or their checks change: checked values are cached by blob.
+SCHEMA_VERSION = 2
+DEFAULT_BRANCH = "main"
+REVIEWER = "reviewer"
+
+_ARGV = s.list_of(s.text(4_000), 200)
+
+
+def _money(value: Any) -> float:
+    """A sum in US dollars: a number, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise s.Invalid(f"expected an amount in US dollars (0 or more), got {s.kind(value)}")
+    return float(value)
+
+
+_ARCHETYPE_FIELDS: dict[str, s.Check] = {
+    "runner": s.text(64, pattern=r"[a-z][a-z0-9_-]{0,63}"),
+    "model": s.text(200),
+    "timeout": s.integer(1, 7 * 24 * 3600),
+    "max_attempts": s.integer(1, 100),
+    "max_temporary": s.integer(1, 10_000),
+    "output": s.boolean,
+    "concurrency": s.integer(1, 1000),
+    "command": _ARGV,
+    "args": _ARGV,
+    "template": s.text(64),
+    "budget": s.Block({"daily_usd": _money}),
+}
+
+
+def _on_off(value: Any) -> bool:
+    """true/false, or the words "on"/"off" (quoted: YAML 1.1 reads bare off as false)."""
+    if isinstance(value, bool):
+        return bool(value)
+    if value in ("on", "off"):
+        return bool(value == "on")
+    raise s.Invalid(f'expected true or false ("on" or "off"), got {s.kind(value)}')
+
+
+_FIELDS: dict[str, s.Check] = {
+    "branch": s.text(200, pattern=r"[A-Za-z0-9._/-]+"),
+    "archetypes": s.Block(
+        {},
+        extra=s.Block(_ARCHETYPE_FIELDS, frozenset({"runner"})),
+    ),
+    "runners": s.Block(
+        {},
+        extra=s.Block(
+            {
+                "preset": s.text(64),
+                "command": _ARGV,
+                "args": _ARGV,
+                "env": s.Block({}, extra=s.text(4000)),
+                # What the sandbox gives this runner beyond its preset's (mc.sandbox):
+                "home": s.list_of(s.text(500), 100),  # HOME-relative, copied in
+                "paths": s.list_of(s.text(4000), 100),  # absolute, read-only
+                "writable": s.list_of(s.text(4000), 100),  # absolute, read-write
+                "stdin": s.boolean,  # the brief on the agent's stdin
+            }
+        ),
+    ),
+    "lanes": s.Block(
+        {lane: s.Block({"wip_limit": s.integer(1, 100_000)}) for lane in LANE_NAMES_ORDERED}
+    ),
+    "review": s.Block({"rounds": s.integer(0, 100)}),
+    "database_url": s.text(2_000),
+    "on_escalation": _ARGV,
+    "sandbox": _on_off,
+    "budget": s.Block({"daily_usd": _money}),
+    # What one run may leave as artifacts (each one is committed to the board).
+    "artifacts": s.Block(
+        {
+            "max_files": s.integer(1, 100_000),
+            "max_file_mb": s.integer(1, 10_000),
+            "max_total_mb": s.integer(1, 100_000),
+        }
+    ),
+}
+
+
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+class Archetype(NamedTuple):
+    name: str
+    runner: str
+    model: str | None = None
+    timeout: int = 3600
+    max_attempts: int = 3
+    max_temporary: int = 20  # temporary failures (rate limits, exit 75) before it is dead
+    output: bool = True  # a work run must leave a file in its output folder (or a diff)
+    concurrency: int | None = None
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    template: str | None = None
+    daily_usd: float | None = None  # budget: new work waits once today's spend reaches it
+
+
+class Caps(NamedTuple):
+    """What one run may leave as artifacts: files, and bytes per file and in all."""
+
+    max_files: int = 200
+    max_file_bytes: int = 10 * 2**20
+    max_total_bytes: int = 50 * 2**20
+
+
+class Config(NamedTuple):
+    branch: str = DEFAULT_BRANCH
+    archetypes: Mapping[str, Archetype] = _EMPTY
+    runners: Mapping[str, Mapping[str, Any]] = _EMPTY
+    wip_limits: Mapping[Lane, int] = _EMPTY
+    review_rounds: int = 2
+    database_url: str | None = None
+    on_escalation: tuple[str, ...] = ()
+    sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
+    daily_usd: float | None = None  # the board's budget for a day of agents (all archetypes)
+    caps: Caps = Caps()
+
+    @property
+    def ref(self) -> str:
+        return f"refs/heads/{self.branch}"
+
+    def archetype(self, name: str) -> Archetype:
+        try:
+            return self.archetypes[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown archetype {name!r}: {CONFIG_FILE} defines "
+                f"{', '.join(sorted(self.archetypes)) or 'none'}"
+            ) from None
+
+    def work_archetypes(self) -> list[str]:
+        """Archetypes a project may have (the reviewer is the pipeline's own)."""
+        return sorted(a for a in self.archetypes if a != REVIEWER)
+
+
+def load(data: bytes | str | None, name: str = CONFIG_FILE) -> Config:
+    """Read mc.yaml (None: defaults), then apply MC_* environment overrides."""
+    return from_values(read_values(data, name), name)
+
+
+def read_values(data: bytes | str | None, name: str = CONFIG_FILE) -> dict[str, Any]:
+    """mc.yaml's checked values (plain data: the board caches them by blob)."""
+    if data is None:
+        return {}
+    parsed = parse(data, name, what="board config", error=ConfigError)
+    values = s.validate(parsed, _FIELDS, (), name, ConfigError)
+    for aname in values.get("archetypes") or {}:
+        if not _valid_archetype_name(aname):
+            raise ConfigError(f"{name}: archetypes.{aname}: must match {ARCHETYPE_PATTERN}")
+    return values
+
+
+def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
+    archetypes = {}
+    for aname, spec in (values.get("archetypes") or {}).items():
+        archetypes[aname] = Archetype(
+            name=aname,
+            runner=spec["runner"],
+            model=spec.get("model"),
+            timeout=spec.get("timeout", 3600),
+            max_attempts=spec.get("max_attempts", 3),
+            max_temporary=spec.get("max_temporary", 20),
+            output=spec.get("output", True),
+            concurrency=spec.get("concurrency"),
+            command=tuple(spec.get("command", ())),
+            args=tuple(spec.get("args", ())),
+            template=spec.get("template"),
+            daily_usd=(spec.get("budget") or {}).get("daily_usd"),
+        )
+    wip = {
+        Lane(lane): spec["wip_limit"]
+        for lane, spec in (values.get("lanes") or {}).items()
+        if "wip_limit" in spec
+    }
+    return Config(
+        branch=values.get("branch", DEFAULT_BRANCH),
+        archetypes=MappingProxyType(archetypes),
+        runners=MappingProxyType(dict(values.get("runners") or {})),
+        wip_limits=MappingProxyType(wip),
+        review_rounds=(values.get("review") or {}).get("rounds", 2),
+        database_url=os.environ.get("MC_DATABASE_URL") or values.get("database_url"),
+        on_escalation=tuple(values.get("on_escalation") or ()),
+        sandbox=values.get("sandbox", True),
+        daily_usd=(values.get("budget") or {}).get("daily_usd"),
+        caps=_caps(values.get("artifacts") or {}),
+    )
+
+
+def _caps(spec: dict[str, Any]) -> Caps:
+    default = Caps()
+    return Caps(
+        spec.get("max_files", default.max_files),
+        spec["max_file_mb"] * 2**20 if "max_file_mb" in spec else default.max_file_bytes,
+        spec["max_total_mb"] * 2**20 if "max_total_mb" in spec else default.max_total_bytes,
+    )
+
+
+def _valid_archetype_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(ARCHETYPE_PATTERN, name) is not None

@@ -1,0 +1,436 @@
+"""The job queue: agent runs (work and review) in PostgreSQL.
+
+Why our own queue and not procrastinate (measured and read in this project, see the
+issue note): procrastinate's finish/retry statements match a job by id only, so a
+worker whose job was reclaimed can overwrite its successor's result (no fencing);
+its stalled-job recovery is a manual sweep; every retry spends an attempt (exit 75
+must not); it allows a queued *and* a running job per lock; and it reached ~450
+no-op jobs/s with 4 workers on this machine against the 1,000 asked for.
+
+The rules, all enforced by SQL in sql/queries.sql:
+- a claim is one short statement (``FOR UPDATE SKIP LOCKED``) that bumps the job's
+  ``lease_token``; the worker renews ``lease_until`` by heartbeat;
+- every write a worker makes names that token, so after a reclaim the old worker's
+  writes match no row (``LeaseLost``): fencing;
+- a partial unique index allows one active (queued or running) job per project;
+- wake-up is a NOTIFY on ``mc_jobs``; workers also poll slowly as a safety net.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from mc.board.layout import Lane
+from mc.errors import McError, TransitionRefused
+from mc.mirror import db
+
+CHANNEL = "mc_jobs"
+PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
+LEASE_SECONDS = 60
+BACKOFF_BASE = 10.0
+BACKOFF_CAP = 600.0
+TEMPFAIL_CAP = 20  # temporary failures before a job is dead (with the backoff: ~2.5 h)
+
+
+class JobNotFound(McError):
+    """No job with that id."""
+
+    http_status = 404
+
+
+class JobConflict(McError):
+    """The job is not in a state where that can be done."""
+
+    http_status = 409
+
+
+class LeaseLost(McError):
+    """This worker no longer holds the job (its lease ran out and it was reclaimed)."""
+
+    http_status = 409
+
+
+class Job(NamedTuple):
+    id: int
+    project_id: str
+    kind: str
+    state: str
+    archetype: str
+    priority: int
+    round: int
+    run_after: dt.datetime
+    attempts: int
+    max_attempts: int
+    tempfails: int
+    lease_token: int
+    lease_until: dt.datetime | None
+    worker: str | None
+    cancel_requested: bool
+    last_error: str | None
+    result: Any
+    reported: Any
+    notes: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    awaiting_report: bool = False
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Any = None  # Decimal, or None when no CLI reported a cost
+    last_step: str | None = None
+
+    @property
+    def attempt(self) -> int:
+        """The number of the run in progress (1-based)."""
+        return self.attempts + 1
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in self._asdict().items()
+        }
+        out["cost_usd"] = float(self.cost_usd) if self.cost_usd is not None else None
+        return out
+
+
+def _job(row: dict[str, Any] | None) -> Job | None:
+    return Job(**{k: row[k] for k in Job._fields}) if row else None
+
+
+def _fenced(row: dict[str, Any] | None, job: Job) -> Job:
+    found = _job(row)
+    if found is None:
+        raise LeaseLost(
+            f"job {job.id}: this worker's lease (token {job.lease_token}) is gone; another "
+            "worker has it now, so this result is dropped"
+        )
+    return found
+
+
+def _notify(conn: db.Connection, **payload: Any) -> None:
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps(payload)))
+
+
+def enqueue(
+    conn: db.Connection,
+    project_id: str,
+    kind: str,
+    archetype: str,
+    *,
+    priority: int = 3,
+    round: int = 1,
+    max_attempts: int = 3,
+    notes: str = "",
+) -> Job | None:
+    """A new job for a project; None when the project already has an active one."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(
+            conn,
+            "job_enqueue",
+            {
+                "project_id": project_id,
+                "kind": kind,
+                "archetype": archetype,
+                "priority": priority,
+                "round": round,
+                "max_attempts": max_attempts,
+                "notes": notes,
+            },
+        )
+        if row is not None:
+            _notify(conn, job=row["id"], kind="queued")
+    return _job(row)
+
+
+def claim(
+    conn: db.Connection,
+    worker: str,
+    *,
+    lease: float = LEASE_SECONDS,
+    kinds: list[str] | None = None,
+) -> Job | None:
+    """Take the next ready job (highest priority, then oldest), or None."""
+    with db.translated(), conn.transaction():
+        # A claim lost in a crash is harmless (the job just runs later, and the worker's
+        # writes are fenced), so it need not wait for the WAL flush: half the fsyncs.
+        conn.execute("SET LOCAL synchronous_commit = off")
+        row = db.fetch_one(conn, "job_claim", {"worker": worker, "lease": lease, "kinds": kinds})
+    return _job(row)
+
+
+def heartbeat(conn: db.Connection, job: Job, *, lease: float = LEASE_SECONDS) -> bool:
+    """Renew the lease; True when a person asked to cancel the job. LeaseLost if gone."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(
+            conn, "job_heartbeat", {"id": job.id, "token": job.lease_token, "lease": lease}
+        )
+    if row is None:
+        raise LeaseLost(f"job {job.id}: lease lost")
+    return bool(row["cancel_requested"])
+
+
+def succeed(conn: db.Connection, job: Job, result: Any = None) -> Job:
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(
+            conn,
+            "job_succeed",
+            {"id": job.id, "token": job.lease_token, "result": db.jsonb(result)},
+        )
+        found = _fenced(row, job)
+        _notify(conn, job=job.id, kind="succeeded")
+    return found
+
+
+def fail(
+    conn: db.Connection,
+    job: Job,
+    error: str,
+    *,
+    temporary: bool = False,
+    permanent: bool = False,
+    base: float = BACKOFF_BASE,
+    cap: float = BACKOFF_CAP,
+    tempfail_cap: int = TEMPFAIL_CAP,
+) -> Job:
+    """A failed run: retried after backoff with jitter, or dead when attempts are spent.
+
+    ``temporary`` (exit 75, a rate limit): requeued without spending an attempt.
+    ``permanent`` (no sandbox here, not logged in): dead at once, retrying cannot help.
+    ``tempfail_cap`` temporary failures (a rate limit that never clears) are dead too.
+    """
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(
+            conn,
+            "job_fail",
+            {
+                "id": job.id,
+                "token": job.lease_token,
+                "temporary": temporary,
+                "permanent": permanent,
+                "tempfail_cap": tempfail_cap,
+                "error": error[:4000],
+                "base": base,
+                "cap": cap,
+            },
+        )
+        found = _fenced(row, job)
+        _notify(conn, job=job.id, kind=found.state)
+    return found
+
+
+def hand_back(conn: db.Connection, job: Job) -> Job:
+    """A worker shutting down returns its job to the queue (no attempt spent)."""
+    with db.translated(), conn.transaction():
+        found = _fenced(
+            db.fetch_one(conn, "job_hand_back", {"id": job.id, "token": job.lease_token}), job
+        )
+        _notify(conn, job=job.id, kind="queued")
+    return found
+
+
+def mark_cancelled(conn: db.Connection, job: Job) -> Job:
+    with db.translated(), conn.transaction():
+        found = _fenced(
+            db.fetch_one(conn, "job_cancelled", {"id": job.id, "token": job.lease_token}), job
+        )
+        _notify(conn, job=job.id, kind="cancelled")
+    return found
+
+
+def reclaim(conn: db.Connection) -> list[Job]:
+    """Jobs whose lease ran out go back to the queue (or die): their worker is gone."""
+    with db.translated(), conn.transaction():
+        rows = db.fetch_all(conn, "job_reclaim")
+        if rows:
+            _notify(conn, kind="reclaimed", jobs=[r["id"] for r in rows])
+    return [j for j in map(_job, rows) if j is not None]
+
+
+def cancel(conn: db.Connection, job_id: int) -> Job:
+    """Cancel a job: a queued one ends now, a running one's worker kills its agent."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "job_cancel", {"id": job_id})
+        if row is None:
+            get(conn, job_id)  # JobNotFound, or it has already ended
+            raise JobConflict(f"job {job_id} has already ended")
+        _notify(conn, job=job_id, kind="cancel")
+    job = _job(row)
+    assert job is not None
+    return job
+
+
+def cancel_project(conn: db.Connection, project_id: str) -> Job | None:
+    """Cancel the project's active job, if it has one."""
+    row = db.fetch_one(conn, "job_active_for_project", {"project_id": project_id})
+    conn.commit()
+    return cancel(conn, row["id"]) if row else None
+
+
+def retry(conn: db.Connection, job_id: int) -> Job:
+    """Another go at a dead or cancelled job, with a fresh attempt budget."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "job_retry", {"id": job_id})
+        if row is None:
+            state = get(conn, job_id).state
+            raise JobConflict(f"job {job_id} is {state}: only dead or cancelled jobs are retried")
+        _notify(conn, job=job_id, kind="queued")
+    job = _job(row)
+    assert job is not None
+    return job
+
+
+def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
+    """`mc project retry`: the project's last job again, if it is dead or cancelled and
+    the project is still in the lane that job runs in."""
+    found = listing(conn, project=project_id, limit=1)
+    conn.commit()
+    if not found:
+        raise JobConflict(
+            f"{project_id} has no jobs yet: queue it with mc project queue {project_id}"
+        )
+    last = found[0]
+    if last.state not in ("dead", "cancelled"):
+        raise TransitionRefused(
+            f"{project_id}: its last job {last.id} is {last.state}; nothing to retry"
+        )
+    wanted = Lane.IN_PROGRESS if last.kind == "work" else Lane.REVIEW
+    if lane is not wanted:
+        raise TransitionRefused(
+            f"{project_id} is in {lane.value}, not {wanted.value}: its {last.kind} job cannot "
+            f"run there (queue it again with mc project queue {project_id})"
+        )
+    return retry(conn, last.id)
+
+
+def await_report(conn: db.Connection, job: Job) -> None:
+    """A hand-off job's worker announces it: from now on it may be reported on."""
+    with db.translated(), conn.transaction():
+        if db.fetch_one(conn, "job_await_report", {"id": job.id, "token": job.lease_token}) is None:
+            raise LeaseLost(f"job {job.id}: lease lost before it was handed off")
+
+
+def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error: str = "") -> Job:
+    """`mc job complete|fail JOB`: the outcome of a handoff job, for its worker to record."""
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(
+            conn,
+            "job_report",
+            {"id": job_id, "reported": db.jsonb({"ok": ok, "notes": notes, "error": error})},
+        )
+        if row is None:
+            state = get(conn, job_id).state
+            raise JobConflict(
+                f"job {job_id} is {state}, not a hand-off job waiting for a report, or "
+                "already reported: nothing to complete"
+            )
+        _notify(conn, job=job_id, kind="reported")
+    job = _job(row)
+    assert job is not None
+    return job
+
+
+def get(conn: db.Connection, job_id: int) -> Job:
+    job = _job(db.fetch_one(conn, "job_get", {"id": job_id}))
+    if job is None:
+        raise JobNotFound(f"no job {job_id}")
+    return job
+
+
+def listing(
+    conn: db.Connection,
+    *,
+    project: str | None = None,
+    state: str | None = None,
+    limit: int | None = 100,
+) -> list[Job]:
+    """Jobs, newest first (``limit`` None: all of them)."""
+    rows = db.fetch_all(conn, "job_list", {"project": project, "state": state, "limit": limit})
+    return [j for j in map(_job, rows) if j is not None]
+
+
+def count(conn: db.Connection, *, project: str | None = None, state: str | None = None) -> int:
+    row = db.fetch_one(conn, "job_count", {"project": project, "state": state})
+    return int(row["n"]) if row else 0
+
+
+def log(conn: db.Connection, job: Job, stream: str, text: str, shown: str | None = None) -> None:
+    """Append to a job's log (a line or a chunk); ``shown`` is the line in words (a CLI's
+    JSON event, as a person reads it)."""
+    log_many(conn, job, [(stream, text, shown)])
+
+
+def log_many(conn: db.Connection, job: Job, lines: Sequence[tuple[str, str, str | None]]) -> None:
+    """Append several chunks in one transaction, with one NOTIFY (a burst of output)."""
+    if not lines:
+        return
+    with db.translated(), conn.transaction():
+        db.execute_many(
+            conn,
+            "job_log_append",
+            [
+                {
+                    "job_id": job.id,
+                    "attempt": job.attempt,
+                    "stream": stream,
+                    "text": text,
+                    "shown": shown,
+                }
+                for stream, text, shown in lines
+            ],
+        )
+        step = next((shown for _, _, shown in reversed(lines) if shown), None)
+        if step:
+            db.execute(conn, "job_set_last_step", {"id": job.id, "step": step[:300]})
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"log": job.id})))
+
+
+class Spend(NamedTuple):
+    """What a project's jobs cost, all runs together."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+def project_spend(conn: db.Connection, project_id: str) -> Spend:
+    row = db.fetch_one(conn, "project_spend", {"project": project_id})
+    if row is None:
+        return Spend()
+    return Spend(
+        int(row["input_tokens"] or 0),
+        int(row["output_tokens"] or 0),
+        int(row["cached_tokens"] or 0),
+        float(row["usd"]) if row["costed"] else None,
+    )
+
+
+def record_usage(conn: db.Connection, job: Job, usage: Any, model: str | None) -> None:
+    """Add one run's tokens and cost (a runners.Usage) to its job, fenced by the lease."""
+    with db.translated(), conn.transaction():
+        db.execute(
+            conn,
+            "job_add_usage",
+            {
+                "id": job.id,
+                "token": job.lease_token,
+                "model": model,
+                "input": usage.input_tokens,
+                "output": usage.output_tokens,
+                "cached": usage.cached_tokens,
+                "cost": usage.cost_usd,
+            },
+        )
+
+
+def read_log(
+    conn: db.Connection, job_id: int, *, after: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    return db.fetch_all(conn, "job_log_read", {"job_id": job_id, "after": after, "limit": limit})

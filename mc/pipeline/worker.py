@@ -1,0 +1,1012 @@
+"""The pipeline: dispatch, work, review — from a queued project to one ready for a human.
+
+- ``dispatch_ready``: projects committed into up-next get a work job and move to
+  in-progress (a service-signed commit naming the job), in priority then age order,
+  within the in-progress WIP limit and each archetype's concurrency.
+- ``Worker``: claims jobs, runs the archetype's runner in a fresh workspace under the
+  guard, streams the output into the job log, and finishes the job. Every write that
+  records a result — the git commit included — happens while holding the job's row
+  with the worker's lease token, so a worker whose lease ran out records nothing.
+- A work job that succeeds commits its artifacts and the move to review in one
+  commit, then a review job follows. The reviewer's verdict.json decides: pass →
+  ``ready_for_human``; fail → back to in-progress with the notes for another round,
+  until ``review.rounds`` are spent → it waits for the person ("needs human").
+- A run that fails is retried with backoff up to the archetype's max attempts; then
+  the job is dead and the project is flagged (and ``on_escalation`` runs).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mc.board import actions
+from mc.board.board import Board
+from mc.board.config import Caps
+from mc.board.layout import Lane
+from mc.errors import McError
+from mc.mirror import db
+from mc.pipeline import jobs, sandbox
+from mc.pipeline.execute import UNRENEWED, agent_env, run_agent
+from mc.pipeline.jobs import Job
+from mc.pipeline.runners import (
+    LineReader,
+    Outcome,
+    Run,
+    Runner,
+    TooMuchOutput,
+    Usage,
+    Verdict,
+    missing,
+    read_artifacts,
+    read_verdict,
+    resolve,
+)
+
+log = logging.getLogger("mc.pipeline")
+
+REVIEWER = "reviewer"
+POLL_SECONDS = 5.0
+BEAT_SECONDS = 5.0
+PUMP_COALESCE = 0.05  # seconds an agent's burst of output is gathered before it is written
+LOG_HEAD_CHARS = 1_000_000  # a run's log keeps this much of its start ...
+LOG_TAIL_CHARS = 1_000_000  # ... and this much of its end
+
+
+# ---------------------------------------------------------------------- dispatch
+
+
+def use_accepted_config(board: Board, conn: db.Connection) -> None:
+    """Make ``board`` run with the mc.yaml the mirror last accepted, not the tip's.
+
+    A refused mc.yaml change (unsigned, on a board with approvers) is in git but must
+    never choose what agents run (issue 12.1). Before the first sync: the tip's.
+    """
+    from mc.mirror.sync import META_CONFIG
+
+    row = db.fetch_one(conn, "meta_get", {"key": META_CONFIG})
+    conn.commit()
+    if row is not None and row["value"]:
+        board.pin_config(row["value"])
+
+
+def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
+    """Give waiting up-next projects a work job each, as far as the limits allow."""
+    use_accepted_config(board, conn)
+    config = board.config
+    rows = db.fetch_all(conn, "dispatch_candidates")
+    conn.commit()
+    limit = config.wip_limits.get(Lane.IN_PROGRESS)
+    counts = {r["archetype"]: r["n"] for r in db.fetch_all(conn, "jobs_active_by_archetype")}
+    conn.commit()
+    in_progress = sum(1 for r in db.fetch_all(conn, "projects_in_lane", {"lane": "in-progress"}))
+    conn.commit()
+    made: list[int] = []
+    spent = spend_today(conn)
+    held: dict[str, str] = {}
+    for row in rows:
+        if limit is not None and in_progress >= limit:
+            break
+        archetype = config.archetypes.get(row["archetype"])
+        if archetype is None:
+            continue
+        why = budget_spent(config, archetype, spent)
+        if why is not None:
+            held[why] = row["id"]
+            continue
+        if (
+            archetype.concurrency is not None
+            and counts.get(archetype.name, 0) >= archetype.concurrency
+        ):
+            continue
+        try:
+            # The job becomes visible to workers only when this transaction commits,
+            # after the commit that moves the project to in-progress (naming the job).
+            with db.translated(), conn.transaction():
+                job = jobs.enqueue(
+                    conn,
+                    row["id"],
+                    "work",
+                    archetype.name,
+                    priority=row["priority"] or 3,
+                    max_attempts=archetype.max_attempts,
+                )
+                if job is None:
+                    continue  # it already has one
+                actions.dispatch(board, row["id"], str(job.id), attempt=1)
+        except McError as exc:
+            log.warning("dispatch of %s refused: %s", row["id"], exc)
+            continue
+        made.append(job.id)
+        in_progress += 1
+        counts[archetype.name] = counts.get(archetype.name, 0) + 1
+    note_holds(conn, held)
+    return made
+
+
+# ---------------------------------------------------------------------- budgets
+
+
+META_HOLD = "budget_hold"
+
+
+def spend_today(conn: db.Connection) -> dict[str, float]:
+    """What agents cost today (in the person's time zone), per archetype."""
+    import datetime as dt
+
+    from mc.mirror.tasks import local_zone
+
+    zone = local_zone()
+    start = dt.datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = db.fetch_all(conn, "spend_since", {"since": start})
+    conn.commit()
+    return {r["archetype"]: float(r["usd"] or 0) for r in rows}
+
+
+def budget_spent(config: Any, archetype: Any, spent: dict[str, float]) -> str | None:
+    """Why new work of this archetype waits (a budget reached today), or None."""
+    total = sum(spent.values())
+    if config.daily_usd is not None and total >= config.daily_usd:
+        return (
+            f"the board's daily budget of ${config.daily_usd:.2f} is spent "
+            f"(${total:.2f} today): new work waits until tomorrow"
+        )
+    mine = spent.get(archetype.name, 0.0)
+    if archetype.daily_usd is not None and mine >= archetype.daily_usd:
+        return (
+            f"the {archetype.name} daily budget of ${archetype.daily_usd:.2f} is spent "
+            f"(${mine:.2f} today): new {archetype.name} work waits until tomorrow"
+        )
+    return None
+
+
+def note_holds(conn: db.Connection, held: dict[str, str]) -> None:
+    """Make a budget hold visible: mc status shows it, and each reason becomes one
+    activity event (once, not at every dispatch round)."""
+    import datetime as dt
+
+    reasons = sorted(held)
+    value = json.dumps(reasons)
+    with db.translated(), conn.transaction():
+        row = db.fetch_one(conn, "meta_get", {"key": META_HOLD})
+        before = set(json.loads(row["value"])) if row and row["value"] else set()
+        db.execute(conn, "meta_set", {"key": META_HOLD, "value": value})
+        for reason in reasons:
+            if reason in before:
+                continue
+            db.execute(
+                conn,
+                "activity_insert",
+                {
+                    "kind": "budget",
+                    "project_id": held[reason],
+                    "from_lane": None,
+                    "to_lane": None,
+                    "commit": None,
+                    "action": "hold",
+                    "actor": "dispatcher",
+                    "who": None,
+                    "summary": f"Holding new work: {reason}",
+                    "at": dt.datetime.now(dt.UTC),
+                },
+            )
+
+
+def cancel_parked(conn: db.Connection) -> list[int]:
+    """Cancel the jobs of projects moved back to the backlog (their agents are killed)."""
+    with db.translated(), conn.transaction():
+        ids = [r["id"] for r in db.fetch_all(conn, "jobs_cancel_parked")]
+        for job_id in ids:
+            conn.execute(
+                "SELECT pg_notify(%s, %s)",
+                (jobs.CHANNEL, json.dumps({"job": job_id, "kind": "cancel"})),
+            )
+    return ids
+
+
+# ---------------------------------------------------------------------- the brief
+
+
+def render_brief(
+    board: Board,
+    project_id: str,
+    job: Job,
+    tasks: list[Any],
+    *,
+    workspace: Path | None = None,
+    output_dir: Path | None = None,
+) -> str:
+    """The brief an agent gets. It names its folders by their paths: a model's file tools
+    take paths, and cannot expand $MC_OUTPUT_DIR."""
+    entry = board.get(project_id)
+    assert entry.project is not None
+    data = entry.project.data
+    lines = [f"# {entry.project.title}", "", f"Project `{project_id}` ({data['archetype']})."]
+    if job.kind == "review":
+        lines += [
+            "",
+            "You are the reviewer. Judge the work below against the brief and the acceptance "
+            f"criteria. Write verdict.json into {output_dir or '$MC_OUTPUT_DIR'}: "
+            '{"verdict": "pass"|"fail", "notes": "..."}. The artifacts are in ./artifacts.',
+        ]
+    if data.get("description"):
+        lines += ["", "## Brief", "", str(data["description"]).strip()]
+    if data.get("acceptance"):
+        lines += ["", "## Acceptance criteria", "", *(f"- {a}" for a in data["acceptance"])]
+    review = data.get("review") or {}
+    if job.kind == "work" and job.notes:
+        lines += ["", "## Notes from the last review (fix these)", "", job.notes]
+    elif job.kind == "work" and review.get("notes") and review.get("verdict") == "fail":
+        lines += ["", "## Notes from the last review (fix these)", "", str(review["notes"])]
+    if job.kind == "work" and data.get("feedback"):
+        lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
+    if tasks:
+        lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]
+    lines.append("")
+    if workspace is not None:
+        lines.append(f"You work in {workspace}.")
+    lines.append(f"Leave what you produce in {output_dir or '$MC_OUTPUT_DIR'}.")
+    return "\n".join(lines) + "\n"
+
+
+JOB_FOLDER_DAYS = 7  # a failed run's folder is kept this long for a look (or until it reruns)
+
+
+def sweep_job_folders(root: Path, rerun: int | None = None, now: float | None = None) -> None:
+    """Remove the folders of earlier runs of job ``rerun``, and any older than a week."""
+    cutoff = (now or time.time()) - JOB_FOLDER_DAYS * 86400
+    for folder in root.glob("job-*"):
+        try:
+            old = folder.lstat().st_mtime < cutoff
+        except OSError:
+            continue
+        if old or (rerun is not None and folder.name.startswith(f"job-{rerun}-")):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
+    """A CLI that writes only where it works: its files (not the artifacts it was given
+    to review) join its output. Plain files only, as every artifact."""
+    found = read_artifacts(workspace, caps)
+    for rel, data in found.items():
+        if rel.startswith("artifacts/"):
+            continue
+        target = output / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+# ---------------------------------------------------------------------- the worker
+
+
+class LogPump:
+    """An agent's output into the job log as it comes, from a thread of its own.
+
+    The agent's pipes are read by the guard; each chunk lands here and is written (a
+    burst within PUMP_COALESCE in one transaction with one NOTIFY) on
+    the pump's own connection, made in the pump's thread while the agent starts, so
+    neither the agent's start nor its output ever waits on the database.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        job: Job,
+        describe: LineReader | None = None,
+        gives_up: Callable[[str, str], bool] | None = None,
+    ):
+        self.url = url
+        self.job = job
+        self.gives_up = gives_up
+        self.gave_up = ""  # the line that showed the CLI stuck retrying (we stop it)
+        self.describe = describe  # an output line in words (the runner's reader of its CLI)
+        self.pending: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = False
+        self.writing = False
+        # A flood of output is capped: its first LOG_HEAD_CHARS, a marker, its last
+        # LOG_TAIL_CHARS (written when the run ends) and how much was left out.
+        self.written = 0
+        self.cut_marked = False
+        self.tail: collections.deque[tuple[str, str]] = collections.deque()
+        self.tail_chars = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name=f"mc-log-{job.id}", daemon=True)
+        self.thread.start()
+
+    def add(self, stream: str, text: str) -> None:
+        if self.gives_up is not None and not self.gave_up and self.gives_up(stream, text):
+            self.gave_up = text.strip()[:300]
+        with self.lock:
+            self.pending.append((stream, text))
+        self.wake.set()
+
+    def _run(self) -> None:
+        try:
+            conn = db.connect(self.url, application_name=f"mc log {self.job.id}")
+        except McError as exc:
+            log.warning("job %s: no connection for its log: %s", self.job.id, exc)
+            return
+        with conn:
+            while True:
+                self.wake.wait()
+                self.wake.clear()
+                if not self.closed:
+                    time.sleep(PUMP_COALESCE)
+                self._flush(conn)
+                if self.closed:
+                    self._flush(conn)
+                    return
+
+    def _flush(self, conn: db.Connection) -> None:
+        with self.lock:
+            batch, self.pending = self.pending, []
+            self.writing = bool(batch)
+        try:
+            rows = [row for stream, text in batch if (row := self._keep(stream, text))]
+            if self.closed and self.tail:
+                rows += self._tail_rows()
+            jobs.log_many(conn, self.job, rows)
+        except McError as exc:  # the log is not worth failing the run for
+            log.warning("job %s: could not write its log: %s", self.job.id, exc)
+        finally:
+            self.writing = False
+
+    def _keep(self, stream: str, text: str) -> tuple[str, str, str | None] | None:
+        """A chunk as a log row while the head has room; after that, the tail keeps it."""
+        if self.written + len(text) > LOG_HEAD_CHARS:
+            if not self.cut_marked:
+                self.cut_marked = True
+                return ("mc", "[mc] the log is cut here: the rest is kept from its end\n", None)
+            self.tail.append((stream, text))
+            self.tail_chars += len(text)
+            while self.tail_chars > LOG_TAIL_CHARS and len(self.tail) > 1:
+                _, dropped = self.tail.popleft()
+                self.tail_chars -= len(dropped)
+                self.dropped += len(dropped)
+            return None
+        self.written += len(text)
+        return (stream, text, self._shown(stream, text))
+
+    def _tail_rows(self) -> list[tuple[str, str, str | None]]:
+        rows: list[tuple[str, str, str | None]] = [
+            ("mc", f"[mc] {self.dropped:,} characters of output were not kept\n", None)
+        ]
+        rows += [(stream, text, self._shown(stream, text)) for stream, text in self.tail]
+        self.tail.clear()
+        return rows
+
+    def _shown(self, stream: str, text: str) -> str | None:
+        if self.describe is None or stream != "stdout":
+            return None
+        try:
+            return self.describe(text)
+        except Exception:  # a reader's bug must not cost the log
+            log.exception("job %s: could not read a line of its output", self.job.id)
+            return None
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Until what was added so far is written (an announcement must be readable
+        before anyone is told to read it)."""
+        self.wake.set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.pending and not self.writing:
+                    return
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Write what is left and stop (waits for the last writes)."""
+        self.closed = True
+        self.wake.set()
+        self.thread.join(30)
+
+
+class Worker:
+    def __init__(
+        self,
+        board_path: Path,
+        url: str,
+        *,
+        name: str | None = None,
+        lease: float = jobs.LEASE_SECONDS,
+        poll: float = POLL_SECONDS,
+        beat_every: float = BEAT_SECONDS,
+        grace: float = 10.0,
+        backoff: float = jobs.BACKOFF_BASE,
+        shutdown_wait: float = 0.0,
+        remote: str | None = None,
+    ) -> None:
+        self.board_path = board_path
+        self.url = url
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = lease
+        self.poll = poll
+        self.beat_every = beat_every
+        self.grace = grace
+        self.backoff = backoff  # seconds before the first retry (doubling, with jitter)
+        # How long a running job may go on once the worker is told to stop (SIGTERM,
+        # Ctrl-C, SIGHUP) before it is handed back; 0: at once, its agent killed.
+        self.shutdown_wait = shutdown_wait
+        self.remote = remote  # share the board through this git remote (another machine)
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.current: Job | None = None
+        self._stop_at: float | None = None
+
+    def request_stop(self) -> None:
+        """Claim nothing more; a running job goes back after ``shutdown_wait``."""
+        self._stop_at = time.monotonic()
+        self.stop.set()
+        self.wake.set()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        """Claim and run jobs until ``stop`` is set; woken by NOTIFY, polling as a safety net."""
+        listener = threading.Thread(target=self._listen, daemon=True)
+        listener.start()
+        conn: db.Connection | None = None
+        try:
+            while not self.stop.is_set():
+                conn = self._connected(conn)
+                if conn is None:
+                    continue  # stopping while the database was away
+                try:
+                    jobs.reclaim(conn)
+                    job = jobs.claim(conn, self.name, lease=self.lease)
+                except McError as exc:
+                    log.warning("queue unavailable: %s", exc)
+                    if db.is_disconnect(exc):  # reconnect at once (with backoff from there)
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                    else:
+                        self.stop.wait(1)
+                    continue
+                if job is None:
+                    self.wake.wait(self.poll)
+                    self.wake.clear()
+                    continue
+                self.current = job
+                try:
+                    self.run_job(conn, job)
+                except Exception as exc:
+                    log.exception("job %s failed in the worker", job.id)
+                    with contextlib.suppress(McError):
+                        jobs.fail(conn, job, f"worker error: {exc}")
+                finally:
+                    self.current = None
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def _connected(
+        self, conn: db.Connection | None, patience: float | None = None
+    ) -> db.Connection | None:
+        """A working connection: ``conn``, or a new one once the database is back (after
+        a restart a connection stays broken for good; waiting with backoff, not spinning).
+        None when the worker is told to stop, or after ``patience`` seconds."""
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        delay, waited = 0.2, 0.0
+        while not self.stop.is_set():
+            try:
+                fresh = db.connect(self.url, application_name=f"mc worker {self.name}")
+                if waited:
+                    log.info("database back after %.1f s", waited)
+                return fresh
+            except McError as exc:
+                if patience is not None and waited >= patience:
+                    return None
+                log.warning("database unavailable (%s); trying again in %.1f s", exc, delay)
+                self.stop.wait(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
+        return None
+
+    def _listen(self) -> None:
+        db.listen(
+            self.url,
+            [jobs.CHANNEL],
+            stop=self.stop,
+            on_notify=lambda _channel, _payload: self.wake.set(),
+            on_connect=self.wake.set,  # what was queued while it was away: look now
+            name=f"mc worker {self.name} listen",
+        )
+
+    # ------------------------------------------------------------------ one job
+
+    def run_job(self, conn: db.Connection, job: Job) -> None:
+        with Board.open(self.board_path) as board:
+            board.remote = self.remote
+            board.fetch()
+            use_accepted_config(board, conn)
+            entry = board.get(job.project_id)
+            expected = Lane.IN_PROGRESS if job.kind == "work" else Lane.REVIEW
+            if entry.lane is not expected or entry.project is None:
+                jobs.mark_cancelled(conn, job)
+                log.info("job %s: %s is in %s now; not run", job.id, job.project_id, entry.lane)
+                return
+            config = board.config
+            archetype = config.archetype(REVIEWER if job.kind == "review" else job.archetype)
+            runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
+            absent = missing(runner)
+            if absent:
+                log.error("job %s: not run: %s", job.id, absent)
+                jobs.fail(conn, job, absent, permanent=True)
+                self._escalate(board, job, absent)
+                return
+            confined = config.sandbox and runner.spawns
+            if confined and (why := sandbox.unavailable()):
+                log.error("job %s: not run: %s", job.id, why)
+                jobs.fail(conn, job, f"the sandbox cannot run here: {why}", permanent=True)
+                self._escalate(board, job, f"agents cannot be confined here: {why}")
+                return
+            # Outside the repository: no path from the agent's workspace leads to the board.
+            folder = sandbox.jobs_root(board.root) / f"job-{job.id}-{job.attempt}"
+            shutil.rmtree(folder, ignore_errors=True)
+            sweep_job_folders(folder.parent, job.id)
+            output = folder / "out"
+            workspace = folder / "ws"
+            output.mkdir(parents=True)
+            tree = None
+            if job.kind == "work" and entry.project.get("workspace"):
+                from mc.pipeline.worktree import open_worktree
+
+                tree = open_worktree(str(entry.project.get("workspace")), job.project_id, workspace)
+            else:
+                workspace.mkdir()
+            if job.kind == "review":
+                self._copy_artifacts(board, job.project_id, workspace / "artifacts")
+            from mc.mirror.tasks import listing
+
+            tasks = listing(conn, project=job.project_id)
+            conn.commit()
+            brief = render_brief(
+                board, job.project_id, job, tasks, workspace=workspace, output_dir=output
+            )
+            prompt_file = folder / "brief.md"
+            prompt_file.write_text(brief)
+            run = Run(
+                job.project_id,
+                job.id,
+                job.kind,
+                archetype.name,
+                entry.project.get("model") or archetype.model,  # the project's own first
+                brief,
+                prompt_file,
+                output,
+                workspace,
+            )
+            try:
+                gather = runner.collect_workspace and tree is None
+                verdict = self._execute(
+                    conn,
+                    job,
+                    runner,
+                    run,
+                    archetype.timeout,
+                    confined,
+                    gather=gather,
+                    caps=config.caps,
+                )
+                # The database may have restarted while the agent ran: record the result
+                # once it is back (fenced by the lease token as ever), within the lease.
+                back = self._connected(conn, patience=self.lease)
+                if back is None:
+                    log.warning("job %s: the database did not come back; result dropped", job.id)
+                    return
+                conn = back
+                extra: dict[str, bytes] = {}
+                try:
+                    if verdict.ok and job.kind == "work":
+                        extra = read_artifacts(output, config.caps)
+                        if not extra and tree is None and runner.spawns and archetype.output:
+                            # Exit 0 with nothing to show is not work done (issue 12.9).
+                            raise McError("the agent left nothing in its output folder")
+                    if tree is not None and verdict.ok:
+                        from mc.pipeline.worktree import collect
+
+                        extra.update(collect(tree, job.id))  # branch, diffstat, patch
+                        size = sum(len(data) for data in extra.values())
+                        if size > config.caps.max_total_bytes:
+                            raise TooMuchOutput(
+                                f"the change and artifacts are {size / 2**20:.1f} MB, over "
+                                f"the cap of {config.caps.max_total_bytes / 2**20:.1f} MB "
+                                "(artifacts.max_total_mb in mc.yaml)"
+                            )
+                except McError as exc:
+                    verdict = Verdict(False, str(exc))
+                self._finish(conn, board, job, run, verdict, extra)
+                if self.remote:  # the daemon follows the remote: tell it a push happened
+                    conn.execute("SELECT pg_notify(%s, '')", (jobs.PUSHED_CHANNEL,))
+                    conn.commit()
+            finally:
+                if tree is not None:
+                    from mc.pipeline.worktree import close_worktree
+
+                    close_worktree(tree)
+            if verdict.ok:  # a failed run's folder stays for a look (until it runs again)
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
+        tip = board.tip
+        assert tip is not None
+        for entry in board.repo.ls_tree(tip, [f"artifacts/{project_id}"]):
+            data = board.read_blob(entry.sha)
+            if data is None:
+                continue
+            target = into / entry.path.removeprefix(f"artifacts/{project_id}/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    def _execute(
+        self,
+        conn: db.Connection,
+        job: Job,
+        runner: Runner,
+        run: Run,
+        timeout: float,
+        confined: bool = True,
+        *,
+        gather: bool = False,
+        caps: Caps | None = None,
+    ) -> Verdict:
+        pump = LogPump(self.url, job, runner.reader(), runner.gives_up)
+
+        def shutting_down() -> str | None:
+            if pump.gave_up:
+                return "temporary"
+            return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
+
+        beating = [conn]  # heartbeats go on over a new connection when the database restarts
+
+        def beat() -> str | None:
+            if shutting_down():
+                return "shutdown"
+            try:
+                live = self._connected(beating[0], patience=0)
+                if live is None:
+                    return UNRENEWED
+                beating[0] = live
+                return "cancel" if jobs.heartbeat(live, job, lease=self.lease) else None
+            except jobs.LeaseLost:
+                return "lease lost"
+            except McError as exc:
+                if not db.is_disconnect(exc):
+                    raise
+                # Not renewed: the guard stops the agent before the lease can run out,
+                # unless the database is back by then (then the run goes on).
+                log.warning("job %s: heartbeat not sent: %s", job.id, exc)
+                return UNRENEWED
+
+        env = agent_env(
+            {
+                "MC_PROJECT_ID": run.project_id,
+                "MC_JOB_ID": str(run.job_id),
+                "MC_ARCHETYPE": run.archetype,
+                "MC_MODEL": run.model or "",
+                "MC_PROMPT_FILE": str(run.prompt_file),
+                "MC_OUTPUT_DIR": str(run.output_dir),
+            }
+        )
+        env.update(runner.env)  # the board's own settings for this runner (mc.yaml)
+        try:
+            if not runner.spawns:
+                return self._handoff(conn, job, run, runner, env, pump, beat)
+            argv = runner.argv(run)
+            if confined:
+                argv, env = self._confine(runner, run, argv, env)
+            else:
+                pump.add("mc", "[mc] sandbox: off (mc.yaml): this agent runs unconfined\n")
+            execution = run_agent(
+                argv,
+                cwd=run.workspace,
+                env=env,
+                sandboxed=confined,
+                stdin_file=run.prompt_file if runner.stdin else None,
+                timeout=timeout,
+                on_output=pump.add,
+                beat=beat,
+                should_stop=shutting_down,
+                beat_every=self.beat_every,
+                lease=self.lease,
+                grace=self.grace,
+            )
+        finally:
+            pump.close()
+            if confined:
+                sandbox.take_back([run.prompt_file.parent], sandbox.agent_user())
+        if execution.stopped == "temporary":  # stuck retrying: requeued, no attempt spent
+            said = runner.judge(run, Outcome(0, execution.output, execution.errors))
+            error = said.error if not said.ok else f"stopped while retrying: {pump.gave_up}"
+            return Verdict(False, error, temporary=True, usage=said.usage)
+        if execution.stopped:
+            return Verdict(False, execution.stopped)
+        if execution.timed_out:
+            return Verdict(False, f"timed out after {timeout:.0f} s")
+        if gather:
+            try:
+                _gather(run.workspace, run.output_dir, caps)
+            except McError as exc:
+                return Verdict(False, str(exc))
+        verdict = runner.judge(run, Outcome(execution.code, execution.output, execution.errors))
+        try:
+            jobs.record_usage(conn, job, verdict.usage or Usage(), run.model)
+        except McError as exc:  # the lease is gone: nothing of this run is recorded
+            log.warning("job %s: usage not recorded: %s", job.id, exc)
+        return verdict
+
+    def _confine(
+        self, runner: Runner, run: Run, argv: list[str], env: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The agent's command in its sandbox and its environment there."""
+        user = sandbox.agent_user()
+        folder = run.prompt_file.parent
+        home = folder / "home"
+        home.mkdir(exist_ok=True)
+        sandbox.prepare_home(home, runner.home)
+        inside = sandbox.environment(env, home, user)
+        if runner.prepare is not None:  # the CLI's own settings, in its private HOME
+            runner.prepare(run, home, inside)
+        plan = sandbox.Plan(
+            command=tuple(argv),
+            workspace=run.workspace,
+            output=run.output_dir,
+            brief=run.prompt_file,
+            home=home,
+            read_only=(
+                *sandbox.runtime_paths(argv, inside.get("PATH")),
+                *sandbox.command_files(runner.program_files()),
+                *sandbox.git_paths(run.workspace),
+                *(Path(p) for p in runner.paths),
+            ),
+            writable=tuple(Path(p) for p in runner.writable),
+        )
+        os.chmod(folder, 0o700)
+        sandbox.hand_over([folder], user)
+        return sandbox.argv(plan, user), inside
+
+    def _shutting_down_too_long(self) -> bool:
+        return self._stop_at is not None and time.monotonic() - self._stop_at > self.shutdown_wait
+
+    def _handoff(
+        self,
+        conn: db.Connection,
+        job: Job,
+        run: Run,
+        runner: Runner,
+        env: dict[str, str],
+        pump: LogPump,
+        beat: Callable[[], str | None],
+    ) -> Verdict:
+        """No agent to spawn: announce the job (its log, the job event, and the runner's
+        command if it has one), then wait for `mc job complete|fail JOB` (or the API)."""
+        pump.add(
+            "mc",
+            f"Handed off. The brief: {run.prompt_file}. Leave what you produce in "
+            f"{run.output_dir}, then run: mc job complete {job.id} --notes '...' "
+            f"(or mc job fail {job.id} --error '...').\n",
+        )
+        jobs.await_report(conn, job)
+        # A token that may report this job and nothing else, for the one who does it (the
+        # announcement's command gets it; it ends with the week).
+        import datetime as dt
+
+        from mc.web.auth import create_token
+
+        env["MC_JOB_TOKEN"] = create_token(
+            conn, f"job-{job.id}-{job.attempt}", "agent", scope=f"job:{job.id}",
+            ttl=dt.timedelta(days=7),
+        )  # fmt: skip
+        conn.commit()
+        pump.drain()
+        log.info("job %s for %s handed off: waiting for a report", job.id, job.project_id)
+        if runner.command:  # e.g. tell the person's assistant; it does not do the work here
+            try:
+                told = subprocess.run(
+                    runner.argv(run),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=60,
+                    check=False,
+                )
+                pump.add("mc", f"Announced with {runner.command[0]} (exit {told.returncode}).\n")
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                pump.add("mc", f"Announcing with {runner.command[0]} failed: {exc}\n")
+        while True:
+            reason = beat()
+            if reason:
+                return Verdict(False, reason)
+            row = db.fetch_one(conn, "job_get", {"id": job.id})
+            conn.commit()
+            reported = row["reported"] if row else None
+            if reported:
+                ok = bool(reported.get("ok"))
+                return Verdict(
+                    ok,
+                    "" if ok else str(reported.get("error") or "reported failed"),
+                    summary=str(reported.get("notes") or ""),
+                )
+            time.sleep(min(self.beat_every, 1.0))
+
+    # ------------------------------------------------------------------ results
+
+    def _finish(
+        self,
+        conn: db.Connection,
+        board: Board,
+        job: Job,
+        run: Run,
+        verdict: Verdict,
+        extra: dict[str, bytes] | None = None,
+    ) -> None:
+        if verdict.error in ("cancel",):
+            jobs.mark_cancelled(conn, job)
+            return
+        if verdict.error == "shutdown":
+            jobs.hand_back(conn, job)
+            log.info("job %s handed back (the worker is stopping)", job.id)
+            return
+        if verdict.error == "lease lost":
+            log.warning("job %s: lease lost, result dropped", job.id)
+            return
+        if not verdict.ok:
+            archetype = board.config.archetype(REVIEWER if job.kind == "review" else job.archetype)
+            failed = jobs.fail(
+                conn,
+                job,
+                verdict.error,
+                temporary=verdict.temporary,
+                permanent=verdict.permanent,
+                base=self.backoff,
+                tempfail_cap=archetype.max_temporary,
+            )
+            if failed.state == "dead":
+                if verdict.temporary:
+                    why = f"failed temporarily {failed.tempfails} times in a row"
+                elif verdict.permanent:
+                    why = "cannot succeed as things are"
+                else:
+                    why = f"failed {failed.attempts} times"
+                self._escalate(board, job, f"{job.kind} job {job.id} {why}: {verdict.error}")
+            return
+        if job.kind == "work":
+            self._work_done(conn, board, job, run, verdict, extra or {})
+        else:
+            self._review_done(conn, board, job, run)
+
+    def _fenced(self, conn: db.Connection, job: Job) -> None:
+        """Hold the job's row with our token for the rest of this transaction, or LeaseLost."""
+        row = db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token})
+        if row is None:
+            raise jobs.LeaseLost(f"job {job.id}: lease lost before recording the result")
+
+    def _work_done(
+        self,
+        conn: db.Connection,
+        board: Board,
+        job: Job,
+        run: Run,
+        verdict: Verdict,
+        extra: dict[str, bytes],
+    ) -> None:
+        artifacts = dict(extra)  # the output folder's files (and coder work's branch, patch)
+        if verdict.summary:
+            artifacts.setdefault("summary.txt", verdict.summary.encode())
+        config = board.config
+        with db.translated(), conn.transaction():
+            self._fenced(conn, job)
+            actions.complete(board, job.project_id, str(job.id), artifacts, attempt=job.attempt)
+            db.execute(
+                conn,
+                "job_mark_succeeded",
+                {
+                    "id": job.id,
+                    "token": job.lease_token,
+                    "result": db.jsonb({"artifacts": sorted(artifacts)}),
+                },
+            )
+        reviewer = config.archetype(REVIEWER)
+        jobs.enqueue(
+            conn,
+            job.project_id,
+            "review",
+            REVIEWER,
+            priority=job.priority,
+            round=job.round,
+            max_attempts=reviewer.max_attempts,
+        )
+
+    def _review_done(self, conn: db.Connection, board: Board, job: Job, run: Run) -> None:
+        found = read_verdict(run.output_dir)
+        assert isinstance(found, dict)  # the judge checked it
+        verdict, notes = found["verdict"], found["notes"]
+        rounds = board.config.review_rounds
+        with db.translated(), conn.transaction():
+            self._fenced(conn, job)
+            # The result first: the daemon accepts ready_for_human only with a passing
+            # review job behind it, and reads this row when it syncs the commit.
+            db.execute(conn, "job_set_result", {"id": job.id, "result": db.jsonb(found)})
+        with db.translated(), conn.transaction():
+            self._fenced(conn, job)
+            if verdict == "pass":
+                actions.record_review(
+                    board, job.project_id, str(job.id), "pass", notes, rework=False
+                )
+            elif job.round < rounds:
+                actions.record_review(
+                    board, job.project_id, str(job.id), "fail", notes, rework=True
+                )
+            else:
+                spent = f"the review failed {job.round} times; it needs you"
+                actions.record_review(
+                    board, job.project_id, str(job.id), "fail", notes, rework=False, escalate=spent
+                )
+            db.execute(
+                conn,
+                "job_mark_succeeded",
+                {"id": job.id, "token": job.lease_token, "result": db.jsonb(found)},
+            )
+        if verdict == "fail" and job.round >= rounds:
+            self._on_escalation(board, job, f"the review failed {job.round} times: {notes}")
+        if verdict == "fail" and job.round < rounds:
+            archetype = board.config.archetype(board.get(job.project_id).project.archetype)  # type: ignore[union-attr]
+            jobs.enqueue(
+                conn,
+                job.project_id,
+                "work",
+                archetype.name,
+                priority=job.priority,
+                round=job.round + 1,
+                max_attempts=archetype.max_attempts,
+                notes=notes,
+            )
+
+    def _escalate(self, board: Board, job: Job, reason: str) -> None:
+        with contextlib.suppress(McError):
+            actions.escalate(
+                board, job.project_id, reason, job=str(job.id), attempt=max(job.attempts, 1)
+            )
+        self._on_escalation(board, job, reason)
+
+    def _on_escalation(self, board: Board, job: Job, reason: str) -> None:
+        """mc.yaml's on_escalation command, with the details (its failure is only logged)."""
+        command = board.config.on_escalation
+        if not command:
+            return
+        details = json.dumps({"project": job.project_id, "job": job.id, "reason": reason})
+        try:
+            subprocess.run(
+                [*command, details],
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+                env=agent_env(
+                    {
+                        "MC_PROJECT_ID": job.project_id,
+                        "MC_JOB_ID": str(job.id),
+                        "MC_ESCALATION": reason,
+                    }
+                ),
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("on_escalation for job %s failed: %s", job.id, exc)
