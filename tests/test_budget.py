@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mc.mirror import db
 from mc.mirror.daemon import Daemon
+from mc.pipeline import dispatch
 
 from .conftest import git, run_mc
 
@@ -45,7 +46,7 @@ def _dispatched(url: str, pid: str) -> bool:
 
 
 def _run_daemon(board_path: Path, url: str) -> tuple[Daemon, threading.Thread]:
-    daemon = Daemon(board_path, url, poll=0.3, dispatch=True)
+    daemon = Daemon(board_path, url, poll=0.3, dispatch=dispatch.step)
     thread = threading.Thread(target=daemon.run)
     thread.start()
     return daemon, thread

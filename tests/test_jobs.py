@@ -172,7 +172,7 @@ def test_a_shutting_down_worker_hands_its_job_back(conn: db.Connection) -> None:
 
 def test_enqueue_notifies_listeners(database_url: str, conn: db.Connection) -> None:
     with db.connect(database_url, autocommit=True) as listener:
-        listener.execute(f"LISTEN {jobs.CHANNEL}")
+        listener.execute(f"LISTEN {db.JOBS_CHANNEL}")
         job = jobs.enqueue(conn, "p", "work", "coder")
         notes = list(listener.notifies(timeout=5, stop_after=1))
     assert job is not None and notes and f'"job": {job.id}' in notes[0].payload

@@ -11,7 +11,7 @@ import pytest
 
 from mc.mirror import db
 from mc.mirror.daemon import Daemon
-from mc.pipeline import jobs
+from mc.pipeline import dispatch, jobs
 from mc.pipeline.worker import Worker
 
 from .conftest import git, run_mc
@@ -46,7 +46,7 @@ def test_queue_to_signed_approval_with_the_demo_runner(
 ) -> None:
     monkeypatch.setenv("DEMO_AGENT_SECONDS", "0.3")
     _use_runner(board_path, "runner: demo")
-    daemon = Daemon(board_path, database_url, poll=0.5, dispatch=True)
+    daemon = Daemon(board_path, database_url, poll=0.5, dispatch=dispatch.step)
     worker = Worker(board_path, database_url, poll=0.5, beat_every=0.3, grace=1.0)
     threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
     for t in threads:
@@ -97,7 +97,7 @@ def test_the_brief_carries_the_criteria_the_review_notes_and_the_persons_feedbac
     import datetime as dt
 
     from mc.board import actions
-    from mc.pipeline.worker import render_brief
+    from mc.pipeline.brief import render_brief
 
     actions.new_project(
         board,
@@ -142,7 +142,7 @@ def test_a_refused_mc_yaml_never_runs_and_every_surface_says_so(
     (board_path / "mc.yaml").write_text(text)
     git(board_path, "commit", "-q", "--no-verify", "-am", "agents run my command now")
     refused_at = git(board_path, "rev-parse", "HEAD").stdout.strip()
-    daemon = Daemon(board_path, database_url, poll=0.5, dispatch=True)
+    daemon = Daemon(board_path, database_url, poll=0.5, dispatch=dispatch.step)
     worker = Worker(board_path, database_url, poll=0.5, beat_every=0.3, grace=1.0)
     threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
     for t in threads:

@@ -14,6 +14,7 @@ from mc.board.git import find_repo
 from mc.board.hooks.install import install_server
 from mc.mirror import db
 from mc.mirror.daemon import Daemon
+from mc.pipeline import dispatch
 from mc.pipeline.worker import Worker
 
 from .conftest import git, run_mc
@@ -90,7 +91,7 @@ def test_a_daemon_and_two_workers_on_other_clones_run_the_pipeline_through_the_r
         git(tmp_path, "clone", "-q", str(server), str(clone))
         shutil.copy(board_path / ".mc" / "service_key", clone / ".mc" / "service_key")
         clones.append(clone)
-    daemon = Daemon(clones[0], database_url, poll=0.3, dispatch=True, remote="origin")
+    daemon = Daemon(clones[0], database_url, poll=0.3, dispatch=dispatch.step, remote="origin")
     workers = [
         Worker(c, database_url, poll=0.3, beat_every=0.2, grace=0.5, remote="origin")
         for c in clones[1:]

@@ -22,7 +22,7 @@ import pytest
 
 from mc.mirror import db
 from mc.mirror.daemon import Daemon
-from mc.pipeline import jobs
+from mc.pipeline import dispatch, jobs
 from mc.pipeline.worker import Worker
 
 from .conftest import alive, git, marked_processes, run_mc, wait_for_file
@@ -49,7 +49,7 @@ def _configure(board_path: Path, mode: str, *, timeout: int = 60, attempts: int 
 
 class Services:
     def __init__(self, board_path: Path, url: str, **worker: Any) -> None:
-        self.daemon = Daemon(board_path, url, poll=0.3, dispatch=True)
+        self.daemon = Daemon(board_path, url, poll=0.3, dispatch=dispatch.step)
         self.worker = Worker(board_path, url, poll=0.3, beat_every=0.2, grace=0.5, backoff=0.2,
                              **worker)  # fmt: skip
         self.threads = [
@@ -244,7 +244,7 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
     mark = uuid.uuid4().hex
     monkeypatch.setenv("FAKE_MARK", mark)
     _configure(board_path, "hang", attempts=3)
-    daemon = Daemon(board_path, database_url, poll=0.3, dispatch=True)
+    daemon = Daemon(board_path, database_url, poll=0.3, dispatch=dispatch.step)
     thread = threading.Thread(target=daemon.run)
     thread.start()
     script = WORKER.format(
@@ -476,7 +476,7 @@ def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
     log = run_mc(board_path, "job", "logs", job_id, env=env).stdout
     assert f"mc job complete {job_id}" in log and output_dir in log
     # Its command got a token for this job alone (never in the log, which viewers read).
-    from mc.web.auth import digest
+    from mc.mirror.auth import digest
 
     secret = Path(f"{told}.token").read_text()
     assert secret and secret not in log
@@ -494,7 +494,7 @@ def test_the_default_ops_handoff_holds_at_most_one_worker(
 ) -> None:
     """The skeleton's ops archetype hands off and waits; concurrency 1 keeps a second
     ops project in up-next, so it never holds the other workers."""
-    daemon = Daemon(board_path, database_url, poll=0.3, dispatch=True)
+    daemon = Daemon(board_path, database_url, poll=0.3, dispatch=dispatch.step)
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
@@ -605,7 +605,7 @@ def test_a_flood_of_output_keeps_its_head_and_tail_with_a_marker(
 ) -> None:
     """Issue 12.8: 2.7 MB of stdout is not 60,000 rows and NOTIFYs: the log keeps its
     start, says where it is cut and how much was left out, and keeps its end."""
-    from mc.pipeline import worker as pipeline
+    from mc.pipeline import logpump as pipeline
 
     monkeypatch.setattr(pipeline, "LOG_HEAD_CHARS", 50_000)
     monkeypatch.setattr(pipeline, "LOG_TAIL_CHARS", 50_000)

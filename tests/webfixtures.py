@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from mc.mirror import db
+from mc.mirror.auth import create_token
 from mc.mirror.daemon import Daemon
-from mc.web.auth import create_token
 from mc.web.server import WebServer
 
 

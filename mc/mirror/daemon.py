@@ -37,7 +37,6 @@ from mc.board.layout import LANE_NAMES_ORDERED
 from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
-from mc.pipeline.jobs import PUSHED_CHANNEL
 
 log = logging.getLogger("mc.daemon")
 
@@ -83,12 +82,12 @@ class Daemon:
         poll: float = POLL_SECONDS,
         on_sync: Callable[[SyncResult], None] | None = None,
         ensure_database: Callable[[], None] | None = None,
-        dispatch: bool = False,
+        dispatch: Callable[[Board, db.Connection], None] | None = None,
         remote: str | None = None,
     ) -> None:
         self.board = Board.open(board_path)
         # Remote mode (workers on other machines): the board is the remote's branch,
-        # fetched on every pass; workers say PUSHED_CHANNEL after each push they make.
+        # fetched on every pass; workers say db.PUSHED_CHANNEL after each push they make.
         self.remote = remote
         self.board.remote = remote
         self.url = url
@@ -96,7 +95,8 @@ class Daemon:
         self.on_sync = on_sync
         self.ensure_database = ensure_database
         self.syncer = Syncer(self.board)
-        self.dispatch = dispatch  # give queued projects their work jobs (the dispatcher)
+        # The dispatcher (mc.pipeline.dispatch.step), run after each sync and poll.
+        self.dispatch = dispatch
         self.wake = threading.Event()
         self.tree_changed = threading.Event()
         self.stop = threading.Event()
@@ -211,11 +211,8 @@ class Daemon:
                     )
                 if self.on_sync is not None:
                     self.on_sync(result)
-        if self.dispatch and (result is not None or woken is None):
-            from mc.pipeline.worker import cancel_parked, dispatch_ready
-
-            cancel_parked(self._connection())
-            dispatch_ready(self.board, self._connection())
+        if self.dispatch is not None and (result is not None or woken is None):
+            self.dispatch(self.board, self._connection())
         # In remote mode this clone's files are nobody's edits: the board is the remote.
         edited = self.tree_changed.is_set() and not self.remote
         if not self.remote and (edited or result is not None):  # committed files leave
@@ -240,7 +237,7 @@ class Daemon:
         """Wake when a worker on another machine has pushed (the poll is the safety net)."""
         db.listen(
             self.url,
-            [PUSHED_CHANNEL],
+            [db.PUSHED_CHANNEL],
             stop=self.stop,
             on_notify=lambda _channel, _payload: self._signal_ref(),
             name="mc daemon listen",

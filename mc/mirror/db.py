@@ -26,7 +26,9 @@ from mc.errors import McError
 
 log = logging.getLogger("mc.db")
 SQL_DIR = Path(__file__).with_name("sql")
-CHANNEL = "mc_board"
+BOARD_CHANNEL = "mc_board"  # a sync landed: the live feed refreshes
+JOBS_CHANNEL = "mc_jobs"  # a job changed: workers wake, the feed shows it
+PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -208,9 +210,11 @@ def copy_rows(
             copy.write_row(row)
 
 
-def notify(conn: Connection, payload: str) -> None:
+def notify(conn: Connection, channel: str, payload: str = "") -> None:
+    """Sent when ``conn``'s transaction commits (one per transaction: NOTIFY takes a
+    global lock at commit). ``channel`` is one of the constants above."""
     with translated():
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
 
 # ---------------------------------------------------------------------- schema

@@ -712,7 +712,7 @@ class Syncer:
         text = json.dumps(payload, separators=(",", ":"))
         if len(text) > 7000:  # NOTIFY payloads stop at 8000 bytes: say "reload" instead
             text = json.dumps({"kind": "sync", "commit": result.commit, "rebuilt": True})
-        db.notify(conn, text)
+        db.notify(conn, db.BOARD_CHANNEL, text)
 
 
 def _review_jobs(conn: db.Connection) -> Callable[[str], tuple[str, str, str] | None]:
@@ -771,3 +771,15 @@ def store_uncommitted(conn: db.Connection, rows: list[dict[str, Any]]) -> bool:
             conn, json.dumps({"kind": "uncommitted", "paths": [r["path"] for r in rows][:100]})
         )
     return True
+
+
+def use_accepted_config(board: Board, conn: db.Connection) -> None:
+    """Make ``board`` run with the mc.yaml the mirror last accepted, not the tip's.
+
+    A refused mc.yaml change (unsigned, on a board with approvers) is in git but must
+    never choose what agents run (issue 12.1). Before the first sync: the tip's.
+    """
+    row = db.fetch_one(conn, "meta_get", {"key": META_CONFIG})
+    conn.commit()
+    if row is not None and row["value"]:
+        board.pin_config(row["value"])

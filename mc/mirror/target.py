@@ -57,7 +57,7 @@ def _wait_for_server(board: Board, cluster: Cluster, seconds: float = 30) -> boo
     import sys
     import time
 
-    from mc.machine.served import current
+    from mc.mirror.served import current
 
     server = current(board.root)
     if server is None or server.get("pid") == os.getpid():  # nobody, or this is the server
@@ -96,7 +96,7 @@ def opened(board: Board, *, keep_running: bool = False) -> Iterator[Target]:
         yield where._replace(migrated=tuple(applied), started=started)
     finally:
         if started and not keep_running and where.cluster is not None:
-            from mc.machine.served import current
+            from mc.mirror.served import current
 
             server = current(board.root)
             if server is None or server.get("pid") == os.getpid():

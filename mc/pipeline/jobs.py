@@ -27,8 +27,6 @@ from mc.board.layout import Lane
 from mc.errors import McError, TransitionRefused
 from mc.mirror import db
 
-CHANNEL = "mc_jobs"
-PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
 LEASE_SECONDS = 60
 BACKOFF_BASE = 10.0
 BACKOFF_CAP = 600.0
@@ -112,7 +110,7 @@ def _fenced(row: dict[str, Any] | None, job: Job) -> Job:
 
 
 def _notify(conn: db.Connection, **payload: Any) -> None:
-    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps(payload)))
+    db.notify(conn, db.JOBS_CHANNEL, json.dumps(payload))
 
 
 def enqueue(
@@ -385,7 +383,7 @@ def log_many(conn: db.Connection, job: Job, lines: Sequence[tuple[str, str, str 
         step = next((shown for _, _, shown in reversed(lines) if shown), None)
         if step:
             db.execute(conn, "job_set_last_step", {"id": job.id, "step": step[:300]})
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"log": job.id})))
+        db.notify(conn, db.JOBS_CHANNEL, json.dumps({"log": job.id}))
 
 
 class Spend(NamedTuple):
@@ -434,3 +432,12 @@ def read_log(
     conn: db.Connection, job_id: int, *, after: int = 0, limit: int = 1000
 ) -> list[dict[str, Any]]:
     return db.fetch_all(conn, "job_log_read", {"job_id": job_id, "after": after, "limit": limit})
+
+
+def cancel_parked(conn: db.Connection) -> list[int]:
+    """Cancel the jobs of projects moved back to the backlog (their agents are killed)."""
+    with db.translated(), conn.transaction():
+        ids = [r["id"] for r in db.fetch_all(conn, "jobs_cancel_parked")]
+        for job_id in ids:
+            _notify(conn, job=job_id, kind="cancel")
+    return ids

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import logging
@@ -29,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mc.board import actions
 from mc.board.board import Board
@@ -37,11 +35,13 @@ from mc.board.config import Caps
 from mc.board.layout import Lane
 from mc.errors import McError
 from mc.mirror import db
+from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs, sandbox
+from mc.pipeline.brief import render_brief
 from mc.pipeline.execute import UNRENEWED, agent_env, run_agent
 from mc.pipeline.jobs import Job
+from mc.pipeline.logpump import LogPump
 from mc.pipeline.runners import (
-    LineReader,
     Outcome,
     Run,
     Runner,
@@ -59,205 +59,6 @@ log = logging.getLogger("mc.pipeline")
 REVIEWER = "reviewer"
 POLL_SECONDS = 5.0
 BEAT_SECONDS = 5.0
-PUMP_COALESCE = 0.05  # seconds an agent's burst of output is gathered before it is written
-LOG_HEAD_CHARS = 1_000_000  # a run's log keeps this much of its start ...
-LOG_TAIL_CHARS = 1_000_000  # ... and this much of its end
-
-
-# ---------------------------------------------------------------------- dispatch
-
-
-def use_accepted_config(board: Board, conn: db.Connection) -> None:
-    """Make ``board`` run with the mc.yaml the mirror last accepted, not the tip's.
-
-    A refused mc.yaml change (unsigned, on a board with approvers) is in git but must
-    never choose what agents run (issue 12.1). Before the first sync: the tip's.
-    """
-    from mc.mirror.sync import META_CONFIG
-
-    row = db.fetch_one(conn, "meta_get", {"key": META_CONFIG})
-    conn.commit()
-    if row is not None and row["value"]:
-        board.pin_config(row["value"])
-
-
-def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
-    """Give waiting up-next projects a work job each, as far as the limits allow."""
-    use_accepted_config(board, conn)
-    config = board.config
-    rows = db.fetch_all(conn, "dispatch_candidates")
-    conn.commit()
-    limit = config.wip_limits.get(Lane.IN_PROGRESS)
-    counts = {r["archetype"]: r["n"] for r in db.fetch_all(conn, "jobs_active_by_archetype")}
-    conn.commit()
-    in_progress = sum(1 for r in db.fetch_all(conn, "projects_in_lane", {"lane": "in-progress"}))
-    conn.commit()
-    made: list[int] = []
-    spent = spend_today(conn)
-    held: dict[str, str] = {}
-    for row in rows:
-        if limit is not None and in_progress >= limit:
-            break
-        archetype = config.archetypes.get(row["archetype"])
-        if archetype is None:
-            continue
-        why = budget_spent(config, archetype, spent)
-        if why is not None:
-            held[why] = row["id"]
-            continue
-        if (
-            archetype.concurrency is not None
-            and counts.get(archetype.name, 0) >= archetype.concurrency
-        ):
-            continue
-        try:
-            # The job becomes visible to workers only when this transaction commits,
-            # after the commit that moves the project to in-progress (naming the job).
-            with db.translated(), conn.transaction():
-                job = jobs.enqueue(
-                    conn,
-                    row["id"],
-                    "work",
-                    archetype.name,
-                    priority=row["priority"] or 3,
-                    max_attempts=archetype.max_attempts,
-                )
-                if job is None:
-                    continue  # it already has one
-                actions.dispatch(board, row["id"], str(job.id), attempt=1)
-        except McError as exc:
-            log.warning("dispatch of %s refused: %s", row["id"], exc)
-            continue
-        made.append(job.id)
-        in_progress += 1
-        counts[archetype.name] = counts.get(archetype.name, 0) + 1
-    note_holds(conn, held)
-    return made
-
-
-# ---------------------------------------------------------------------- budgets
-
-
-META_HOLD = "budget_hold"
-
-
-def spend_today(conn: db.Connection) -> dict[str, float]:
-    """What agents cost today (in the person's time zone), per archetype."""
-    import datetime as dt
-
-    from mc.mirror.tasks import local_zone
-
-    zone = local_zone()
-    start = dt.datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = db.fetch_all(conn, "spend_since", {"since": start})
-    conn.commit()
-    return {r["archetype"]: float(r["usd"] or 0) for r in rows}
-
-
-def budget_spent(config: Any, archetype: Any, spent: dict[str, float]) -> str | None:
-    """Why new work of this archetype waits (a budget reached today), or None."""
-    total = sum(spent.values())
-    if config.daily_usd is not None and total >= config.daily_usd:
-        return (
-            f"the board's daily budget of ${config.daily_usd:.2f} is spent "
-            f"(${total:.2f} today): new work waits until tomorrow"
-        )
-    mine = spent.get(archetype.name, 0.0)
-    if archetype.daily_usd is not None and mine >= archetype.daily_usd:
-        return (
-            f"the {archetype.name} daily budget of ${archetype.daily_usd:.2f} is spent "
-            f"(${mine:.2f} today): new {archetype.name} work waits until tomorrow"
-        )
-    return None
-
-
-def note_holds(conn: db.Connection, held: dict[str, str]) -> None:
-    """Make a budget hold visible: mc status shows it, and each reason becomes one
-    activity event (once, not at every dispatch round)."""
-    import datetime as dt
-
-    reasons = sorted(held)
-    value = json.dumps(reasons)
-    with db.translated(), conn.transaction():
-        row = db.fetch_one(conn, "meta_get", {"key": META_HOLD})
-        before = set(json.loads(row["value"])) if row and row["value"] else set()
-        db.execute(conn, "meta_set", {"key": META_HOLD, "value": value})
-        for reason in reasons:
-            if reason in before:
-                continue
-            db.execute(
-                conn,
-                "activity_insert",
-                {
-                    "kind": "budget",
-                    "project_id": held[reason],
-                    "from_lane": None,
-                    "to_lane": None,
-                    "commit": None,
-                    "action": "hold",
-                    "actor": "dispatcher",
-                    "who": None,
-                    "summary": f"Holding new work: {reason}",
-                    "at": dt.datetime.now(dt.UTC),
-                },
-            )
-
-
-def cancel_parked(conn: db.Connection) -> list[int]:
-    """Cancel the jobs of projects moved back to the backlog (their agents are killed)."""
-    with db.translated(), conn.transaction():
-        ids = [r["id"] for r in db.fetch_all(conn, "jobs_cancel_parked")]
-        for job_id in ids:
-            conn.execute(
-                "SELECT pg_notify(%s, %s)",
-                (jobs.CHANNEL, json.dumps({"job": job_id, "kind": "cancel"})),
-            )
-    return ids
-
-
-# ---------------------------------------------------------------------- the brief
-
-
-def render_brief(
-    board: Board,
-    project_id: str,
-    job: Job,
-    tasks: list[Any],
-    *,
-    workspace: Path | None = None,
-    output_dir: Path | None = None,
-) -> str:
-    """The brief an agent gets. It names its folders by their paths: a model's file tools
-    take paths, and cannot expand $MC_OUTPUT_DIR."""
-    entry = board.get(project_id)
-    assert entry.project is not None
-    data = entry.project.data
-    lines = [f"# {entry.project.title}", "", f"Project `{project_id}` ({data['archetype']})."]
-    if job.kind == "review":
-        lines += [
-            "",
-            "You are the reviewer. Judge the work below against the brief and the acceptance "
-            f"criteria. Write verdict.json into {output_dir or '$MC_OUTPUT_DIR'}: "
-            '{"verdict": "pass"|"fail", "notes": "..."}. The artifacts are in ./artifacts.',
-        ]
-    if data.get("description"):
-        lines += ["", "## Brief", "", str(data["description"]).strip()]
-    if data.get("acceptance"):
-        lines += ["", "## Acceptance criteria", "", *(f"- {a}" for a in data["acceptance"])]
-    review = data.get("review") or {}
-    if job.kind == "work" and job.notes:
-        lines += ["", "## Notes from the last review (fix these)", "", job.notes]
-    elif job.kind == "work" and review.get("notes") and review.get("verdict") == "fail":
-        lines += ["", "## Notes from the last review (fix these)", "", str(review["notes"])]
-    if job.kind == "work" and data.get("feedback"):
-        lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
-    if tasks:
-        lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]
-    lines.append("")
-    if workspace is not None:
-        lines.append(f"You work in {workspace}.")
-    lines.append(f"Leave what you produce in {output_dir or '$MC_OUTPUT_DIR'}.")
-    return "\n".join(lines) + "\n"
 
 
 JOB_FOLDER_DAYS = 7  # a failed run's folder is kept this long for a look (or until it reruns)
@@ -285,134 +86,6 @@ def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
         target = output / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-
-
-# ---------------------------------------------------------------------- the worker
-
-
-class LogPump:
-    """An agent's output into the job log as it comes, from a thread of its own.
-
-    The agent's pipes are read by the guard; each chunk lands here and is written (a
-    burst within PUMP_COALESCE in one transaction with one NOTIFY) on
-    the pump's own connection, made in the pump's thread while the agent starts, so
-    neither the agent's start nor its output ever waits on the database.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        job: Job,
-        describe: LineReader | None = None,
-        gives_up: Callable[[str, str], bool] | None = None,
-    ):
-        self.url = url
-        self.job = job
-        self.gives_up = gives_up
-        self.gave_up = ""  # the line that showed the CLI stuck retrying (we stop it)
-        self.describe = describe  # an output line in words (the runner's reader of its CLI)
-        self.pending: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        self.closed = False
-        self.writing = False
-        # A flood of output is capped: its first LOG_HEAD_CHARS, a marker, its last
-        # LOG_TAIL_CHARS (written when the run ends) and how much was left out.
-        self.written = 0
-        self.cut_marked = False
-        self.tail: collections.deque[tuple[str, str]] = collections.deque()
-        self.tail_chars = 0
-        self.dropped = 0
-        self.thread = threading.Thread(target=self._run, name=f"mc-log-{job.id}", daemon=True)
-        self.thread.start()
-
-    def add(self, stream: str, text: str) -> None:
-        if self.gives_up is not None and not self.gave_up and self.gives_up(stream, text):
-            self.gave_up = text.strip()[:300]
-        with self.lock:
-            self.pending.append((stream, text))
-        self.wake.set()
-
-    def _run(self) -> None:
-        try:
-            conn = db.connect(self.url, application_name=f"mc log {self.job.id}")
-        except McError as exc:
-            log.warning("job %s: no connection for its log: %s", self.job.id, exc)
-            return
-        with conn:
-            while True:
-                self.wake.wait()
-                self.wake.clear()
-                if not self.closed:
-                    time.sleep(PUMP_COALESCE)
-                self._flush(conn)
-                if self.closed:
-                    self._flush(conn)
-                    return
-
-    def _flush(self, conn: db.Connection) -> None:
-        with self.lock:
-            batch, self.pending = self.pending, []
-            self.writing = bool(batch)
-        try:
-            rows = [row for stream, text in batch if (row := self._keep(stream, text))]
-            if self.closed and self.tail:
-                rows += self._tail_rows()
-            jobs.log_many(conn, self.job, rows)
-        except McError as exc:  # the log is not worth failing the run for
-            log.warning("job %s: could not write its log: %s", self.job.id, exc)
-        finally:
-            self.writing = False
-
-    def _keep(self, stream: str, text: str) -> tuple[str, str, str | None] | None:
-        """A chunk as a log row while the head has room; after that, the tail keeps it."""
-        if self.written + len(text) > LOG_HEAD_CHARS:
-            if not self.cut_marked:
-                self.cut_marked = True
-                return ("mc", "[mc] the log is cut here: the rest is kept from its end\n", None)
-            self.tail.append((stream, text))
-            self.tail_chars += len(text)
-            while self.tail_chars > LOG_TAIL_CHARS and len(self.tail) > 1:
-                _, dropped = self.tail.popleft()
-                self.tail_chars -= len(dropped)
-                self.dropped += len(dropped)
-            return None
-        self.written += len(text)
-        return (stream, text, self._shown(stream, text))
-
-    def _tail_rows(self) -> list[tuple[str, str, str | None]]:
-        rows: list[tuple[str, str, str | None]] = [
-            ("mc", f"[mc] {self.dropped:,} characters of output were not kept\n", None)
-        ]
-        rows += [(stream, text, self._shown(stream, text)) for stream, text in self.tail]
-        self.tail.clear()
-        return rows
-
-    def _shown(self, stream: str, text: str) -> str | None:
-        if self.describe is None or stream != "stdout":
-            return None
-        try:
-            return self.describe(text)
-        except Exception:  # a reader's bug must not cost the log
-            log.exception("job %s: could not read a line of its output", self.job.id)
-            return None
-
-    def drain(self, timeout: float = 5.0) -> None:
-        """Until what was added so far is written (an announcement must be readable
-        before anyone is told to read it)."""
-        self.wake.set()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if not self.pending and not self.writing:
-                    return
-            time.sleep(0.01)
-
-    def close(self) -> None:
-        """Write what is left and stop (waits for the last writes)."""
-        self.closed = True
-        self.wake.set()
-        self.thread.join(30)
 
 
 class Worker:
@@ -524,7 +197,7 @@ class Worker:
     def _listen(self) -> None:
         db.listen(
             self.url,
-            [jobs.CHANNEL],
+            [db.JOBS_CHANNEL],
             stop=self.stop,
             on_notify=lambda _channel, _payload: self.wake.set(),
             on_connect=self.wake.set,  # what was queued while it was away: look now
@@ -636,7 +309,7 @@ class Worker:
                     verdict = Verdict(False, str(exc))
                 self._finish(conn, board, job, run, verdict, extra)
                 if self.remote:  # the daemon follows the remote: tell it a push happened
-                    conn.execute("SELECT pg_notify(%s, '')", (jobs.PUSHED_CHANNEL,))
+                    db.notify(conn, db.PUSHED_CHANNEL)
                     conn.commit()
             finally:
                 if tree is not None:
@@ -810,7 +483,7 @@ class Worker:
         # announcement's command gets it; it ends with the week).
         import datetime as dt
 
-        from mc.web.auth import create_token
+        from mc.mirror.auth import create_token
 
         env["MC_JOB_TOKEN"] = create_token(
             conn, f"job-{job.id}-{job.attempt}", "agent", scope=f"job:{job.id}",

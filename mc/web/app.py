@@ -22,9 +22,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from mc.mirror import auth
+from mc.mirror.auth import Principal
 from mc.resources import data_dir
-from mc.web import auth
-from mc.web.auth import Principal
 from mc.web.bodies import (
     Comment,
     Empty,
@@ -37,7 +37,16 @@ from mc.web.bodies import (
     TaskPatch,
 )
 from mc.web.events import replay_rows
-from mc.web.http import HUMAN, HUMAN_OR_AGENT, Guard, HttpError, authenticate, endpoint, error
+from mc.web.http import (
+    HUMAN,
+    HUMAN_OR_AGENT,
+    Guard,
+    HttpError,
+    authenticate,
+    cookie_name,
+    endpoint,
+    error,
+)
 from mc.web.projects import (
     add_comment,
     create_project,
@@ -98,7 +107,7 @@ async def login(request: Request) -> Response:
         '<p>Logged in. <a href="/">Open the board</a>.</p>'
     )
     response.set_cookie(
-        auth.cookie_name(request.url.port),
+        cookie_name(request.url.port),
         session,
         max_age=int(auth.SESSION_TTL.total_seconds()),
         path="/",

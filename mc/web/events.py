@@ -23,7 +23,6 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from mc.mirror import db
-from mc.pipeline import jobs
 
 log = logging.getLogger("mc.web")
 
@@ -200,7 +199,7 @@ class Hub:
     def _listen(self) -> None:
         db.listen(
             self.url,
-            [db.CHANNEL, jobs.CHANNEL],
+            [db.BOARD_CHANNEL, db.JOBS_CHANNEL],
             stop=self.closing,
             on_notify=lambda channel, payload: self._emit(self._frames(channel, payload)),
             on_connect=self._caught_up,
@@ -250,7 +249,7 @@ class Hub:
             note = json.loads(payload)
         except ValueError:
             return []
-        if channel == jobs.CHANNEL:
+        if channel == db.JOBS_CHANNEL:
             if "log" in note:
                 return [(None, frame("log", {"job": note["log"]}))]
             ids = note.get("jobs") or ([note["job"]] if "job" in note else [])

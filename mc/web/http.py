@@ -21,15 +21,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mc.board.store import acting_for
 from mc.errors import InvalidInput, McError
-from mc.mirror import db
-from mc.web import auth
-from mc.web.auth import Principal
+from mc.mirror import auth, db
+from mc.mirror.auth import Principal
 from mc.web.bodies import Body, validation_message
 
 if TYPE_CHECKING:
     from mc.web.state import Web
 
 log = logging.getLogger("mc.web")
+
+SESSION_COOKIE = "mc_session"
+
+
+def cookie_name(port: int | None) -> str:
+    """Cookies do not keep ports apart: each board's server (port) has its own cookie."""
+    return f"{SESSION_COOKIE}_{port or 80}"
+
+
+CSRF_HEADER = "x-csrf-token"
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -187,7 +196,7 @@ def authenticate(request: Request, conn: db.Connection) -> Principal:
         if who is None:
             raise HttpError(401, "that token is not valid (revoked or unknown)")
         return who
-    cookie = request.cookies.get(auth.cookie_name(request.url.port))
+    cookie = request.cookies.get(cookie_name(request.url.port))
     if cookie:
         who = auth.lookup(conn, cookie, "session")
         if who is not None:
@@ -196,9 +205,9 @@ def authenticate(request: Request, conn: db.Connection) -> Principal:
 
 
 def check_csrf(request: Request, who: Principal) -> None:
-    sent = request.headers.get(auth.CSRF_HEADER, "")
+    sent = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(sent.encode(), who.csrf.encode()):
-        raise HttpError(403, f"{auth.CSRF_HEADER}: missing or wrong (GET /api/session has it)")
+        raise HttpError(403, f"{CSRF_HEADER}: missing or wrong (GET /api/session has it)")
     origin = request.headers.get("origin")
     host = request.headers.get("host", "")
     if origin not in (f"http://{host}", f"https://{host}"):

@@ -13,14 +13,13 @@ from starlette.responses import Response
 from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
 from mc.board.projectfile import DELETE, to_json
 from mc.errors import InvalidInput, McError
-from mc.mirror import db
+from mc.mirror import auth, db
 from mc.mirror.sync import META_CONFIG, META_CONFIG_REFUSED, META_LAST
 from mc.mirror.tasks import is_overdue
 from mc.pipeline import jobs
-from mc.web import auth
 from mc.web.bodies import ProjectCreate, ProjectPatch
 from mc.web.events import activity_json
-from mc.web.http import Ctx, HttpError, dumps, js
+from mc.web.http import Ctx, HttpError, cookie_name, dumps, js
 
 ARTIFACTS_SHOWN = 200
 ARTIFACT_TEXT_MAX = 512 * 1024
@@ -140,7 +139,7 @@ def logout(c: Ctx) -> Response:
         )
     auth.end_session(c.conn, c.who)
     response = Response(status_code=204)
-    response.delete_cookie(auth.cookie_name(c.request.url.port), path="/")
+    response.delete_cookie(cookie_name(c.request.url.port), path="/")
     return response
 
 
@@ -368,5 +367,7 @@ def add_comment(c: Ctx) -> Response:
             },
         )
         if act is not None:
-            db.notify(c.conn, json.dumps({"kind": "activity", "activity": [act["id"]]}))
+            db.notify(
+                c.conn, db.BOARD_CHANNEL, json.dumps({"kind": "activity", "activity": [act["id"]]})
+            )
     return js(row, 201)

@@ -77,7 +77,7 @@ class WebServer:
 
     def login_url(self, name: str = "you") -> str:
         from mc.mirror import db
-        from mc.web.auth import create_login_link
+        from mc.mirror.auth import create_login_link
 
         with db.connect(self.web.url) as conn:
             secret = create_login_link(conn, name)

@@ -29,6 +29,7 @@ from mc.board.board import Board  # noqa: E402
 from mc.board.git import Repo  # noqa: E402
 from mc.mirror import db  # noqa: E402
 from mc.mirror.daemon import Daemon  # noqa: E402
+from mc.pipeline import dispatch  # noqa: E402
 from mc.pipeline.runners import PRESETS, Outcome, Run  # noqa: E402
 from mc.pipeline.worker import Worker  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
@@ -170,7 +171,7 @@ def loop(name: str, runs: int) -> None:
             + "lanes: {in-progress: {wip_limit: 100}}\n"
         )
         sh("git", "commit", "-q", "--no-verify", "-am", f"{name} agents", cwd=board_path)
-        daemon = Daemon(board_path, url, poll=5, dispatch=True)
+        daemon = Daemon(board_path, url, poll=5, dispatch=dispatch.step)
         worker = Worker(board_path, url, poll=5)
         threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
         for t in threads:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from mc.mirror import db  # noqa: E402
-from mc.web.auth import create_login_link  # noqa: E402
+from mc.mirror.auth import create_login_link  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary, web_process  # noqa: E402
 from tests.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 

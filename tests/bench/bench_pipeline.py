@@ -27,6 +27,7 @@ from mc.board import actions  # noqa: E402
 from mc.board.board import Board  # noqa: E402
 from mc.board.git import Repo  # noqa: E402
 from mc.mirror.daemon import Daemon  # noqa: E402
+from mc.pipeline import dispatch  # noqa: E402
 from mc.pipeline.worker import Worker  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 
@@ -62,7 +63,7 @@ def main() -> None:
             f"branch: main\narchetypes:\n{lines}lanes: {{in-progress: {{wip_limit: 100}}}}\n"
         )
         sh("git", "commit", "-q", "--no-verify", "-am", "bench runner", cwd=board_path)
-        daemon = Daemon(board_path, url, poll=5, dispatch=True)
+        daemon = Daemon(board_path, url, poll=5, dispatch=dispatch.step)
         worker = Worker(board_path, url, poll=5)
         threads = [threading.Thread(target=daemon.run), threading.Thread(target=worker.run)]
         for t in threads:

@@ -30,7 +30,7 @@ from mc.pipeline import jobs  # noqa: E402
 def idle_worker(url: str, n: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
     conn = db.connect(url)
     listener = db.connect(url, autocommit=True)
-    listener.execute(f"LISTEN {jobs.CHANNEL}")
+    listener.execute(f"LISTEN {db.JOBS_CHANNEL}")
     out.put("ready")
     got = 0
     while got < n:

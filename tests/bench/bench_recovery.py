@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 from mc.board import actions  # noqa: E402
 from mc.board.board import Board  # noqa: E402
 from mc.mirror.daemon import Daemon  # noqa: E402
-from mc.pipeline import jobs  # noqa: E402
+from mc.pipeline import dispatch, jobs  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary  # noqa: E402
 
 # First attempt: note the pid and hang. Later attempts: note the time and finish.
@@ -91,7 +91,7 @@ def main() -> None:
                 )
 
         start_workers()
-        daemon = Daemon(board_path, url, poll=5, dispatch=True)
+        daemon = Daemon(board_path, url, poll=5, dispatch=dispatch.step)
         thread = threading.Thread(target=daemon.run)
         thread.start()
         try:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 import httpx  # noqa: E402
 
 from mc.mirror import db  # noqa: E402
-from mc.web.auth import create_token  # noqa: E402
+from mc.mirror.auth import create_token  # noqa: E402
 from tests.bench.common import bench_database, machine, make_board, sh, summary, web_process  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""Who is asking: API tokens, one-time login links and browser sessions.
+"""Who is asking: API tokens, one-time login links and browser sessions (kept in the
+mirror's database; the web server and the CLI both use them).
 
 The actor of every request is the principal found here, never anything in a request
 body. Secrets are 32 random bytes (urlsafe base64); only their SHA-256 digests are
@@ -19,15 +20,6 @@ from mc.mirror import db
 ROLES = ("human", "agent", "viewer")
 LOGIN_TTL = dt.timedelta(minutes=15)
 SESSION_TTL = dt.timedelta(days=30)
-SESSION_COOKIE = "mc_session"
-
-
-def cookie_name(port: int | None) -> str:
-    """Cookies do not keep ports apart: each board's server (port) has its own cookie."""
-    return f"{SESSION_COOKIE}_{port or 80}"
-
-
-CSRF_HEADER = "x-csrf-token"
 
 
 class Principal(NamedTuple):

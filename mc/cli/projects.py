@@ -1,0 +1,271 @@
+"""`mc project ...` and `mc approve`: add, list, show, edit, move and approve projects."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    pass
+from mc.cli.common import (
+    JsonOpt,
+    _board,
+    _committed,
+    _connection,
+    _entry_json,
+    _fail,
+    _print_json,
+    app,
+)
+
+project_app = typer.Typer(help="Add, list, edit and move projects.", no_args_is_help=True)
+
+
+app.add_typer(project_app, name="project")
+
+
+@project_app.command("new")
+def project_new(
+    title: str = typer.Argument(..., help="The project's title."),
+    archetype: str = typer.Option(..., "--archetype", "-a", help="coder, researcher, writer, ops…"),
+    project_id: str | None = typer.Option(None, "--id", help="Id (default: from the title)."),
+    template: str | None = typer.Option(None, "--template", "-t", help="Template name."),
+    description: str | None = typer.Option(None, "--description", "-d"),
+    due: str | None = typer.Option(None, "--due", help="Due date, e.g. 2026-12-01."),
+    priority: int | None = typer.Option(None, "--priority", "-p", help="1 (highest) to 4."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Model (default: the archetype's)."
+    ),
+    owner: str | None = typer.Option(None, "--owner"),
+    labels: list[str] | None = typer.Option(None, "--label", "-l", help="A label (repeatable)."),
+    acceptance: list[str] | None = typer.Option(
+        None, "--accept", help="An acceptance criterion (repeatable)."
+    ),
+    workspace: str | None = typer.Option(
+        None, "--workspace", "-w", help="Coder work: the git repository the agent works in."
+    ),
+    queue: bool = typer.Option(False, "--queue", help="Put it in up-next right away."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add a project to the backlog (or up-next with --queue)."""
+    from mc.board.actions import new_project
+    from mc.board.layout import Lane
+
+    with _board() as board:
+        result = new_project(
+            board,
+            title,
+            archetype,
+            project_id=project_id,
+            template=template,
+            fields={
+                "description": description,
+                "due": due,
+                "priority": priority,
+                "model": model,
+                "owner": owner,
+                "labels": labels or None,
+                "acceptance": acceptance or None,
+                "workspace": workspace,
+            },
+            lane=Lane.UP_NEXT if queue else Lane.BACKLOG,
+        )
+        pid = result.transition.project_id
+        assert pid is not None
+        if as_json:
+            _print_json(_entry_json(board.get(pid)))
+            return
+    _committed(result, f"Created {pid}")
+
+
+@project_app.command("list")
+def project_list(
+    lane: str | None = typer.Option(None, "--lane", "-l", help="Only this lane."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List projects, lane by lane."""
+    from mc.board.layout import parse_lane
+
+    try:
+        wanted = parse_lane(lane) if lane else None
+    except ValueError as exc:
+        _fail(f"--lane: {exc}")
+    from mc.mirror import view
+
+    with _board() as board, view.mirror(board) as conn:
+        entries, diverged = view.accepted(board, conn, board.projects())
+    entries = [e for e in entries if wanted is None or e.lane is wanted]
+    if as_json:
+        _print_json([_entry_json(e, diverged) for e in entries])
+        return
+    from mc.cli.render import project_table
+
+    sys.stdout.write(project_table(entries, diverged))
+
+
+@project_app.command("show")
+def project_show(
+    project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
+) -> None:
+    """Show one project."""
+    from mc.cli.jobs import usage_text
+    from mc.mirror import view
+
+    with _board() as board, view.mirror(board) as conn:
+        entries, diverged = view.accepted(board, conn, [board.get(project_id)])
+    entry = entries[0]
+    extras = project_extras(project_id)
+    found, spend = extras if extras is not None else (None, None)
+    if as_json:
+        out = _entry_json(entry, diverged)
+        if found is not None:
+            import datetime as dt
+
+            from mc.mirror.tasks import local_zone
+
+            now, tz = dt.datetime.now(dt.UTC), local_zone()
+            out["tasks"] = [t.to_json(now, tz) for t in found]
+        if spend is not None:
+            out["usage"] = spend.to_json()
+        _print_json(out)
+        return
+    from mc.cli.render import project_detail
+
+    sys.stdout.write(project_detail(entry, found, diverged.get(entry.id)))
+    if spend is not None and (spend.input_tokens or spend.cost_usd is not None):
+        sys.stdout.write(f"Agents' usage: {usage_text(spend)}\n")
+
+
+@project_app.command("edit")
+def project_edit(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    sets: list[str] = typer.Option([], "--set", "-s", help="key=value (repeatable); key= unsets."),
+) -> None:
+    """Change the fields a person owns (title, description, priority, due, labels…)."""
+    from mc.board.actions import edit
+    from mc.board.projectfile import parse_cli_value
+
+    updates: dict[str, Any] = {}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {item!r}: expected key=value")
+        updates[key.strip()] = parse_cli_value(key.strip(), raw)
+    with _board() as board:
+        result = edit(board, project_id, updates)
+    _committed(result, f"Edited {project_id}")
+
+
+@project_app.command("queue")
+def project_queue(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """backlog → up-next: the dispatcher picks it up from there."""
+    from mc.board.actions import queue
+
+    with _board() as board:
+        result = queue(board, project_id)
+    _committed(result, f"Queued {project_id}")
+
+
+@project_app.command("move")
+def project_move(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    lane: str = typer.Argument(..., metavar="LANE"),
+) -> None:
+    """Move a project where a person may: up-next (queue, or rework from review) or backlog."""
+    from mc.board.actions import move
+    from mc.board.layout import parse_lane
+
+    try:
+        target = parse_lane(lane)
+    except ValueError as exc:
+        _fail(f"LANE: {exc}")
+    with _board() as board:
+        result = move(board, project_id, target)
+    _committed(result, f"Moved {project_id} to {target.value}")
+
+
+@project_app.command("cancel")
+def project_cancel(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Park a project in the backlog (a running job is cancelled)."""
+    from mc.board.actions import cancel
+
+    with _board() as board:
+        result = cancel(board, project_id)
+    _committed(result, f"Cancelled {project_id}")
+
+
+@project_app.command("rework")
+def project_rework(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    notes: str = typer.Option(
+        "", "--notes", "-n", help="What to change: kept in the project's feedback, in every brief."
+    ),
+) -> None:
+    """Send a project in review back to up-next for another run, with your notes."""
+    from mc.board.actions import rework
+
+    with _board() as board:
+        result = rework(board, project_id, notes)
+    _committed(result, f"Sent {project_id} back for rework")
+
+
+@project_app.command("log")
+def project_log(
+    project_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOpt
+) -> None:
+    """The project's history: every commit that touched its file or artifacts, newest first."""
+    with _board() as board:
+        entries = board.history(project_id)
+        if not entries:
+            board.get(project_id)  # a clear error for an unknown id
+    if as_json:
+        _print_json(entries)
+        return
+    for e in entries:
+        sys.stdout.write(
+            f"{e['at'][:16].replace('T', ' ')}  {e['commit'][:10]}  {e['role'] or 'human':<10} "
+            f"{e['action'] or '-':<9} {e['subject']}\n"
+        )
+
+
+@project_app.command("delete")
+def project_delete(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Delete a project that is in backlog or up-next."""
+    from mc.board.actions import delete
+
+    with _board() as board:
+        result = delete(board, project_id)
+    _committed(result, f"Deleted {project_id}")
+
+
+@project_app.command("approve")
+def project_approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Same as mc approve ID."""
+    approve(project_id)
+
+
+@app.command()
+def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """review → done, in a commit signed with your git signing key (approvers only)."""
+    from mc.board.actions import approve as do_approve
+
+    with _board() as board:
+        result = do_approve(board, project_id)
+    _committed(result, f"Approved {project_id}")
+
+
+def project_extras(project_id: str) -> tuple[list[Any], Any] | None:
+    """A project's linked tasks and what its agents cost, or None when the database
+    cannot be reached."""
+    from mc.errors import McError
+    from mc.mirror import tasks
+    from mc.pipeline import jobs
+
+    try:
+        with _connection() as conn:
+            found = tasks.listing(conn, project=project_id, include_done=True)
+            return found, jobs.project_spend(conn, project_id)
+    except McError:
+        return None
