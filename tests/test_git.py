@@ -11,11 +11,11 @@ import pytest
 from mc.board.git import (
     CatFile,
     ObjectWriter,
-    _changed_entries,
     diff_trees,
     find_repo,
     parse_tree,
 )
+from mc.board.git.objects import _changed_entries
 
 from .conftest import git
 

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from mc.board.board import Board, Entry
-from mc.board.layout import Lane, artifacts_prefix, is_valid_id, project_path
+from mc.board.layout import (
+    SIGNERS_PATH,
+    TEMPLATES_DIR,
+    Lane,
+    artifacts_prefix,
+    is_valid_id,
+    project_path,
+    template_path,
+)
 from mc.board.projectfile import DELETE, PIPELINE_KEYS, check_value, load, render_entry, set_keys
 from mc.board.rules import Role, State
 from mc.board.store import Committed, Identity, Store, Transition, person_identity, service_identity
@@ -59,8 +67,8 @@ def templates(board: Board) -> dict[str, str]:
     if tip is None:
         return {}
     out = {}
-    for entry in board.repo.ls_tree(tip, ["templates"]):
-        name = entry.path.removeprefix("templates/")
+    for entry in board.repo.ls_tree(tip, [TEMPLATES_DIR]):
+        name = entry.path.removeprefix(TEMPLATES_DIR + "/")
         if entry.type == "blob" and name.endswith(".yaml") and "/" not in name:
             out[name[:-5]] = (board.read_blob(entry.sha) or b"").decode("utf-8", "replace")
     return out
@@ -93,7 +101,7 @@ def new_project(
         template = spec if spec in known else archetype if archetype in known else None
     if template is not None and template not in known:
         raise InvalidInput(
-            f"--template {template!r}: no templates/{template}.yaml "
+            f"--template {template!r}: no {template_path(template)} "
             f"(there are: {', '.join(sorted(known)) or 'none'})"
         )
     base = known.get(template, "") if template else ""
@@ -294,7 +302,7 @@ def approver_principal(board: Board) -> str:
             "approvals are verified with SSH or OpenPGP signatures: git config gpg.format ssh && "
             "git config user.signingkey ~/.ssh/id_ed25519.pub"
         )
-    text = (board.read_blob(f"{board.tip}:.mc/allowed_signers") or b"").decode("utf-8", "replace")
+    text = (board.read_blob(f"{board.tip}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
     principal = approvers(parse_allowed_signers(text)).get(key.public_key)
     if principal is None:
         raise NotAnApprover(
@@ -363,11 +371,11 @@ def add_approver(board: Board, name: str, public_key: str) -> Committed:
     key = normalise_key(public_key)
 
     def build(tip: str | None) -> Transition:
-        path = ".mc/allowed_signers"
+        path = SIGNERS_PATH
         # Bytes in, bytes out: whatever else the file holds is kept exactly.
         text = (board.read_blob(f"{tip}:{path}") or b"").decode("utf-8", "surrogateescape")
         if key in text:
-            raise InvalidInput("that key is already in .mc/allowed_signers")
+            raise InvalidInput(f"that key is already in {SIGNERS_PATH}")
         if text and not text.endswith("\n"):
             text += "\n"
         text += signer_line(name, key) + "\n"
@@ -379,7 +387,8 @@ def add_approver(board: Board, name: str, public_key: str) -> Committed:
 
 def add_gpg_approver(board: Board, name: str, armored_key: str) -> Committed:
     """Add a GPG approver: their ASCII-armored public key as .mc/gpg/NAME.asc."""
-    from mc.board.signing import GPG_DIR, gpg_approvers, gpg_key_files, gpg_keyring
+    from mc.board.layout import GPG_DIR
+    from mc.board.signing import gpg_approvers, gpg_key_files, gpg_keyring
 
     _check_approver_name(name)
     if "PRIVATE KEY" in armored_key:
@@ -429,7 +438,7 @@ def _approvers_identity(board: Board) -> Identity:
     from mc.board.signing import approver_count, gpg_key_files
 
     tip = board.tip
-    current = (board.read_blob(f"{tip}:.mc/allowed_signers") or b"").decode("utf-8", "replace")
+    current = (board.read_blob(f"{tip}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
     count = approver_count(current) + (len(gpg_key_files(board.cat, tip)) if tip else 0)
     if count:
         principal = approver_principal(board)

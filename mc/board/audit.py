@@ -17,34 +17,32 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mc.board import rules
-from mc.board.git import CatFile, Repo
-from mc.board.layout import LANE_NAMES_ORDERED, Lane, PathKind, artifacts_prefix, classify
+from mc.board.git import CatFile, FileChange, Repo, parse_raw_diff
+from mc.board.layout import (
+    ARTIFACTS_DIR,
+    BOARD_FOLDERS,
+    CONFIG_FILE,
+    GPG_DIR,
+    LANE_NAMES_ORDERED,
+    SERVICE_KEY_PATH,
+    SIGNERS_PATH,
+    Lane,
+    PathKind,
+    artifacts_prefix,
+    classify,
+    is_signers_path,
+    project_path,
+)
 from mc.board.rules import Actor, Change, Role, State
 from mc.errors import ConfigError, InvalidProjectFile, McError
 
 if TYPE_CHECKING:
     from mc.board.signing import Keyring
 
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-CONFIG_FILE = "mc.yaml"
-SIGNERS_PATH = ".mc/allowed_signers"
-GPG_KEYS_PREFIX = ".mc/gpg/"  # GPG approvers' keys: changed under the same rule as SIGNERS_PATH
-SERVICE_KEY_PATH = ".mc/service_key"
 _SHA = re.compile(r"[0-9a-f]{40}")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
 
 
-class FileChange(NamedTuple):
-    path: str
-    old: str | None  # blob before (None: added)
-    new: str | None  # blob after (None: deleted)
-    mode: str | None = None  # git file mode after (100644, 120000 for a symlink, ...)
-
-
-# Folders whose contents the board reads and writes: only regular files there, and
-# nothing else may take their names (a symlink named up-next would send the store's
-# writes outside the repository).
-_BOARD_FOLDERS = frozenset({*LANE_NAMES_ORDERED, "artifacts", "templates", ".mc"})
 _REGULAR = frozenset({"100644", "100755"})
 
 
@@ -188,7 +186,7 @@ class Trust:
                 self.refused = None
         if any(is_signers_path(v.path or "") for v in violations):
             self.signers = signers
-            if any((v.path or "").startswith(GPG_KEYS_PREFIX) for v in violations):
+            if any((v.path or "").startswith(GPG_DIR + "/") for v in violations):
                 self.gpg_base = self.gpg_base or (info.parents[0] if info.parents else None)
         elif any(is_signers_path(ch.path) for ch in judged):
             self.signers = None  # accepted: git's from here on
@@ -259,12 +257,12 @@ class Auditor:
         for ch in changes:
             if ch.new is not None:
                 top = ch.path.split("/", 1)[0]
-                if top in _BOARD_FOLDERS and "/" not in ch.path:
+                if top in BOARD_FOLDERS and "/" not in ch.path:
                     add(
                         ch.path, f"{top} is one of the board's folders; it cannot be a file or link"
                     )
                     continue
-                if top in _BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
+                if top in BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
                     # A project file that is a link is no project (12.5): the mirror
                     # must not take its target in as the project's state.
                     kind, _, pid = classify(ch.path)
@@ -287,7 +285,7 @@ class Auditor:
             elif kind is PathKind.STRAY_PROJECT and ch.new is not None:
                 if self._looks_like_project(ch.new):
                     add(ch.path, "project files belong in a lane folder", "mc project new TITLE")
-            elif ch.path.startswith("artifacts/"):
+            elif ch.path.startswith(ARTIFACTS_DIR + "/"):
                 parts = ch.path.split("/")
                 if len(parts) >= 3:
                     artifacts.add(parts[1])
@@ -327,12 +325,12 @@ class Auditor:
             for lane, old, new in projects.get(pid, []):
                 if old is not None:
                     before_lane = lane
-                    data, _ = self._parse(old, f"{lane.value}/{pid}.yaml")
+                    data, _ = self._parse(old, project_path(lane, pid))
                     before = State(lane, data if data is not None else {})
                 if new is not None:
                     after_lane = lane
                     added = added or old is None
-                    data, error = self._parse(new, f"{lane.value}/{pid}.yaml")
+                    data, error = self._parse(new, project_path(lane, pid))
                     if data is None:
                         after_error = error
                     else:
@@ -345,7 +343,7 @@ class Auditor:
                 archetype = after.data.get("archetype")
                 if names is not None and archetype not in names:
                     add(
-                        f"{after.lane.value}/{pid}.yaml",
+                        project_path(after.lane, pid),
                         f"archetype: {archetype!r} is not one of mc.yaml's archetypes "
                         f"({', '.join(names)})",
                         pid=pid,
@@ -355,7 +353,7 @@ class Auditor:
                 others = [lane for lane in lanes_of(pid) if lane is not after_lane]
                 if others:
                     add(
-                        f"{after_lane.value}/{pid}.yaml",
+                        project_path(after_lane, pid),
                         f"a second file with the id {pid} (also in {others[0].value}/): "
                         "ids are unique across lanes",
                         pid=pid,
@@ -393,9 +391,9 @@ class Auditor:
             if not decision:
                 path = None
                 if after is not None:
-                    path = f"{after.lane.value}/{pid}.yaml"
+                    path = project_path(after.lane, pid)
                 elif before is not None:
-                    path = f"{before.lane.value}/{pid}.yaml"
+                    path = project_path(before.lane, pid)
                 elif pid in artifacts:
                     path = artifacts_prefix(pid)
                 add(path, decision.reason, decision.hint, pid=pid)
@@ -425,7 +423,7 @@ class Auditor:
             Role.REVIEWER.value
         ):
             return None, False
-        path = f"review/{pid}.yaml"
+        path = project_path(Lane.REVIEW, pid)
         blob = self._sha_of(f"{reviewed_commit}:{path}")
         if blob is None:
             return None, False
@@ -451,8 +449,7 @@ class Auditor:
         return State(Lane.REVIEW, data), then != now
 
     def is_ancestor(self, maybe: str, of: str) -> bool:
-        proc = self.repo.run("merge-base", "--is-ancestor", maybe, of, check=False)
-        return proc.returncode == 0
+        return self.repo.is_ancestor(maybe, of)
 
     # ------------------------------------------------------------------ commits
 
@@ -478,15 +475,13 @@ class Auditor:
         by_signers: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
         bases = {sha: infos[sha].parents[0] if infos[sha].parents else sha for sha in commits}
         signed = [sha for sha in commits if infos[sha].signed]
-        gpg_dirs = dict(
-            self.cat.read_many(sorted({f"{bases[s]}:{signing.GPG_DIR}" for s in signed}))
-        )
+        gpg_dirs = dict(self.cat.read_many(sorted({f"{bases[s]}:{GPG_DIR}" for s in signed})))
         for sha in commits:
             base = bases[sha]
             text = (self._read_spec(f"{base}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
             signer_texts[sha] = text
             if infos[sha].signed:
-                gpg_files = signing.asc_files(gpg_dirs[f"{base}:{signing.GPG_DIR}"])
+                gpg_files = signing.asc_files(gpg_dirs[f"{base}:{GPG_DIR}"])
                 by_signers.setdefault((text, tuple(sorted(gpg_files.items()))), []).append(sha)
         sigs: dict[str, signing.Signature] = {}
         keyrings: dict[tuple[tuple[str, str], ...], signing.Keyring | None] = {}
@@ -552,17 +547,7 @@ class Auditor:
         for sha in commits:
             parents = infos[sha].parents
             lines.append(f"{sha} {parents[0]}" if parents else sha)
-        out = self.repo.run(
-            "diff-tree",
-            "-r",
-            "-z",
-            "--raw",
-            "--no-renames",
-            "--root",
-            "--stdin",
-            input=("\n".join(lines) + "\n").encode(),
-        ).stdout
-        return _parse_raw(out, with_commits=True)
+        return parse_raw_diff(self.repo.raw_changes(lines), with_commits=True)
 
     def _lane_ids(self, commit: str | None) -> dict[str, set[Lane]]:
         ids: dict[str, set[Lane]] = {}
@@ -676,43 +661,6 @@ def _apply(ids: dict[str, set[Lane]], changes: Iterable[FileChange]) -> None:
             ids.setdefault(pid, set()).add(lane)
 
 
-def _parse_raw(out: bytes, with_commits: bool = False) -> dict[str, list[FileChange]]:
-    """Parse `--raw -z` output; keyed by commit (or "" when there are no commit headers)."""
-    result: dict[str, list[FileChange]] = {}
-    current = ""
-    tokens = out.split(b"\0")
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if not tok:
-            i += 1
-            continue
-        if tok.startswith(b":"):
-            meta = tok[1:].split()
-            old, new, status = meta[2].decode(), meta[3].decode(), meta[4].decode()
-            path = tokens[i + 1].decode("utf-8", "surrogateescape")
-            i += 2
-            gone = status.startswith("D") or set(new) == {"0"}
-            result.setdefault(current, []).append(
-                FileChange(
-                    path,
-                    None if status.startswith("A") or set(old) == {"0"} else old,
-                    None if gone else new,
-                    None if gone else meta[1].decode(),
-                )
-            )
-            continue
-        if with_commits:
-            current = tok.decode().strip()
-        i += 1
-    return result
-
-
-def is_signers_path(path: str) -> bool:
-    """Files that say who may approve: changed only by an approver, once there is one."""
-    return path == SIGNERS_PATH or path.startswith(GPG_KEYS_PREFIX)
-
-
 def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> Actor:
     """Who a commit is proven to be from: its signature decides, trailers only name the role."""
     from mc.board.signing import SERVICE_PRINCIPAL, Signature
@@ -731,7 +679,7 @@ def verify_history(repo: Repo, cat: CatFile, spec: str) -> tuple[int, list[Viola
     """`mc verify`: every commit of ``spec`` (a ref or a range), and — for a whole
     branch — that its history starts at the board's first commit as this clone
     recorded it (a replaced history vouches for itself otherwise)."""
-    commits = repo.out("rev-list", "--reverse", "--topo-order", spec).split()
+    commits = repo.commits(spec)
     auditor = Auditor(repo, cat)
     found: list[Violation] = []
     root = repo.config_get("mc.boardroot")
@@ -752,11 +700,7 @@ def verify_history(repo: Repo, cat: CatFile, spec: str) -> tuple[int, list[Viola
 
 def check_staged(repo: Repo) -> list[Violation]:
     """What the pre-commit hook checks: the index against HEAD, as a person's commit."""
-    proc = repo.run("diff-index", "--cached", "-z", "--raw", "--no-renames", "HEAD", check=False)
-    if proc.returncode != 0:  # no commit yet: everything staged is new
-        proc = repo.run("diff-index", "--cached", "-z", "--raw", "--no-renames", EMPTY_TREE)
-    out = proc.stdout
-    changes = _parse_raw(out).get("", [])
+    changes = parse_raw_diff(repo.staged_raw_changes()).get("", [])
     if not changes:
         return []
     auditor = Auditor(repo)
@@ -767,9 +711,8 @@ def check_staged(repo: Repo) -> list[Violation]:
             nonlocal listing
             if listing is None:
                 listing = {}
-                files = repo.run("ls-files", "-z", "--", *LANE_NAMES_ORDERED).stdout
-                for raw in files.split(b"\0"):
-                    kind, lane, file_id = classify(raw.decode("utf-8", "surrogateescape"))
+                for path in repo.indexed_paths(LANE_NAMES_ORDERED):
+                    kind, lane, file_id = classify(path)
                     if kind is PathKind.PROJECT and lane is not None and file_id is not None:
                         listing.setdefault(file_id, []).append(lane)
             return listing.get(pid, [])
@@ -867,5 +810,4 @@ def _will_sign(repo: Repo) -> bool:
                 chosen = False
         if chosen is not None:
             return chosen
-    proc = repo.run("config", "--type=bool", "--get", "commit.gpgsign", check=False)
-    return proc.stdout.strip() == b"true"
+    return repo.config_bool("commit.gpgsign")

@@ -16,16 +16,20 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mc.board import config as config_mod
-from mc.board.config import CONFIG_FILE, Config
+from mc.board.config import Config
 from mc.board.git import CatFile, Repo, find_repo, parse_tree
 from mc.board.layout import (
     BY_NAME,
+    CONFIG_FILE,
     LANE_NAMES,
     LANE_NAMES_ORDERED,
     Lane,
     PathKind,
+    artifacts_dir,
     classify,
     is_valid_id,
+    project_path,
+    project_paths,
 )
 from mc.board.projectfile import SCHEMA_VERSION, Project, load
 from mc.errors import BoardNotFound, ConfigError, InvalidProjectFile, ProjectNotFound
@@ -42,7 +46,7 @@ class Entry(NamedTuple):
 
     @property
     def path(self) -> str:
-        return f"{self.lane.value}/{self.id}.yaml"
+        return project_path(self.lane, self.id)
 
     @property
     def valid(self) -> bool:
@@ -190,13 +194,7 @@ class Board:
     def fetch(self) -> None:
         """Bring the remote's board branch here (remote mode)."""
         if self.remote:
-            self.repo.run(
-                "fetch",
-                "-q",
-                "--no-tags",
-                self.remote,
-                f"+refs/heads/{self.config.branch}:{self.tracking_ref}",
-            )
+            self.repo.fetch(self.remote, self.config.branch, self.tracking_ref)
 
     # ------------------------------------------------------------------ reading
 
@@ -210,7 +208,7 @@ class Board:
             return Snapshot(None)
         files: dict[str, list[tuple[Lane, str]]] = {}
         if ids is not None:
-            specs = [f"{commit}:{lane}/{pid}.yaml" for pid in ids for lane in LANE_NAMES_ORDERED]
+            specs = [f"{commit}:{path}" for pid in ids for path in project_paths(pid)]
             for spec, obj in self.cat.read_many(specs):
                 if obj is not None and obj[1] == "blob":
                     lane_name, _, name = spec.split(":", 1)[1].partition("/")
@@ -269,7 +267,7 @@ class Board:
         return project
 
     def entry(self, project_id: str, lane: Lane, blob: str) -> Entry:
-        name = f"{lane.value}/{project_id}.yaml"
+        name = project_path(lane, project_id)
         try:
             return Entry(project_id, lane, blob, self.parse_blob(blob, name))
         except InvalidProjectFile as exc:
@@ -298,7 +296,7 @@ class Board:
                 blobs[spec] = obj[2]
         for pid, locs in snapshot.files.items():
             for lane, blob in locs:
-                name = f"{lane.value}/{pid}.yaml"
+                name = project_path(lane, pid)
                 if blob in blobs and blob not in self._parsed:
                     with contextlib.suppress(InvalidProjectFile):
                         self._remember(blob, blobs[blob], name)
@@ -324,20 +322,13 @@ class Board:
         tip = self.tip
         if tip is None:
             return []
-        sep = "%x1f"
         fields = ["%H", "%aI", "%an", "%(trailers:key=Mc-Actor,valueonly,separator=%x2C)",
                   "%(trailers:key=Mc-Action,valueonly,separator=%x2C)", "%s"]  # fmt: skip
-        out = self.repo.out(
-            "log",
-            "-z",
-            f"--format={sep.join(fields)}",
-            tip,
-            "--",
-            *(f"{lane}/{project_id}.yaml" for lane in LANE_NAMES_ORDERED),
-            f"artifacts/{project_id}",
+        records = self.repo.log_records(
+            tip, fields, [*project_paths(project_id), artifacts_dir(project_id)]
         )
         keys = ("commit", "at", "author", "role", "action", "subject")
-        return [dict(zip(keys, rec.split("\x1f"), strict=True)) for rec in out.split("\0") if rec]
+        return [dict(zip(keys, rec, strict=True)) for rec in records]
 
     def projects(self, lane: Lane | None = None) -> list[Entry]:
         entries = list(self.entries(self.snapshot()))

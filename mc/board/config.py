@@ -12,12 +12,11 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from mc.board import schema as s
-from mc.board.layout import LANE_NAMES_ORDERED, Lane
+from mc.board.layout import CONFIG_FILE, LANE_NAMES_ORDERED, Lane
 from mc.board.projectfile import ARCHETYPE_PATTERN
 from mc.board.yamlsafe import parse
 from mc.errors import ConfigError
 
-CONFIG_FILE = "mc.yaml"
 # Bump when the settings or their checks change: checked values are cached by blob.
 SCHEMA_VERSION = 2
 DEFAULT_BRANCH = "main"

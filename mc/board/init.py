@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 
 from mc.board import config, signing
 from mc.board.board import Board
-from mc.board.config import CONFIG_FILE
 from mc.board.git import Repo, find_repo
+from mc.board.layout import CONFIG_FILE, SIGNERS_PATH, gpg_key_path
 from mc.board.projectfile import set_keys
 from mc.board.rules import Role
 from mc.board.store import Store, Transition, service_identity
@@ -60,10 +60,10 @@ def init(
     for path in files:
         existing = target / path
         differs = existing.exists() and existing.read_bytes() != files[path]
-        if path != signing.ALLOWED_SIGNERS and differs:
+        if path != SIGNERS_PATH and differs:
             raise McError(f"{existing} already exists; move it away first")
-    if (target / signing.ALLOWED_SIGNERS).exists():
-        raise McError(f"{target / signing.ALLOWED_SIGNERS} already exists; move it away first")
+    if (target / SIGNERS_PATH).exists():
+        raise McError(f"{target / SIGNERS_PATH} already exists; move it away first")
     head = repo.symbolic_head() or "refs/heads/main"
     branch = head.removeprefix("refs/heads/")
     updates = dict(settings or {})
@@ -73,7 +73,7 @@ def init(
         files[CONFIG_FILE] = set_keys(files[CONFIG_FILE].decode(), updates).encode()
 
     service_key = signing.make_service_key(target)
-    signers = files[signing.ALLOWED_SIGNERS].decode()
+    signers = files[SIGNERS_PATH].decode()
     signers += signing.signer_line(signing.SERVICE_PRINCIPAL, service_key) + "\n"
     approver, note = None, ""
     try:
@@ -83,15 +83,15 @@ def init(
             signers += signing.signer_line(approver, key.public_key) + "\n"
         elif key.fingerprint:
             exported = signing.export_gpg_key(key.fingerprint, signing.gpg_program(repo))
-            files[f"{signing.GPG_DIR}/{approver}.asc"] = exported.encode()
+            files[gpg_key_path(approver)] = exported.encode()
     except SigningError:
         note = "no signing key, so no approver yet; set one up: " + signing.how_to_sign(
             _principal_name(repo)
         )
-    files[signing.ALLOWED_SIGNERS] = signers.encode()
+    files[SIGNERS_PATH] = signers.encode()
 
     # Let `git log --show-signature` on this clone know the board's signers.
-    repo.set_config("gpg.ssh.allowedSignersFile", str(target / signing.ALLOWED_SIGNERS))
+    repo.set_config("gpg.ssh.allowedSignersFile", str(target / SIGNERS_PATH))
 
     board = Board(repo, config.load(files[CONFIG_FILE]))
     try:
@@ -135,14 +135,9 @@ def _repository_at(target: Path) -> Repo:
             "its own repository (run mc init on that folder, or on a new one)"
         )
     if repo is None:
-        import subprocess
+        from mc.board.git import init_repo
 
-        from mc.board.git import GIT
-
-        proc = subprocess.run([GIT, "init", "-q", "-b", "main", str(target)], capture_output=True)
-        if proc.returncode != 0:
-            raise McError(f"git init {target} failed: {proc.stderr.decode().strip()}")
-        repo = find_repo(target)
+        repo = init_repo(target)
     return repo
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from mc.board.layout import Lane
+from mc.board.layout import CONFIG_FILE, SIGNERS_PATH, Lane
 from mc.board.projectfile import PIPELINE_KEYS
 
 
@@ -288,9 +288,7 @@ def _check_approve(actor: Actor, change: Change, changed: set[str]) -> Decision:
     return Decision(True, "approve")
 
 
-def check_signers_change(
-    actor: Actor, approvers_before: int, path: str = ".mc/allowed_signers"
-) -> Decision:
+def check_signers_change(actor: Actor, approvers_before: int, path: str = SIGNERS_PATH) -> Decision:
     """Who may change the files that say who signs what (.mc/allowed_signers, .mc/gpg/)
     and what runs (mc.yaml): an approver, once the board has one.
 
@@ -303,5 +301,5 @@ def check_signers_change(
         "approvers",
         f"changes to {path} must be signed by an existing approver",
         "sign the commit with your approver key: git commit -S"
-        + ("" if path == "mc.yaml" else ", or use mc approvers add"),
+        + ("" if path == CONFIG_FILE else ", or use mc approvers add"),
     )

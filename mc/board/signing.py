@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mc.board.git import CatFile, Repo
+from mc.board.layout import GPG_DIR, SERVICE_KEY_PATH
 from mc.errors import InvalidInput, SigningError
 
 SERVICE_PRINCIPAL = "mc-service"
-ALLOWED_SIGNERS = ".mc/allowed_signers"
-SERVICE_KEY = ".mc/service_key"  # private part: git-ignored, never committed
 NAMESPACE = 'namespaces="git"'
-GPG_DIR = ".mc/gpg"  # <principal>.asc: one ASCII-armored OpenPGP public key per approver
 GPG = "gpg"
 PRINCIPAL = re.compile(r"[A-Za-z0-9._@+-]{1,100}")
 
@@ -153,7 +151,7 @@ def read_public_key(path: Path) -> str:
 
 def make_service_key(board_root: Path) -> str:
     """Create the board's ed25519 service key; return its public key."""
-    key = board_root / SERVICE_KEY
+    key = board_root / SERVICE_KEY_PATH
     key.parent.mkdir(parents=True, exist_ok=True)
     if not key.exists():
         subprocess.run(
@@ -402,20 +400,15 @@ def verify(
         f.write(allowed_signers)
         signers_path = f.name
     try:
-        proc = repo.run(
-            "log",
-            "--no-walk=unsorted",
-            "--format=%H%x1f%G?%x1f%GF%x1f%GP%x1f%GS",
-            "--stdin",
-            input=("\n".join(commits) + "\n").encode(),
-            config=[f"gpg.ssh.allowedSignersFile={signers_path}"],
+        records = repo.signature_records(
+            commits,
+            signers_path,
             env={"GNUPGHOME": keyring.home} if keyring is not None else None,
         )
     finally:
         os.unlink(signers_path)
     out = {}
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        parts = line.split("\x1f", 4)
+    for parts in records:
         if len(parts) == 5 and len(parts[0]) == 40:
             sha, status, fingerprint, primary, name = parts
             signer = None

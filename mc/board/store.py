@@ -24,7 +24,7 @@ from typing import NamedTuple
 from mc.board import rules
 from mc.board.board import Board
 from mc.board.git import EMPTY_TREE, ObjectWriter, Repo, blob_id, build_tree
-from mc.board.layout import PathKind, artifacts_prefix, classify
+from mc.board.layout import ARTIFACTS_DIR, PathKind, artifacts_prefix, classify
 from mc.board.rules import Actor, Change, Role, State
 from mc.errors import (
     GitError,
@@ -115,20 +115,12 @@ class Store:
                 transition = build(tip)
                 self.check(transition, tip, who.actor)
                 commit = self._commit(transition, tip, who)
-                proc = self.repo.run(
-                    "push",
-                    "-q",
-                    "--porcelain",
-                    remote,
-                    f"{commit}:refs/heads/{branch}",
-                    check=False,
-                )
-                if proc.returncode == 0:
+                pushed, said = self.repo.push(remote, commit, branch)
+                if pushed:
                     # Only the tracking ref moves: the clone's own branch and checkout
                     # are the person's (or nobody's) and are left as they are.
-                    self.repo.run("update-ref", self.board.tracking_ref, commit)
+                    self.repo.set_ref(self.board.tracking_ref, commit)
                     return Committed(commit, transition)
-                said = (proc.stdout + proc.stderr).decode("utf-8", "replace")
                 # Lost races: the branch moved before our push (non-fast-forward) or
                 # while the server checked it (its ref lock saw another value). A hook
                 # that declined is a refusal, not a race.
@@ -202,9 +194,8 @@ class Store:
             raise TransitionRefused(decision.explain())
 
     def _check_board_files(self, transition: Transition, tip: str | None, actor: Actor) -> None:
-        from mc.board.audit import SIGNERS_PATH, is_signers_path
-        from mc.board.config import CONFIG_FILE
         from mc.board.config import load as load_config
+        from mc.board.layout import CONFIG_FILE, SIGNERS_PATH, is_signers_path
         from mc.board.signing import approver_count, gpg_key_files
 
         for path, data in transition.files.items():
@@ -271,30 +262,13 @@ class Store:
                         f"{here.relative_to(root)} is a symbolic link in your checkout; the "
                         "board's folders must be real folders"
                     )
-        # Never the index lock (a status refresh would take it from the person's git).
-        quiet = {"GIT_OPTIONAL_LOCKS": "0"}
         try:
             base = self._pending_path().read_text().split()[0]
         except (OSError, IndexError):
             base = None
-        if base is None:
-            out = self.repo.run(
-                "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths, env=quiet
-            ).stdout
-            dirty = [
-                item[3:].decode("utf-8", "replace") for item in out.split(b"\0") if len(item) > 3
-            ]
-        else:
-            # The checkout is still where a pending update starts: edits are against that.
-            changed = self.repo.run("diff", "--name-only", "-z", base, "--", *paths, env=quiet)
-            new = self.repo.run(
-                "ls-files", "-o", "-z", "--exclude-standard", "--", *paths, env=quiet
-            )
-            dirty = [
-                item.decode("utf-8", "replace")
-                for item in (changed.stdout + new.stdout).split(b"\0")
-                if item
-            ]
+        # Against a pending update's start when there is one (the checkout is still
+        # there); never taking the index lock from the person's own git.
+        dirty = self.repo.dirty_paths(paths, since=base, take_locks=False)
         if dirty:
             raise UncommittedChanges(
                 f"{dirty[0]} has uncommitted edits: commit or discard them before "
@@ -388,13 +362,8 @@ def apply_pending(repo: Repo, old: str, new: str, env: dict[str, str] | None = N
     """Move the checkout (index and files) from ``old`` to ``new``; True when done (the
     pending record is then gone). ``env``: e.g. the index a pre-commit hook is given."""
     pending = repo.git_path("mc", "pending-checkout")
-    proc = repo.run("read-tree", "-m", "-u", old, new, check=False, env=env)
-    if proc.returncode != 0 and b"index.lock" not in proc.stderr:
-        # e.g. stale stat data: refresh and try once more, else leave it pending.
-        repo.run("update-index", "-q", "--refresh", check=False, env=env)
-        proc = repo.run("read-tree", "-m", "-u", old, new, check=False, env=env)
-    if proc.returncode != 0:
-        return False
+    if not repo.move_checkout(old, new, env):
+        return False  # left pending
     try:
         if pending.read_text().split() == [old, new]:
             pending.unlink()
@@ -432,7 +401,7 @@ def _git_commit_in(root: Path) -> bool:
 
 def _touched_paths(transition: Transition) -> list[str]:
     paths = list(transition.files)
-    if transition.project_id and any(p.startswith("artifacts/") for p in paths):
+    if transition.project_id and any(p.startswith(ARTIFACTS_DIR + "/") for p in paths):
         paths.append(artifacts_prefix(transition.project_id))
     return paths
 
@@ -475,9 +444,10 @@ def person_identity(board: Board, *, approve: bool = False, name: str | None = N
 
 
 def service_identity(board: Board, role: Role) -> Identity:
-    from mc.board.signing import SERVICE_KEY, service_sign_config
+    from mc.board.layout import SERVICE_KEY_PATH
+    from mc.board.signing import service_sign_config
 
-    key = board.root / SERVICE_KEY
+    key = board.root / SERVICE_KEY_PATH
     if not key.exists():
         raise McError(
             f"the board's service key {key} is missing: copy it from the machine that ran "

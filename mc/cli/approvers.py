@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     pass
+from mc.board.layout import SIGNERS_PATH
 from mc.cli.common import JsonOpt, _board, _committed, _fail, _print_json, app
 
 approvers_app = typer.Typer(help="Who may approve projects into done.", no_args_is_help=True)
@@ -61,7 +62,7 @@ def approvers_list(as_json: bool = JsonOpt) -> None:
 
     with _board() as board:
         tip = board.tip
-        text = (board.read_blob(f"{tip}:.mc/allowed_signers") or b"").decode("utf-8", "replace")
+        text = (board.read_blob(f"{tip}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
         by_fingerprint = gpg_approvers(board.cat, tip) if tip else {}
     # SSH keys read "<type> <base64>"; GPG keys "openpgp <fingerprint>".
     rows = [

@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 from mc.board import actions, signing
 from mc.board.board import Board
-from mc.board.git import GIT, Repo, find_repo
+from mc.board.git import Repo, find_repo, init_repo
 from mc.board.init import init
-from mc.board.layout import Lane
+from mc.board.layout import CONFIG_FILE, Lane
 from mc.errors import BoardNotFound, McError, SigningError
 
 ARCHETYPES = ("coder", "researcher", "writer", "ops", "reviewer")
@@ -77,7 +77,7 @@ def _inside_a_repository(folder: Path) -> bool:
 
 
 def is_demo_board(folder: Path) -> bool:
-    return (folder / MARKER).is_file() and (folder / "mc.yaml").is_file()
+    return (folder / MARKER).is_file() and (folder / CONFIG_FILE).is_file()
 
 
 def prepare(folder: Path | None, *, fresh: bool = False) -> Prepared:
@@ -157,10 +157,7 @@ def make_demo_board(path: Path) -> tuple[str, ...]:
 
 
 def _new_repository(path: Path) -> Repo:
-    proc = subprocess.run([GIT, "init", "-q", "-b", "main", str(path)], capture_output=True)
-    if proc.returncode != 0:
-        raise McError(f"git init {path} failed: {proc.stderr.decode().strip()}")
-    repo = find_repo(path)
+    repo = init_repo(path)
     if not repo.config_get("user.email"):  # git needs an identity for the board's commits
         repo.set_config("user.name", "Demo Person")
         repo.set_config("user.email", "demo@mc.invalid")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mc.board.board import Board
+from mc.board.layout import SERVICE_KEY_PATH
 from mc.errors import McError
 from mc.pipeline import sandbox
 
@@ -92,7 +93,7 @@ def sandbox_check(board: Board | None, socket_path: str | None) -> Check:
     }
     if board is not None:
         targets["read"]["the board"] = str(board.root)
-        targets["read"][".mc/service_key"] = str(board.root / ".mc" / "service_key")
+        targets["read"][SERVICE_KEY_PATH] = str(board.root / SERVICE_KEY_PATH)
         targets["write"]["the board"] = str(board.root / ".mc-probe")
     if socket_path:
         targets["connect"]["the database socket"] = socket_path

@@ -42,9 +42,9 @@ def report(board: Board) -> dict[str, Any]:
             last = meta(META_LAST)
             behind = None
             if last and tip:
-                behind = len(board.repo.out("rev-list", f"{last}..{tip}").split())
+                behind = board.repo.count_commits(f"{last}..{tip}")
             elif tip:
-                behind = len(board.repo.out("rev-list", tip).split())
+                behind = board.repo.count_commits(tip)
             out["sync"].update(
                 {"last_synced_commit": last, "last_synced_at": meta(META_AT), "behind": behind}
             )

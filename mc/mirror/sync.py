@@ -21,18 +21,20 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from mc.board.audit import (
-    CONFIG_FILE,
-    SIGNERS_PATH,
-    Auditor,
-    CommitInfo,
-    FileChange,
-    Trust,
-    Violation,
-)
+from mc.board.audit import Auditor, CommitInfo, Trust, Violation
 from mc.board.board import Board
-from mc.board.git import diff_trees, parse_tree, tree_has
-from mc.board.layout import BY_NAME, LANE_NAMES_ORDERED, Lane, PathKind, classify
+from mc.board.git import FileChange, diff_trees, parse_tree, tree_has
+from mc.board.layout import (
+    BY_NAME,
+    CONFIG_FILE,
+    LANE_NAMES_ORDERED,
+    SIGNERS_PATH,
+    Lane,
+    PathKind,
+    classify,
+    project_path,
+    project_paths,
+)
 from mc.board.projectfile import to_json
 from mc.errors import InvalidProjectFile
 from mc.mirror import db
@@ -190,14 +192,17 @@ class _Replay:
             found = [
                 (BY_NAME[spec.split(":", 1)[1].split("/", 1)[0]], obj[0])
                 for spec, obj in self.board.cat.read_many(
-                    [f"{info.sha}:{lane}/{pid}.yaml" for lane in LANE_NAMES_ORDERED]
+                    [f"{info.sha}:{path}" for path in project_paths(pid)]
                 )
                 if obj is not None
             ]
             return found[0] if len(found) == 1 else None
 
         self.board.prefetch(
-            (n, _path(lane, pid)) for pid, files in by_id.items() for lane, _, n, _ in files if n
+            (n, project_path(lane, pid))
+            for pid, files in by_id.items()
+            for lane, _, n, _ in files
+            if n
         )
         # The change as the database sees it: from what it accepted to what git has now.
         judged: list[FileChange] = list(others)
@@ -214,12 +219,12 @@ class _Replay:
             if old == new:
                 continue
             if old is not None and new is not None and old[0] is new[0]:
-                judged.append(FileChange(_path(old[0], pid), old[1], new[1], modes[pid]))
+                judged.append(FileChange(project_path(old[0], pid), old[1], new[1], modes[pid]))
                 continue
             if old is not None:
-                judged.append(FileChange(_path(old[0], pid), old[1], None))
+                judged.append(FileChange(project_path(old[0], pid), old[1], None))
             if new is not None:
-                judged.append(FileChange(_path(new[0], pid), None, new[1], modes[pid]))
+                judged.append(FileChange(project_path(new[0], pid), None, new[1], modes[pid]))
 
         index: dict[str, list[Lane]] | None = None
 
@@ -303,7 +308,7 @@ class _Replay:
                 refused.setdefault(pid, Violation(None, "not a regular file", "", info.sha, pid))
             if new is not None:
                 try:
-                    project = self.board.parse_blob(new[1], _path(new[0], pid))
+                    project = self.board.parse_blob(new[1], project_path(new[0], pid))
                 except InvalidProjectFile as exc:
                     self.attempts[pid] = Attempt(new[0], info.sha, new[1], exc.message)
                     self._note(
@@ -313,12 +318,12 @@ class _Replay:
             if pid not in refused and self.review_job is not None and new is not None:
                 reason = self._unbacked_ready(pid, acc, info, project)
                 if reason:
-                    refused[pid] = Violation(_path(new[0], pid), reason, "", info.sha, pid)
+                    refused[pid] = Violation(project_path(new[0], pid), reason, "", info.sha, pid)
                     self.violations.append(
                         {
                             "commit": info.sha,
                             "project_id": pid,
-                            "path": _path(new[0], pid),
+                            "path": project_path(new[0], pid),
                             "message": reason,
                             "actor": role,
                             "at": at,
@@ -427,10 +432,6 @@ def _describe(acc: Accepted | None, lane: Lane, data: dict[str, Any]) -> tuple[s
     return "edit", ", ".join(changed)
 
 
-def _path(lane: Lane, pid: str) -> str:
-    return f"{lane.value}/{pid}.yaml"
-
-
 def _row(pid: str, acc: Accepted) -> dict[str, Any]:
     data = acc.data or {}
     due = data.get("due")
@@ -469,7 +470,7 @@ def _attempt_row(pid: str, attempt: Attempt, at: dt.datetime) -> dict[str, Any]:
         "commit": attempt.commit,
         "blob": attempt.blob,
         "error": attempt.error,
-        "path": m.group("path") if m else _path(attempt.lane, pid),
+        "path": m.group("path") if m else project_path(attempt.lane, pid),
         "line": int(m.group("line")) if m else None,
         "col": int(m.group("col")) if m else None,
         "at": at,
@@ -483,7 +484,7 @@ def _from_db(board: Board, row: Mapping[str, Any]) -> Accepted | None:
     try:
         # The rules compare parsed values (dates, not their JSON text): parse the blob
         # the row was made from (from the parse cache, normally).
-        data = dict(board.parse_blob(row["applied_blob"], _path(lane, row["id"])).data)
+        data = dict(board.parse_blob(row["applied_blob"], project_path(lane, row["id"])).data)
     except InvalidProjectFile:
         data = _dates_back(row["data"] or {})
     return Accepted(
@@ -625,7 +626,7 @@ class Syncer:
         return result
 
     def _rebuild(self, conn: db.Connection, tip: str) -> SyncResult:
-        commits = self.board.repo.out("rev-list", "--reverse", "--first-parent", tip).split()
+        commits = self.board.repo.first_parent_commits(tip)
         accepted: dict[str, Accepted | None] = {}
         replay = _Replay(self.board, self.auditor, accepted)
         replay.review_job = _review_jobs(conn)
@@ -732,28 +733,14 @@ def scan_uncommitted(board: Board) -> list[dict[str, Any]]:
     """Edits in lane folders that are not committed (for the board's "uncommitted" badge)."""
     if board.repo.work_tree is None:
         return []
-    # --no-optional-locks: a background scan must never take .git/index.lock from
-    # under the person's own git commands (status refreshes the index otherwise).
-    out = board.repo.run(
-        "--no-optional-locks",
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--",
-        *LANE_NAMES_ORDERED,
-    ).stdout
     rows = []
     seen: set[str] = set()
-    for item in out.split(b"\0"):
-        if len(item) < 4 or item[2:3] != b" ":
-            continue
-        path = item[3:].decode("utf-8", "replace")
+    for status, path in board.repo.status_entries(LANE_NAMES_ORDERED):
         if path in seen:  # e.g. "D " and "??" for a file removed from the index, then edited
             continue
         seen.add(path)
         _, _, pid = classify(path)
-        rows.append({"path": path, "project_id": pid, "status": item[:2].decode().strip() or "?"})
+        rows.append({"path": path, "project_id": pid, "status": status.strip() or "?"})
     return rows
 
 
@@ -768,7 +755,9 @@ def store_uncommitted(conn: db.Connection, rows: list[dict[str, Any]]) -> bool:
         db.execute(conn, "uncommitted_clear")
         db.execute_many(conn, "uncommitted_insert", rows)
         db.notify(
-            conn, json.dumps({"kind": "uncommitted", "paths": [r["path"] for r in rows][:100]})
+            conn,
+            db.BOARD_CHANNEL,
+            json.dumps({"kind": "uncommitted", "paths": [r["path"] for r in rows][:100]}),
         )
     return True
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from mc.board.board import Board, Entry, order
-from mc.board.layout import Lane
+from mc.board.layout import Lane, project_path
 from mc.errors import InvalidProjectFile, McError
 from mc.mirror import db
 
@@ -100,7 +100,7 @@ def _accepted_entry(board: Board, row: dict[str, Any]) -> Entry | None:
     if not blob:
         return None
     try:
-        project = board.parse_blob(blob, f"{lane.value}/{row['id']}.yaml")
+        project = board.parse_blob(blob, project_path(lane, row["id"]))
     except (InvalidProjectFile, McError):
         return None
     return Entry(row["id"], lane, blob, project)

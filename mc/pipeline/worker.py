@@ -32,7 +32,7 @@ from pathlib import Path
 from mc.board import actions
 from mc.board.board import Board
 from mc.board.config import Caps
-from mc.board.layout import Lane
+from mc.board.layout import ARTIFACTS_DIR, Lane, artifacts_dir, artifacts_prefix
 from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
@@ -81,7 +81,7 @@ def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
     to review) join its output. Plain files only, as every artifact."""
     found = read_artifacts(workspace, caps)
     for rel, data in found.items():
-        if rel.startswith("artifacts/"):
+        if rel.startswith(ARTIFACTS_DIR + "/"):
             continue
         target = output / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -322,11 +322,11 @@ class Worker:
     def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
         tip = board.tip
         assert tip is not None
-        for entry in board.repo.ls_tree(tip, [f"artifacts/{project_id}"]):
+        for entry in board.repo.ls_tree(tip, [artifacts_dir(project_id)]):
             data = board.read_blob(entry.sha)
             if data is None:
                 continue
-            target = into / entry.path.removeprefix(f"artifacts/{project_id}/")
+            target = into / entry.path.removeprefix(artifacts_prefix(project_id))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 

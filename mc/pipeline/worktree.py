@@ -45,12 +45,8 @@ def open_worktree(workspace: str, project_id: str, into: Path) -> Worktree:
     if head is None:
         raise InvalidInput(f"workspace {workspace!r} has no commits yet")
     existing = repo.rev_parse(f"refs/heads/{branch}")
-    base = repo.out("merge-base", existing, head).strip() if existing else head
-    repo.run("worktree", "prune")
-    if existing:
-        repo.run("worktree", "add", "--force", str(into), branch)
-    else:
-        repo.run("worktree", "add", "-b", branch, str(into), head)
+    base = repo.merge_base(existing, head) if existing else head
+    repo.add_worktree(into, branch, start=None if existing else head)
     return Worktree(repo, into, branch, base, (into / ".git").read_bytes())
 
 
@@ -73,22 +69,12 @@ def collect(tree: Worktree, job_id: int) -> dict[str, bytes]:
     if tree.pointer:
         _restore_pointer(tree)
     worktree_git = find_repo(tree.path)
-    worktree_git.run("add", "-A")
-    if worktree_git.run("diff", "--cached", "--quiet", check=False).returncode != 0:
-        worktree_git.run(
-            "commit",
-            "-q",
-            "--no-gpg-sign",
-            "--no-verify",
-            "-m",
-            f"mc: work of job {job_id}",
-            env=IDENTITY,
-        )
-    diff = worktree_git.out("diff", "--no-color", f"{tree.base}..HEAD")
+    worktree_git.commit_all(f"mc: work of job {job_id}", env=IDENTITY)
+    diff = worktree_git.diff(f"{tree.base}..HEAD")
     if not diff.strip():
         raise McError("the agent changed nothing in the workspace (no diff)")
-    stat = worktree_git.out("diff", "--stat", "--no-color", f"{tree.base}..HEAD")
-    head = worktree_git.out("rev-parse", "HEAD").strip()
+    stat = worktree_git.diff(f"{tree.base}..HEAD", stat=True)
+    head = worktree_git.rev_parse("HEAD")
     return {
         "branch.txt": f"{tree.branch} {head}\n".encode(),
         "diffstat.txt": stat.encode(),
@@ -98,4 +84,4 @@ def collect(tree: Worktree, job_id: int) -> dict[str, bytes]:
 
 def close_worktree(tree: Worktree) -> None:
     with contextlib.suppress(McError):
-        tree.repo.run("worktree", "remove", "--force", str(tree.path))
+        tree.repo.remove_worktree(tree.path)

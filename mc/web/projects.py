@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
+from mc.board.layout import LANE_NAMES_ORDERED, Lane, artifacts_dir, artifacts_prefix, parse_lane
 from mc.board.projectfile import DELETE, to_json
 from mc.errors import InvalidInput, McError
 from mc.mirror import auth, db
@@ -318,8 +318,8 @@ def project_artifacts(c: Ctx) -> Response:
         board.get(pid)
         tip = board.tip
         if tip is not None:
-            for entry in board.repo.ls_tree(tip, [f"artifacts/{pid}"])[:ARTIFACTS_SHOWN]:
-                path = entry.path.removeprefix(f"artifacts/{pid}/")
+            for entry in board.repo.ls_tree(tip, [artifacts_dir(pid)])[:ARTIFACTS_SHOWN]:
+                path = entry.path.removeprefix(artifacts_prefix(pid))
                 size = board.cat.size(entry.sha) or 0
                 kind, text = "binary", None
                 if size <= ARTIFACT_TEXT_MAX:  # bigger ones are listed, not read

@@ -130,8 +130,8 @@ class Web:
             tip = board.tip
             if tip is None or (row and row["value"] == tip):
                 return 0.0
-            when = board.repo.out("log", "-1", "--format=%ct", tip).strip()
-        return max(0.0, time.time() - int(when)) if when else None
+            when = board.repo.commit_time(tip)
+        return max(0.0, time.time() - when)
 
     def close(self) -> None:
         self.hub.close()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mc.board.git import Repo
+from mc.board.layout import CONFIG_FILE
 from mc.errors import McError
 from mc.resources import data_dir
 
@@ -39,7 +40,7 @@ def _render(name: str) -> str:
 
 
 def _hooks_dir(repo: Repo) -> Path:
-    path = Path(repo.out("rev-parse", "--git-path", "hooks").strip())
+    path = repo.hooks_dir()
     return path if path.is_absolute() else repo.root / path
 
 
@@ -71,9 +72,8 @@ def remember_root(repo: Repo, ref: str = "HEAD") -> None:
     """Record the board's first commit as this repository's trust anchor, once."""
     if repo.config_get("mc.boardroot"):
         return
-    proc = repo.run("rev-list", "--max-parents=0", ref, check=False)
-    roots = proc.stdout.decode().split()
-    if proc.returncode == 0 and roots:
+    roots = repo.roots(ref)
+    if roots:
         repo.set_config("mc.boardRoot", roots[-1])
 
 
@@ -92,7 +92,7 @@ def install_server(bare: Repo, force: bool = False, branch: str | None = None) -
         board = Board(bare)
         try:
             head = bare.symbolic_head()
-            has_config = board.read_blob(f"HEAD:{'mc.yaml'}") is not None
+            has_config = board.read_blob(f"HEAD:{CONFIG_FILE}") is not None
             branch = (
                 board.config.branch
                 if has_config
@@ -101,8 +101,7 @@ def install_server(bare: Repo, force: bool = False, branch: str | None = None) -
         finally:
             board.close()
     bare.set_config("mc.boardBranch", branch)
-    root = bare.run("rev-list", "--max-parents=0", f"refs/heads/{branch}", check=False)
-    roots = root.stdout.decode().split()
-    if root.returncode == 0 and roots:
+    roots = bare.roots(f"refs/heads/{branch}")
+    if roots:
         bare.set_config("mc.boardRoot", roots[-1])
     return _install(bare.git_path("hooks"), SERVER_HOOKS, force)

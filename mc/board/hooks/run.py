@@ -114,10 +114,8 @@ def pre_receive(stdin: str, repo: Repo | None = None) -> int:
             elif new != ZERO:
                 # Excluded: what existing *branches* already hold (checked when they were
                 # pushed) — not what a tag or other ref holds.
-                commits = repo.out(
-                    "rev-list", "--reverse", "--topo-order", new, "--not", "--branches"
-                )
-                found = auditor.check_commits(commits.split(), allow_merges=True)
+                commits = repo.commits(new, exclude_branches=True)
+                found = auditor.check_commits(commits, allow_merges=True)
                 refused += [f"{ref}: {v}" for v in found]
     except McError as exc:
         refused.append(str(exc))
@@ -141,15 +139,15 @@ def _check_board_update(repo: Repo, auditor: object, old: str, new: str, ref: st
     if root and not auditor.is_ancestor(root, new):
         return [f"{ref}: this history does not start at the board's first commit {root[:12]}"]
     if not root:
-        roots = repo.out("rev-list", "--max-parents=0", new).split()
+        roots = repo.roots(new)
         if roots:
             repo.set_config("mc.boardRoot", roots[-1])  # the board's trust anchor from now on
     span = new if old == ZERO else f"{old}..{new}"
-    merges = repo.out("rev-list", "--min-parents=2", span).split()
+    merges = repo.merges(span)
     if merges:
         return [
             f"{ref}: {m[:12]}: merge commit: the board branch keeps a linear history"
             for m in merges
         ]
-    commits = repo.out("rev-list", "--reverse", "--topo-order", span).split()
+    commits = repo.commits(span)
     return [f"{ref}: {v}" for v in auditor.check_commits(commits)]

@@ -1,10 +1,5 @@
-"""The only module that runs git.
-
-Plain git plumbing through subprocesses: it is faster than GitPython for what the
-board does (GitPython's object traversal is ~10x slower than ``cat-file --batch``)
-and its semantics are git's own (signing, ref compare-and-swap, hooks bypassed).
-Stdlib only: the git hooks import it.
-"""
+"""Git objects: reading them in bulk (cat-file --batch), writing blobs and trees
+without an index, and comparing trees and raw diffs. Stdlib only: the hooks use it."""
 
 from __future__ import annotations
 
@@ -13,286 +8,51 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
+from mc.board.git.repo import GIT, Repo, _env
 from mc.errors import GitError
 
-ZERO = "0" * 40
-GIT = os.environ.get("MC_GIT", "git")
 
-# Git must not ask anything, page anything or pick up a terminal editor.
-_BASE_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_PAGER": "cat",
-    "GIT_EDITOR": "true",
-    "LC_ALL": "C",
-}
+class FileChange(NamedTuple):
+    """A path changed between two trees."""
 
-
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(_BASE_ENV)
-    if extra:
-        env.update(extra)
-    return env
-
-
-DETACHED_TIMEOUT = 60
-
-
-class Repo(NamedTuple):
-    """A git repository: its work tree (None when bare) and its git dir."""
-
-    # Plain strings: pathlib costs the pre-commit hook ~10 ms of import on every commit.
-    git_dir: str
-    work_tree: str | None
-    # A linked worktree has its own git dir (HEAD, index) but shares objects, refs and
-    # config with the main repository's: its "common" dir. None: the same as git_dir.
-    common_dir: str | None = None
-
-    @property
-    def common(self) -> str:
-        return self.common_dir or self.git_dir
-
-    def common_path(self, *parts: str) -> Path:
-        from pathlib import Path
-
-        return Path(self.common, *parts)
-
-    @property
-    def root(self) -> Path:
-        from pathlib import Path
-
-        return Path(self.top)
-
-    @property
-    def top(self) -> str:
-        """The work tree, or the git dir of a bare repository."""
-        return self.work_tree if self.work_tree is not None else self.git_dir
-
-    def git_path(self, *parts: str) -> Path:
-        from pathlib import Path
-
-        return Path(self.git_dir, *parts)
-
-    def run(
-        self,
-        *args: str,
-        input: bytes | None = None,
-        env: Mapping[str, str] | None = None,
-        check: bool = True,
-        config: Sequence[str] = (),
-        detached: bool = False,
-    ) -> subprocess.CompletedProcess[bytes]:
-        """Run git here. ``detached``: in a session of its own, without the terminal (a
-        server's request must fail, not wait, when signing would ask for a passphrase),
-        and given at most DETACHED_TIMEOUT seconds."""
-        argv = [GIT, f"--git-dir={self.git_dir}"]
-        if self.work_tree is not None:
-            argv.append(f"--work-tree={self.work_tree}")
-        for item in config:
-            argv += ["-c", item]
-        argv += args
-        try:
-            proc = subprocess.run(
-                argv,
-                input=input,
-                capture_output=True,
-                env=_env(env),
-                cwd=self.top,
-                stdin=None if input is not None else subprocess.DEVNULL,
-                start_new_session=detached,
-                timeout=DETACHED_TIMEOUT if detached else None,
-            )
-        except subprocess.TimeoutExpired:
-            raise GitError(f"git {args[0]} did not finish in {DETACHED_TIMEOUT} s") from None
-        if check and proc.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
-        return proc
-
-    def out(self, *args: str, **kw: object) -> str:
-        return self.run(*args, **kw).stdout.decode("utf-8", "replace")  # type: ignore[arg-type]
-
-    # ----------------------------------------------------------------- refs
-
-    def rev_parse(self, rev: str) -> str | None:
-        proc = self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
-
-    def symbolic_head(self) -> str | None:
-        """The branch HEAD names ("refs/heads/main"), or None when it is detached."""
-        try:
-            # The common case without a process: a plain HEAD file ("ref: refs/heads/main").
-            with open(os.path.join(self.git_dir, "HEAD")) as fh:
-                text = fh.read().strip()
-            if text.startswith("ref: refs/"):
-                return text[5:]
-            if len(text) == 40:
-                return None
-        except OSError:
-            pass
-        proc = self.run("symbolic-ref", "--quiet", "HEAD", check=False)
-        return proc.stdout.decode().strip() if proc.returncode == 0 else None
-
-    def update_ref(self, ref: str, new: str, old: str | None, message: str) -> bool:
-        """Compare-and-swap: move ``ref`` to ``new`` only if it is still at ``old``."""
-        proc = self.run("update-ref", "-m", message, ref, new, old or ZERO, check=False)
-        return proc.returncode == 0
-
-    # ----------------------------------------------------------------- objects
-
-    def commit_tree(
-        self,
-        tree: str,
-        parents: Iterable[str],
-        message: str,
-        *,
-        sign: bool,
-        config: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        detached: bool = False,
-    ) -> str:
-        args = ["commit-tree", tree]
-        for parent in parents:
-            args += ["-p", parent]
-        args.append("-S" if sign else "--no-gpg-sign")
-        proc = self.run(
-            *args, input=message.encode(), env=env, config=config, check=False, detached=detached
-        )
-        if proc.returncode != 0:
-            err = _first_line(proc.stderr)
-            if sign:
-                from mc.errors import SigningError
-
-                raise SigningError(f"git could not sign the commit: {err}")
-            raise GitError(f"git commit-tree failed: {err}")
-        return proc.stdout.decode().strip()
-
-    def ls_tree(
-        self, rev: str, paths: Sequence[str] = (), recursive: bool = True
-    ) -> list[TreeEntry]:
-        args = ["ls-tree", "-z", "--full-tree"]
-        if recursive:
-            args.append("-r")
-        args += [rev, "--", *paths]
-        data = self.run(*args).stdout
-        return [TreeEntry.parse(item) for item in data.split(b"\0") if item]
-
-    def last_commit(self, rev: str, paths: Sequence[str], grep: str | None = None) -> str | None:
-        """The newest commit from ``rev`` back that touched ``paths`` (and matches ``grep``)."""
-        args = ["log", "-1", "--format=%H"]
-        if grep:
-            args += ["-E", f"--grep={grep}"]
-        proc = self.run(*args, rev, "--", *paths, check=False)
-        return proc.stdout.decode().strip() or None
-
-    def config_get(self, key: str) -> str | None:
-        """A git config value (the last one set), read once per process for all keys."""
-        values = self._config().get(key.lower())
-        return values[-1] if values else None
-
-    def config_bool(self, key: str) -> bool:
-        value = self.config_get(key)
-        return value is not None and value.lower() in ("true", "yes", "on", "1", "")
-
-    def set_config(self, key: str, value: str) -> None:
-        self.run("config", key, value)
-        _CONFIG.pop(self._config_key(), None)
-
-    def _config_key(self) -> tuple[object, ...]:
-        """The config files git reads and when each changed: a cached read is never stale."""
-        env = os.environ
-        home = env.get("HOME", "")
-        xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        files = [
-            os.path.join(self.common, "config"),
-            env.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
-            os.path.join(xdg, "git", "config"),
-        ]
-        if not env.get("GIT_CONFIG_NOSYSTEM"):
-            files.append(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig")
-        stamps: list[object] = [
-            env.get("GIT_CONFIG_PARAMETERS", ""),
-            env.get("GIT_CONFIG_COUNT", ""),
-        ]
-        for path in files:
-            try:
-                st = os.stat(path)
-                stamps.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
-            except OSError:
-                stamps.append((path, None))
-        return tuple(stamps)
-
-    def _config(self) -> dict[str, list[str]]:
-        key = self._config_key()
-        cached = _CONFIG.get(key)
-        if cached is None:
-            out = self.run("config", "--list", "-z", check=False).stdout
-            cached = {}
-            for item in out.split(b"\0"):
-                if item:
-                    # git prints section and key names in lower case; a key given
-                    # without a value (a bare boolean) comes without the newline.
-                    name, _, value = item.decode("utf-8", "replace").partition("\n")
-                    cached.setdefault(name, []).append(value)
-            _CONFIG[key] = cached
-        return cached
-
-
-_CONFIG: dict[tuple[object, ...], dict[str, list[str]]] = {}
-
-
-class TreeEntry(NamedTuple):
-    mode: str
-    type: str
-    sha: str
     path: str
-
-    @classmethod
-    def parse(cls, item: bytes) -> TreeEntry:
-        meta, _, path = item.partition(b"\t")
-        mode, typ, sha = meta.decode().split()
-        return cls(mode, typ, sha, path.decode("utf-8", "surrogateescape"))
+    old: str | None  # blob before (None: added)
+    new: str | None  # blob after (None: deleted)
+    mode: str | None = None  # git file mode after (100644, 120000 for a symlink, ...)
 
 
-def _first_line(stderr: bytes) -> str:
-    text = stderr.decode("utf-8", "replace").strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("fatal:", "error:")):
-            return line
-    return lines[0] if lines else "no output"
-
-
-def find_repo(start: str | os.PathLike[str]) -> Repo:
-    """The repository containing ``start`` (a work tree or a bare repository)."""
-    proc = subprocess.run(
-        [
-            GIT,
-            "rev-parse",
-            "--absolute-git-dir",
-            "--is-bare-repository",
-            "--git-common-dir",
-            "--show-toplevel",
-        ],
-        cwd=start,
-        capture_output=True,
-        env=_env(None),
-    )
-    lines = proc.stdout.decode().splitlines()
-    if proc.returncode != 0 and len(lines) < 2:
-        from mc.errors import BoardNotFound
-
-        raise BoardNotFound(f"{start} is not in a git repository")
-    git_dir = lines[0]
-    common = os.path.abspath(os.path.join(start, lines[2])) if len(lines) > 2 else git_dir
-    common_dir = None if os.path.samefile(common, git_dir) else common
-    if lines[1] == "true":
-        return Repo(git_dir, None, common_dir)
-    return Repo(git_dir, lines[3], common_dir)
+def parse_raw_diff(out: bytes, with_commits: bool = False) -> dict[str, list[FileChange]]:
+    """Parse `--raw -z` output; keyed by commit (or "" when there are no commit headers)."""
+    result: dict[str, list[FileChange]] = {}
+    current = ""
+    tokens = out.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok:
+            i += 1
+            continue
+        if tok.startswith(b":"):
+            meta = tok[1:].split()
+            old, new, status = meta[2].decode(), meta[3].decode(), meta[4].decode()
+            path = tokens[i + 1].decode("utf-8", "surrogateescape")
+            i += 2
+            gone = status.startswith("D") or set(new) == {"0"}
+            result.setdefault(current, []).append(
+                FileChange(
+                    path,
+                    None if status.startswith("A") or set(old) == {"0"} else old,
+                    None if gone else new,
+                    None if gone else meta[1].decode(),
+                )
+            )
+            continue
+        if with_commits:
+            current = tok.decode().strip()
+        i += 1
+    return result
 
 
 class CatFile:
@@ -672,31 +432,6 @@ def _entries_between(
         out[name] = (data[i:space].decode(), data[nul + 1 : nul + 21].hex())
         i = nul + 21
     return out, i
-
-
-def parse_raw_diff(out: bytes) -> list[tuple[str, str | None, str | None, str | None]]:
-    """`diff --raw -z` output (no commit headers) as (path, old blob, new blob, new mode)."""
-    result = []
-    tokens = out.split(b"\0")
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if not tok.startswith(b":"):
-            i += 1
-            continue
-        meta = tok[1:].split()
-        new_mode, old, new = meta[1].decode(), meta[2].decode(), meta[3].decode()
-        path = tokens[i + 1].decode("utf-8", "surrogateescape")
-        i += 2
-        result.append(
-            (
-                path,
-                None if set(old) == {"0"} else old,
-                None if set(new) == {"0"} else new,
-                None if set(new) == {"0"} else new_mode,
-            )
-        )
-    return result
 
 
 def _entries(obj: tuple[str, str, bytes] | None, tree: str | None) -> dict[str, tuple[str, str]]:
