@@ -315,7 +315,6 @@ def approver_principal(board: Board) -> str:
 def approve(board: Board, project_id: str, *, expect: str | None = None) -> Committed:
     """review → done, in one commit signed with the person's approver key (with
     ``expect``, only if the file is still that blob)."""
-    from mc.board.audit import Auditor
 
     principal = approver_principal(board)
 
@@ -336,16 +335,7 @@ def approve(board: Board, project_id: str, *, expect: str | None = None) -> Comm
             raise TransitionRefused(
                 f"{project_id} is not ready_for_human: its review has not passed"
             )
-        reviewed_commit = board.repo.last_commit(tip, [entry.path], grep=r"^Mc-Action: review$")
-        auditor = Auditor(board.repo, board.cat)
-        reviewed, since = (None, False)
-        if reviewed_commit:
-            reviewed, since = auditor.approval_evidence(project_id, reviewed_commit, tip)
-        if reviewed is None or reviewed.data != project.data or since:
-            raise TransitionRefused(
-                f"{project_id} changed after its review: an approval covers exactly what was "
-                f"reviewed (send it back with mc project move {project_id} up-next)"
-            )
+        reviewed_commit = _last_genuine_review(board, project_id, entry.path, tip)
         text = set_keys(_text_of(board, entry), {"approved": {"by": principal, "at": now()}})
         return Transition(
             project_id,
@@ -356,8 +346,6 @@ def approve(board: Board, project_id: str, *, expect: str | None = None) -> Comm
                 ("Mc-Reviewed-Commit", reviewed_commit or ""),
                 ("Mc-Review-Job", str(review.get("job", ""))),
             ),
-            reviewed=reviewed,
-            artifacts_changed_since_review=since,
         )
 
     return Store(board).apply(build, person_identity(board, approve=True, name=principal))
@@ -432,15 +420,27 @@ def _check_approver_name(name: str) -> None:
         raise InvalidInput(f"NAME {name!r}: use letters, digits and . _ @ + - (not mc-service)")
 
 
+def _last_genuine_review(board: Board, project_id: str, path: str, tip: str) -> str | None:
+    """The review an approval names: the newest commit that is a genuine passing review
+    of the project (a commit merely claiming to be one is passed over). The store's
+    judging — the auditor, as for any commit — then refuses the approval if the project
+    or its artifacts changed since."""
+    from mc.board.audit import Auditor
+
+    auditor = Auditor(board.repo, board.cat)
+    for sha in board.repo.touching(tip, [path], grep=r"^Mc-Action: review$"):
+        if auditor.approval_evidence(project_id, sha, tip)[0] is not None:
+            return sha
+    return None
+
+
 def _approvers_identity(board: Board) -> Identity:
     """Once the board has an approver (SSH or GPG), changing approvers is signed by one
     (rules.check_signers_change); the first may be added by anyone who can commit."""
-    from mc.board.signing import approver_count, gpg_key_files
+    from mc.board.audit import Auditor
 
     tip = board.tip
-    current = (board.read_blob(f"{tip}:{SIGNERS_PATH}") or b"").decode("utf-8", "replace")
-    count = approver_count(current) + (len(gpg_key_files(board.cat, tip)) if tip else 0)
-    if count:
+    if tip is not None and Auditor(board.repo, board.cat).approvers_at(tip):
         principal = approver_principal(board)
         return person_identity(board, approve=True, name=principal)
     return person_identity(board)

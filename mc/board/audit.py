@@ -44,6 +44,7 @@ _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
 
 
 _REGULAR = frozenset({"100644", "100755"})
+MERGE_REFUSED = "merge commit: the board branch keeps a linear history"
 
 
 class Violation(NamedTuple):
@@ -52,6 +53,7 @@ class Violation(NamedTuple):
     hint: str = ""
     commit: str | None = None
     project_id: str | None = None
+    invalid: bool = False  # the file does not parse (not a rule refusing a valid change)
 
     def __str__(self) -> str:
         where = f"{self.commit[:12]}: " if self.commit else ""
@@ -204,14 +206,25 @@ def _blob_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
+class _Where(NamedTuple):
+    """Where a change set is judged: its commit (None: not made yet), its parent, the
+    commit's info (trailers), the signers and mc.yaml the history accepted before it."""
+
+    commit: str | None
+    parent: str | None
+    info: CommitInfo | None
+    signers_before: str | None
+    config_spec: str | None
+
+
 class Auditor:
     def __init__(
         self,
         repo: Repo,
         cat: CatFile | None = None,
-        parser: Callable[[str, str], Any] | None = None,
+        parser: Callable[[str, str, bytes | None], Any] | None = None,
     ) -> None:
-        """``parser(blob, name)``: a project parser to share (the board's cached one)."""
+        """``parser(blob, name, data)``: a project parser to share (the board's cached one)."""
         self.repo = repo
         self.cat = cat or CatFile(repo)
         self.parser = parser
@@ -220,6 +233,8 @@ class Auditor:
         self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
         self._configs: dict[str, list[str] | None] = {}
         self._archetypes_at: dict[str, list[str] | None] = {}
+        # Blobs of a change not committed yet (the store judges before it writes).
+        self.pending: Mapping[str, bytes] = {}
 
     def close(self) -> None:
         self.cat.close()
@@ -239,39 +254,46 @@ class Auditor:
         config_spec: str | None = None,
         signer: Actor | None = None,
     ) -> list[Violation]:
-        """Violations in one change set. ``actor`` None: a person, signature unknown yet.
+        """Violations in one change set — the one judging path: the store (before it
+        commits), the pre-commit and pre-receive hooks, `mc verify` and the mirror all
+        come here. ``actor`` None: a person, signature unknown yet.
 
         ``lanes_of(id)`` says which lanes hold a file for that id after the change;
         ``config_spec`` names the mc.yaml the change is judged with (e.g. ``:mc.yaml``
-        for the index, ``<commit>:mc.yaml``).
+        for the index, ``<commit>:mc.yaml``); ``info`` the commit (its trailers name
+        the review an approval covers).
         """
+        where = _Where(commit, parent, info, signers_before, config_spec)
         found: list[Violation] = []
-        person = actor or rules.HUMAN
         signed_by = actor if actor is not None else signer
+        projects, artifacts = self._check_files(changes, signed_by, where, found)
+        person = actor or rules.HUMAN
+        for pid in sorted(projects.keys() | artifacts):
+            violation = self._check_project(
+                person, pid, projects.get(pid, []), pid in artifacts, lanes_of, where
+            )
+            if violation is not None:
+                found.append(violation)
+        return found
+
+    def _check_files(
+        self,
+        changes: Sequence[FileChange],
+        signed_by: Actor | None,
+        where: _Where,
+        found: list[Violation],
+    ) -> tuple[dict[str, list[tuple[Lane, str | None, str | None]]], set[str]]:
+        """Each changed path by what it is on a board: project files are gathered by id
+        (and artifacts by project) for the rules; everything else is judged here."""
         projects: dict[str, list[tuple[Lane, str | None, str | None]]] = {}
         artifacts: set[str] = set()
 
         def add(path: str | None, message: str, hint: str = "", pid: str | None = None) -> None:
-            found.append(Violation(path, message, hint, commit, pid))
+            found.append(Violation(path, message, hint, where.commit, pid))
 
         for ch in changes:
-            if ch.new is not None:
-                top = ch.path.split("/", 1)[0]
-                if top in BOARD_FOLDERS and "/" not in ch.path:
-                    add(
-                        ch.path, f"{top} is one of the board's folders; it cannot be a file or link"
-                    )
-                    continue
-                if top in BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
-                    # A project file that is a link is no project (12.5): the mirror
-                    # must not take its target in as the project's state.
-                    kind, _, pid = classify(ch.path)
-                    add(
-                        ch.path,
-                        "only regular files here (no symlinks or submodules)",
-                        pid=pid if kind is PathKind.PROJECT else None,
-                    )
-                    continue
+            if ch.new is not None and not self._regular_in_board_folders(ch, add):
+                continue
             kind, lane, pid = classify(ch.path)
             if kind is PathKind.PROJECT:
                 assert lane is not None and pid is not None
@@ -293,111 +315,171 @@ class Auditor:
                     add(ch.path, "artifacts live in artifacts/<project-id>/")
             elif ch.path == SERVICE_KEY_PATH and ch.new is not None:
                 add(ch.path, "the service's private key must never be committed")
-            elif ch.path == CONFIG_FILE:
-                if ch.new is None:
-                    add(ch.path, "a board needs its mc.yaml")
-                else:
-                    from mc.board.config import load as load_config
+            elif ch.path == CONFIG_FILE or is_signers_path(ch.path):
+                self._check_board_file(ch, signed_by, where, add)
+        return projects, artifacts
 
-                    try:
-                        load_config(self._read(ch.new), ch.path)
-                    except ConfigError as exc:
-                        add(None, exc.message)
-                # mc.yaml names the board branch and the commands agents run: once the
-                # board has an approver, only an approver changes it.
-                if signed_by is not None and parent is not None:
-                    count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
-                    decision = rules.check_signers_change(signed_by, count, ch.path)
-                    if not decision:
-                        add(ch.path, decision.reason, decision.hint)
-            elif is_signers_path(ch.path) and signed_by is not None and parent is not None:
-                count = self._approver_count(signers_before) + self._gpg_approver_count(parent)
-                decision = rules.check_signers_change(signed_by, count, ch.path)
-                if not decision:
-                    add(ch.path, decision.reason, decision.hint)
-
-        for pid in sorted(projects.keys() | artifacts):
-            before: State | None = None
-            after: State | None = None
-            before_lane = after_lane = None
-            added = False  # a file for this id appeared in a lane (a new project or a move)
-            after_error = None
-            for lane, old, new in projects.get(pid, []):
-                if old is not None:
-                    before_lane = lane
-                    data, _ = self._parse(old, project_path(lane, pid))
-                    before = State(lane, data if data is not None else {})
-                if new is not None:
-                    after_lane = lane
-                    added = added or old is None
-                    data, error = self._parse(new, project_path(lane, pid))
-                    if data is None:
-                        after_error = error
-                    else:
-                        after = State(lane, data)
-            if after_error:
-                add(None, after_error, pid=pid)  # the message starts with file:line:col
-                continue
-            if after is not None and person.role.is_person and config_spec is not None:
-                names = self._archetypes(config_spec)
-                archetype = after.data.get("archetype")
-                if names is not None and archetype not in names:
-                    add(
-                        project_path(after.lane, pid),
-                        f"archetype: {archetype!r} is not one of mc.yaml's archetypes "
-                        f"({', '.join(names)})",
-                        pid=pid,
-                    )
-                    continue
-            if added and after_lane is not None:
-                others = [lane for lane in lanes_of(pid) if lane is not after_lane]
-                if others:
-                    add(
-                        project_path(after_lane, pid),
-                        f"a second file with the id {pid} (also in {others[0].value}/): "
-                        "ids are unique across lanes",
-                        pid=pid,
-                    )
-                    continue
-            if before is not None and before_lane is not None and not before.data:
-                # The old file was invalid (already reported where it was made): judge the
-                # lane move, not the fields we cannot read.
-                before = State(before_lane, _pipeline_only(after.data) if after else {})
-            reviewed, since = None, False
-            if (
-                before is not None
-                and after is not None
-                and before.lane is Lane.REVIEW
-                and after.lane is Lane.DONE
-                and person.role is Role.APPROVER
-                and info is not None
-                and parent is not None
-            ):
-                reviewed, since = self.approval_evidence(
-                    pid,
-                    info.trailers.get("Mc-Reviewed-Commit"),
-                    parent,
-                    info.trailers.get("Mc-Review-Job", ""),
-                )
-            change = Change(
-                pid,
-                before,
-                after,
-                artifacts_changed=pid in artifacts,
-                reviewed=reviewed,
-                artifacts_changed_since_review=since,
+    @staticmethod
+    def _regular_in_board_folders(ch: FileChange, add: Callable[..., None]) -> bool:
+        """The board's folders hold regular files, and nothing else takes their names."""
+        top = ch.path.split("/", 1)[0]
+        if top in BOARD_FOLDERS and "/" not in ch.path:
+            add(ch.path, f"{top} is one of the board's folders; it cannot be a file or link")
+            return False
+        if top in BOARD_FOLDERS and ch.mode is not None and ch.mode not in _REGULAR:
+            # A project file that is a link is no project (12.5): the mirror must not
+            # take its target in as the project's state.
+            kind, _, pid = classify(ch.path)
+            add(
+                ch.path,
+                "only regular files here (no symlinks or submodules)",
+                pid=pid if kind is PathKind.PROJECT else None,
             )
-            decision = rules.check(person, change)
-            if not decision:
-                path = None
-                if after is not None:
-                    path = project_path(after.lane, pid)
-                elif before is not None:
-                    path = project_path(before.lane, pid)
-                elif pid in artifacts:
-                    path = artifacts_prefix(pid)
-                add(path, decision.reason, decision.hint, pid=pid)
-        return found
+            return False
+        return True
+
+    def _check_board_file(
+        self,
+        ch: FileChange,
+        signed_by: Actor | None,
+        where: _Where,
+        add: Callable[..., None],
+    ) -> None:
+        """mc.yaml (valid, and it names the branch and the commands agents run) and the
+        signers: once the board has an approver, only an approver changes them."""
+        if ch.path == CONFIG_FILE:
+            if ch.new is None:
+                add(ch.path, "a board needs its mc.yaml")
+            else:
+                from mc.board.config import load as load_config
+
+                try:
+                    load_config(self._read(ch.new), ch.path)
+                except ConfigError as exc:
+                    add(None, exc.message)
+        if signed_by is None or where.parent is None:
+            return
+        count = self.approvers_at(where.parent, where.signers_before)
+        decision = rules.check_signers_change(signed_by, count, ch.path)
+        if not decision:
+            add(ch.path, decision.reason, decision.hint)
+
+    def approvers_at(self, rev: str, signers_text: str | None = None) -> int:
+        """How many approvers the board has at ``rev``: the SSH approvers of its allowed
+        signers (``signers_text`` when given: what the history accepted) and every
+        .mc/gpg/*.asc (fail closed). The one count every layer uses."""
+        from mc.board.signing import approver_count, gpg_key_files
+
+        if signers_text is None:
+            signers_text = (self._read_spec(f"{rev}:{SIGNERS_PATH}") or b"").decode(
+                "utf-8", "replace"
+            )
+        return approver_count(signers_text) + len(gpg_key_files(self.cat, rev))
+
+    def _check_project(
+        self,
+        person: Actor,
+        pid: str,
+        files: Sequence[tuple[Lane, str | None, str | None]],
+        artifacts_changed: bool,
+        lanes_of: Callable[[str], list[Lane]],
+        where: _Where,
+    ) -> Violation | None:
+        """One project's change (its files by lane, before and after) under the rules."""
+        states = self._states(pid, files)
+        if isinstance(states, Violation):
+            return states._replace(commit=where.commit)
+        before, after, added = states
+
+        def refuse(path: str | None, message: str, hint: str = "") -> Violation:
+            return Violation(path, message, hint, where.commit, pid)
+
+        if after is not None and person.role.is_person and where.config_spec is not None:
+            names = self._archetypes(where.config_spec)
+            archetype = after.data.get("archetype")
+            if names is not None and archetype not in names:
+                return refuse(
+                    project_path(after.lane, pid),
+                    f"archetype: {archetype!r} is not one of mc.yaml's archetypes "
+                    f"({', '.join(names)})",
+                )
+        if added and after is not None:
+            others = [lane for lane in lanes_of(pid) if lane is not after.lane]
+            if others:
+                return refuse(
+                    project_path(after.lane, pid),
+                    f"a second file with the id {pid} (also in {others[0].value}/): "
+                    "ids are unique across lanes",
+                )
+        reviewed, since = self._review_covered(person, pid, before, after, where)
+        change = Change(
+            pid,
+            before,
+            after,
+            artifacts_changed=artifacts_changed,
+            reviewed=reviewed,
+            artifacts_changed_since_review=since,
+        )
+        decision = rules.check(person, change)
+        if decision:
+            return None
+        shown = after or before
+        path = project_path(shown.lane, pid) if shown else artifacts_prefix(pid)
+        return refuse(path, decision.reason, decision.hint)
+
+    def _states(
+        self, pid: str, files: Sequence[tuple[Lane, str | None, str | None]]
+    ) -> tuple[State | None, State | None, bool] | Violation:
+        """(before, after, added) from a project's changed files; a Violation when the
+        new file does not parse. ``added``: a file for this id appeared in a lane."""
+        before: State | None = None
+        after: State | None = None
+        before_lane: Lane | None = None
+        added = False
+        for lane, old, new in files:
+            if old is not None:
+                before_lane = lane
+                data, _ = self._parse(old, project_path(lane, pid))
+                before = State(lane, data if data is not None else {})
+            if new is not None:
+                added = added or old is None
+                data, error = self._parse(new, project_path(lane, pid))
+                if data is None:
+                    # The message starts with file:line:col.
+                    return Violation(None, error or "invalid", "", None, pid, invalid=True)
+                after = State(lane, data)
+        if before is not None and before_lane is not None and not before.data:
+            # The old file was invalid (already reported where it was made): judge the
+            # lane move, not the fields we cannot read.
+            before = State(before_lane, _pipeline_only(after.data) if after else {})
+        return before, after, added
+
+    def _review_covered(
+        self,
+        person: Actor,
+        pid: str,
+        before: State | None,
+        after: State | None,
+        where: _Where,
+    ) -> tuple[State | None, bool]:
+        """For an approval: the state its named review passed, and whether the artifacts
+        changed since (rules.Change). Nothing for any other change."""
+        if (
+            before is None
+            or after is None
+            or before.lane is not Lane.REVIEW
+            or after.lane is not Lane.DONE
+            or person.role is not Role.APPROVER
+            or where.info is None
+            or where.parent is None
+        ):
+            return None, False
+        return self.approval_evidence(
+            pid,
+            where.info.trailers.get("Mc-Reviewed-Commit"),
+            where.parent,
+            where.info.trailers.get("Mc-Review-Job", ""),
+        )
 
     def approval_evidence(
         self, pid: str, reviewed_commit: str | None, parent: str, review_job: str | None = None
@@ -517,28 +599,48 @@ class Auditor:
         trust = trust or Trust()
         for sha in commits:
             info = infos[sha]
-            if len(info.parents) > 1 and not allow_merges:
-                found.append(
-                    Violation(
-                        None, "merge commit: the board branch keeps a linear history", "", sha
-                    )
-                )
             actor, signers = trust.judge_signature(self, info, actors[sha], signer_texts[sha])
             changes = trust.changes(diffs.get(sha, []))
             _apply(ids, changes)
-            violations = self.check_changes(
+            violations = self.check_commit(
+                info,
                 actor,
                 changes,
                 lambda pid: sorted(ids.get(pid, ()), key=LANE_NAMES_ORDERED.index),
-                commit=sha,
-                parent=info.parents[0] if info.parents else None,
-                info=info,
-                signers_before=signers,
+                signers=signers,
                 config_spec=trust.config_spec(sha, changes),
+                allow_merges=allow_merges,
             )
             trust.after(info, diffs.get(sha, []), changes, violations, signers)
             found += violations
         return found
+
+    def check_commit(
+        self,
+        info: CommitInfo,
+        actor: Actor,
+        changes: Sequence[FileChange],
+        lanes_of: Callable[[str], list[Lane]],
+        *,
+        signers: str,
+        config_spec: str,
+        allow_merges: bool = False,
+    ) -> list[Violation]:
+        """One commit of the board branch: linear history, and its changes (judged from
+        what the history accepted) under the rules."""
+        found = []
+        if len(info.parents) > 1 and not allow_merges:
+            found.append(Violation(None, MERGE_REFUSED, "", info.sha))
+        return found + self.check_changes(
+            actor,
+            changes,
+            lanes_of,
+            commit=info.sha,
+            parent=info.parents[0] if info.parents else None,
+            info=info,
+            signers_before=signers,
+            config_spec=config_spec,
+        )
 
     def _diff_tree(
         self, commits: Sequence[str], infos: dict[str, CommitInfo]
@@ -565,6 +667,8 @@ class Auditor:
         """A blob's bytes; a pushed 300 MB "project file" is never read whole."""
         from mc.board.yamlsafe import MAX_FILE_BYTES
 
+        if blob in self.pending:
+            return self.pending[blob]
         size = self.cat.size(blob) if self.guard_size else None
         if size is not None and size > MAX_FILE_BYTES:
             return b"\0" * (MAX_FILE_BYTES + 1)  # the parser refuses it by size
@@ -585,7 +689,7 @@ class Auditor:
         if blob not in self._parsed:
             try:
                 if self.parser is not None:
-                    project = self.parser(blob, name)
+                    project = self.parser(blob, name, self.pending.get(blob))
                 else:
                     project = load(self._read(blob), name)
                 self._parsed[blob] = (dict(project.data), None)
@@ -623,17 +727,6 @@ class Auditor:
         except McError:
             return False
         return "title" in values and "archetype" in values
-
-    def _approver_count(self, signers_text: str | None) -> int:
-        from mc.board.signing import approver_count
-
-        return approver_count(signers_text or "")
-
-    def _gpg_approver_count(self, rev: str) -> int:
-        """GPG approvers at ``rev``: every .mc/gpg/*.asc counts (fail closed)."""
-        from mc.board.signing import gpg_key_files
-
-        return len(gpg_key_files(self.cat, rev))
 
     def _keyring(self, files: Iterable[tuple[str, str]]) -> Keyring | None:
         """A throwaway keyring with these .mc/gpg files' keys (None: no GPG approvers)."""

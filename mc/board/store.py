@@ -21,16 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from mc.board import rules
 from mc.board.board import Board
-from mc.board.git import EMPTY_TREE, ObjectWriter, Repo, blob_id, build_tree
-from mc.board.layout import ARTIFACTS_DIR, PathKind, artifacts_prefix, classify
-from mc.board.rules import Actor, Change, Role, State
+from mc.board.git import EMPTY_TREE, FileChange, ObjectWriter, Repo, blob_id, build_tree
+from mc.board.layout import ARTIFACTS_DIR, CONFIG_FILE, Lane, PathKind, artifacts_prefix, classify
+from mc.board.rules import Actor, Role
 from mc.errors import (
+    ConfigError,
     GitError,
     InvalidProjectFile,
     McError,
-    ProjectExists,
     TransitionRefused,
     UncommittedChanges,
 )
@@ -58,9 +57,6 @@ class Transition(NamedTuple):
     files: Mapping[str, bytes | None]  # path -> new content; None removes the file
     job: str | None = None
     trailers: tuple[tuple[str, str], ...] = ()
-    # Approvals: the project as its passing review left it (see rules.Change).
-    reviewed: State | None = None
-    artifacts_changed_since_review: bool = False
 
 
 class Committed(NamedTuple):
@@ -143,75 +139,74 @@ class Store:
     # ------------------------------------------------------------------ checks
 
     def check(self, transition: Transition, tip: str | None, actor: Actor) -> None:
-        """Refuse a transition the rules do not allow (the same rules every layer uses)."""
+        """Refuse a transition the rules do not allow: judged by the auditor as every
+        layer judges a commit (the hooks, verify, the mirror), as if it were made."""
+        if tip is None:
+            return  # the first commit of a board: mc init
+        lanes = self._check_shape(transition, tip)
+        from mc.board.audit import Auditor, CommitInfo
+
+        auditor = Auditor(self.repo, self.board.cat, parser=self.board.parse_blob)
+        auditor.pending = {
+            blob_id(data): data for data in transition.files.values() if data is not None
+        }
+        changes = [
+            FileChange(
+                path,
+                self.board.cat.resolve(f"{tip}:{path}"),
+                None if data is None else blob_id(data),
+                None if data is None else "100644",
+            )
+            for path, data in transition.files.items()
+        ]
+        pending = CommitInfo("", [tip], transition.subject, dict(transition.trailers))
+        found = auditor.check_changes(
+            actor,
+            changes,
+            lambda pid: lanes if pid == transition.project_id else [],
+            parent=tip,
+            info=pending,
+            signers_before=None,  # the tip's (the auditor reads them if a change needs them)
+            config_spec=f"{tip}:{CONFIG_FILE}",
+        )
+        if found:
+            v = found[0]
+            said = v.message + (f" ({v.hint})" if v.hint else "")
+            if v.invalid:
+                raise InvalidProjectFile(said)
+            if v.path is None and v.message.startswith(CONFIG_FILE + ":"):
+                raise ConfigError(said)
+            raise TransitionRefused(said)
+
+    def _check_shape(self, transition: Transition, tip: str) -> list[Lane]:
+        """What only a transition can get wrong, before the rules judge it: it writes its
+        own project's files (and artifacts) or board files only, the project is in one
+        lane and readable. The lanes its project is in afterwards."""
         pid = transition.project_id
         if pid is None:
-            self._check_board_files(transition, tip, actor)
-            return
-        before_entry = None
-        if tip is not None:
-            locs = self.board.snapshot(tip, ids=[pid]).locate(pid)
-            if len(locs) > 1:
-                lanes = ", ".join(lane.value for lane, _ in locs)
-                raise TransitionRefused(
-                    f"{pid} is in more than one lane ({lanes}); remove the extra file first"
-                )
-            if locs:
-                before_entry = self.board.entry(pid, *locs[0])
-        before = None
-        if before_entry is not None:
-            if before_entry.project is None:
-                raise InvalidProjectFile(
-                    f"{before_entry.error} — fix the file before {transition.action}"
-                )
-            before = State(before_entry.lane, before_entry.project.data)
-        after = None
-        artifacts = False
+            for path in transition.files:
+                if classify(path)[0] not in (PathKind.OTHER, PathKind.PLACEHOLDER):
+                    raise TransitionRefused(f"{transition.action} may not write {path}")
+            return []
+        locs = self.board.snapshot(tip, ids=[pid]).locate(pid)
+        if len(locs) > 1:
+            lanes = ", ".join(lane.value for lane, _ in locs)
+            raise TransitionRefused(
+                f"{pid} is in more than one lane ({lanes}); remove the extra file first"
+            )
+        if locs:
+            entry = self.board.entry(pid, *locs[0])
+            if entry.project is None:
+                raise InvalidProjectFile(f"{entry.error} — fix the file before {transition.action}")
+        after = {lane for lane, _ in locs}
         for path, data in transition.files.items():
             kind, lane, file_id = classify(path)
-            if kind is PathKind.PROJECT and file_id == pid and data is not None:
+            if kind is PathKind.PROJECT and file_id == pid:
                 assert lane is not None
-                after = State(lane, self.board.parse_blob(blob_id(data), path, data).data)
-            elif path.startswith(artifacts_prefix(pid)):
-                artifacts = True
-            elif kind is not PathKind.PROJECT or file_id != pid:
+                (after.add if data is not None else after.discard)(lane)
+            elif not path.startswith(artifacts_prefix(pid)):
                 raise TransitionRefused(f"{transition.action} {pid} may not write {path}")
-        creating = before is None and after is not None and tip is not None
-        if creating and self.board.snapshot(tip, ids=[pid]).locate(pid):
-            raise ProjectExists(f"a project {pid!r} already exists")
-        decision = rules.check(
-            actor,
-            Change(
-                pid,
-                before,
-                after,
-                artifacts_changed=artifacts,
-                reviewed=transition.reviewed,
-                artifacts_changed_since_review=transition.artifacts_changed_since_review,
-            ),
-        )
-        if not decision:
-            raise TransitionRefused(decision.explain())
-
-    def _check_board_files(self, transition: Transition, tip: str | None, actor: Actor) -> None:
-        from mc.board.config import load as load_config
-        from mc.board.layout import CONFIG_FILE, SIGNERS_PATH, is_signers_path
-        from mc.board.signing import approver_count, gpg_key_files
-
-        for path, data in transition.files.items():
-            if tip is None:
-                continue  # the first commit of a board: mc init
-            if is_signers_path(path):  # .mc/allowed_signers or .mc/gpg/*
-                signers = self.board.read_blob(f"{tip}:{SIGNERS_PATH}") or b""
-                count = approver_count(signers.decode("utf-8", "replace"))
-                count += len(gpg_key_files(self.board.cat, tip))
-                decision = rules.check_signers_change(actor, count)
-                if not decision:
-                    raise TransitionRefused(decision.explain())
-            elif path == CONFIG_FILE and data is not None:
-                load_config(data)
-            elif classify(path)[0] not in (PathKind.OTHER, PathKind.PLACEHOLDER):
-                raise TransitionRefused(f"{transition.action} may not write {path}")
+        return sorted(after, key=list(Lane).index)
 
     # ------------------------------------------------------------------ committing
 

@@ -252,22 +252,14 @@ class _Replay:
                         trees.append((lane, obj[2]))
             return trees
 
-        found = self.auditor.check_changes(
+        found = self.auditor.check_commit(
+            info,
             actor,
             judged,
             lanes_of,
-            commit=info.sha,
-            parent=info.parents[0] if info.parents else None,
-            info=info,
-            signers_before=signers,
+            signers=signers,
             config_spec=self.trust.config_spec(info.sha, changes),
         )
-        if len(info.parents) > 1:
-            found.append(
-                Violation(
-                    None, "merge commit: the board branch keeps a linear history", "", info.sha
-                )
-            )
         refused: dict[str, Violation] = {}
         who = actor.name if actor.name and actor.name != "mc-service" else info.author
         role = "human" if actor.role.is_person else actor.role.value

@@ -365,11 +365,19 @@ class Repo(NamedTuple):
 
     def last_commit(self, rev: str, paths: Sequence[str], grep: str | None = None) -> str | None:
         """The newest commit from ``rev`` back that touched ``paths`` (and matches ``grep``)."""
-        args = ["log", "-1", "--format=%H"]
+        found = self.touching(rev, paths, grep, limit=1)
+        return found[0] if found else None
+
+    def touching(
+        self, rev: str, paths: Sequence[str], grep: str | None = None, limit: int = 20
+    ) -> list[str]:
+        """The newest ``limit`` commits from ``rev`` back that touched ``paths`` (and
+        whose message matches the extended regex ``grep``), newest first."""
+        args = ["log", f"-{limit}", "--format=%H"]
         if grep:
             args += ["-E", f"--grep={grep}"]
         proc = self.run(*args, rev, "--", *paths, check=False)
-        return proc.stdout.decode().strip() or None
+        return proc.stdout.decode().split()
 
     def config_get(self, key: str) -> str | None:
         """A git config value (the last one set), read once per process for all keys."""
