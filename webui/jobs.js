@@ -1,7 +1,7 @@
 // A project's job history and the log of one job, followed live while it runs.
 
 import { api } from './api.js';
-import { h, serialized } from './dom.js';
+import { h, serialized, errorLine, showMessage } from './dom.js';
 import { timeAgo, elapsedSince, fmtElapsed, parseDate } from './format.js';
 import { errorText } from './toast.js';
 
@@ -23,7 +23,7 @@ export function createJobsPanel(projectId) {
   // The agent's steps in words; "Raw" shows the lines as the CLI printed them (its JSON).
   const rawToggle = h('label', { class: 'log-raw muted' }, h('input', { type: 'checkbox', dataset: { action: 'log-raw' } }), ' Raw');
   const logBox = h('div', { class: 'log-box', hidden: true }, h('div', { class: 'log-head' }, logTitle, logState, rawToggle), log);
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const error = errorLine();
   const el = h('div', { class: 'jobs' }, list, error, logBox);
 
   let jobs = [];
@@ -129,10 +129,9 @@ export function createJobsPanel(projectId) {
   async function refresh() {
     try {
       jobs = (await api.jobs(projectId)).slice().sort((a, b) => b.id - a.id);
-      error.hidden = true;
+      showMessage(error, '');
     } catch (err) {
-      error.textContent = errorText(err);
-      error.hidden = false;
+      showMessage(error, errorText(err));
       return;
     }
     const active = jobs.find((j) => ACTIVE.has(j.state));

@@ -1,13 +1,12 @@
 // Tasks: the list view (#/tasks), and the row and form the project page reuses.
 
 import { api } from './api.js';
-import { h, fill, options, coalesce } from './dom.js';
+import { h, fill, options, coalesce, errorLine, showMessage } from './dom.js';
 import { fmtShortDate, fmtDateTime } from './format.js';
-import { priorityBadge } from './badges.js';
+import { priorityBadge, priorityOptions } from './badges.js';
+import { boardCards } from './boarddata.js';
 import { projectHref, replaceParams } from './router.js';
 import { showToast, errorText } from './toast.js';
-
-const PRIORITIES = [['', 'No priority'], [1, 'P1 — highest'], [2, 'P2'], [3, 'P3'], [4, 'P4 — lowest']];
 
 /** Marks a task done or not; answers the updated task, or null after a failure (already reported). */
 async function setDone(task, done) {
@@ -37,12 +36,9 @@ export function taskRow(task, { canWrite, showProject = true, onChange, linkable
   let base = null; // the task as it was when the edit form opened: only what the person changed is sent
   let disarmTimer = null;
   const li = h('li', { dataset: { task: task.id } });
-  const error = h('p', { class: 'form-error task-error', role: 'alert', hidden: true });
+  const error = errorLine('task-error');
 
-  const showError = (message) => {
-    error.textContent = message || '';
-    error.hidden = !message;
-  };
+  const showError = (message) => showMessage(error, message);
   const setBusy = (busy) => {
     for (const c of li.querySelectorAll('button, input, select, textarea')) c.disabled = busy || (c.classList.contains('task-done') && !canWrite);
   };
@@ -106,7 +102,7 @@ export function taskRow(task, { canWrite, showProject = true, onChange, linkable
       { class: 'task-edit-form', 'aria-label': `Edit task: ${t.title}` },
       h('input', { name: 'title', type: 'text', required: true, value: t.title, 'aria-label': 'Title', autocomplete: 'off' }),
       h('input', { name: 'due', type: 'text', value: t.due || '', placeholder: 'Due: 2025-06-01 or “tomorrow”', 'aria-label': 'Due', autocomplete: 'off' }),
-      h('select', { name: 'priority', 'aria-label': 'Priority' }, options(PRIORITIES, t.priority ?? '')),
+      h('select', { name: 'priority', 'aria-label': 'Priority' }, priorityOptions('No priority', t.priority ?? '')),
       h('textarea', { name: 'notes', rows: 2, value: t.notes || '', placeholder: 'Notes', 'aria-label': 'Notes' }),
       h(
         'div',
@@ -273,13 +269,13 @@ export function replaceTaskRows(list, rows) {
  * projects list (board cards) the person may pick one.
  */
 export function newTaskForm({ projectId = null, projects = null, onCreated }) {
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const error = errorLine();
   const form = h(
     'form',
     { class: 'task-form', 'aria-label': 'New task' },
     h('input', { name: 'title', type: 'text', required: true, placeholder: 'New task…', 'aria-label': 'Task title', autocomplete: 'off' }),
     h('input', { name: 'due', type: 'text', placeholder: 'Due: 2025-06-01 or “tomorrow”', 'aria-label': 'Due', autocomplete: 'off' }),
-    h('select', { name: 'priority', 'aria-label': 'Priority' }, options(PRIORITIES, '')),
+    h('select', { name: 'priority', 'aria-label': 'Priority' }, priorityOptions('No priority', '')),
     !projectId && projects && h(
       'select',
       { name: 'project', 'aria-label': 'Project' },
@@ -304,12 +300,11 @@ export function newTaskForm({ projectId = null, projects = null, onCreated }) {
     try {
       const task = await api.createTask(body);
       form.reset();
-      error.hidden = true;
+      showMessage(error, '');
       onCreated?.(task);
       f.title.focus();
     } catch (err) {
-      error.textContent = errorText(err);
-      error.hidden = false;
+      showMessage(error, errorText(err));
     } finally {
       submit.disabled = false;
     }
@@ -321,7 +316,7 @@ export function mountTasks(root, ctx, route) {
   const overdueOnly = route.params.get('overdue') === '1';
   const showDone = route.params.get('all') === '1';
   const list = h('ul', { class: 'task-list' });
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const error = errorLine();
   const overdueBox = h('input', { type: 'checkbox', name: 'overdue', checked: overdueOnly });
   const doneBox = h('input', { type: 'checkbox', name: 'all', checked: showDone });
   const toolbar = h(
@@ -335,7 +330,7 @@ export function mountTasks(root, ctx, route) {
   const projectIds = h('datalist', { id: 'task-project-ids' });
   root.append(h('section', { class: 'page page-narrow' }, h('header', { class: 'page-header' }, h('h1', null, 'Tasks'), toolbar), formSlot, error, list, projectIds));
 
-  const allProjects = () => (ctx.board?.lanes || []).flatMap((l) => l.projects);
+  const allProjects = () => boardCards(ctx.board);
   const projects = () => allProjects().filter((p) => p.lane !== 'done');
   const renderForm = () => {
     if (ctx.isHuman) formSlot.replaceChildren(newTaskForm({ projects: projects(), onCreated: () => load() }));
@@ -351,10 +346,9 @@ export function mountTasks(root, ctx, route) {
           ? tasks.map((t) => taskRow(t, { canWrite: ctx.isHuman, onChange: () => load(), linkable: true, projectListId: projectIds.id }))
           : [h('li', { class: 'muted empty' }, overdueBox.checked ? 'Nothing overdue.' : 'No tasks.')],
       );
-      error.hidden = true;
+      showMessage(error, '');
     } catch (err) {
-      error.textContent = errorText(err);
-      error.hidden = false;
+      showMessage(error, errorText(err));
     }
   }
 
