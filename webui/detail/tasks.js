@@ -2,7 +2,8 @@
 
 import { api } from '../api.js';
 import { h, errorLine, showMessage } from '../dom.js';
-import { taskRow, newTaskForm, replaceTaskRows } from '../tasks.js';
+import { newTaskForm } from '../tasks.js';
+import { taskRow, replaceTaskRows } from '../taskrow.js';
 import { errorText } from '../toast.js';
 
 /** The panel's contents (els); load() fetches the tasks again. */
