@@ -27,7 +27,7 @@ function artifactBody(a) {
   return h('pre', { class: 'artifact-text' }, a.text);
 }
 
-export function renderArtifacts(list) {
+function renderArtifacts(list) {
   if (!list.length) return h('p', { class: 'muted' }, 'No artifacts yet.');
   return h(
     'div',
