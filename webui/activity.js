@@ -1,7 +1,7 @@
 // The activity feed (#/activity) and the activity line shared with the project page.
 
 import { api } from './api.js';
-import { h } from './dom.js';
+import { h, errorLine, showMessage } from './dom.js';
 import { timeAgo } from './format.js';
 import { laneBadge } from './badges.js';
 import { projectHref } from './router.js';
@@ -26,7 +26,7 @@ export function activityItem(a, { showProject = true } = {}) {
 
 export function mountActivity(root) {
   const list = h('ol', { class: 'activity-list', 'aria-live': 'polite' });
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const error = errorLine();
   const more = h('button', { type: 'button', class: 'btn', hidden: true, dataset: { action: 'load-more' } }, 'Load more');
   const seen = new Set();
   let next = null;
@@ -49,11 +49,10 @@ export function mountActivity(root) {
       }
       next = page.next;
       more.hidden = next == null;
-      error.hidden = true;
+      showMessage(error, '');
       if (!list.firstChild) list.append(h('li', { class: 'muted empty' }, 'Nothing has happened yet.'));
     } catch (err) {
-      error.textContent = errorText(err);
-      error.hidden = false;
+      showMessage(error, errorText(err));
     } finally {
       loading = false;
       more.disabled = false;

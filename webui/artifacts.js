@@ -1,7 +1,9 @@
 // A project's artifacts: text as-is, patches as a coloured diff, binaries as a size.
 
+import { api } from './api.js';
 import { h } from './dom.js';
 import { fmtBytes } from './format.js';
+import { errorText } from './toast.js';
 
 function diffLineClass(line) {
   if (line.startsWith('+++') || line.startsWith('---') || line.startsWith('diff ') || line.startsWith('index ')) return 'diff-file';
@@ -25,7 +27,7 @@ function artifactBody(a) {
   return h('pre', { class: 'artifact-text' }, a.text);
 }
 
-export function renderArtifacts(list) {
+function renderArtifacts(list) {
   if (!list.length) return h('p', { class: 'muted' }, 'No artifacts yet.');
   return h(
     'div',
@@ -39,4 +41,20 @@ export function renderArtifacts(list) {
       ),
     ),
   );
+}
+
+/** The project page's Artifacts panel (el); load() fetches them again, keeping open what the person opened. */
+export function createArtifactsPanel(projectId) {
+  const el = h('div');
+  async function load() {
+    const open = new Set([...el.querySelectorAll('details[open]')].map((d) => d.dataset.path));
+    try {
+      const rendered = renderArtifacts(await api.projectArtifacts(projectId));
+      if (open.size) for (const d of rendered.querySelectorAll('details')) d.open = open.has(d.dataset.path);
+      el.replaceChildren(rendered);
+    } catch (err) {
+      el.replaceChildren(h('p', { class: 'form-error' }, errorText(err)));
+    }
+  }
+  return { el, load };
 }

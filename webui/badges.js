@@ -1,6 +1,6 @@
-// Lane names and the small status badges shared by cards and the project page.
+// Lane names, priorities, and the small badges and controls shared by cards, tasks and the project page.
 
-import { h } from './dom.js';
+import { h, options } from './dom.js';
 import { elapsedSince, fmtShortDate, fmtDateTime } from './format.js';
 
 export const LANES = ['backlog', 'up-next', 'in-progress', 'review', 'done'];
@@ -15,6 +15,27 @@ const LANE_LABELS = {
 
 export function laneLabel(lane) {
   return LANE_LABELS[lane] || lane;
+}
+
+/** A "Move to…" select of the lanes other than `current`; onPick(lane) when one is chosen. */
+export function moveSelect(current, attrs, onPick) {
+  const select = h(
+    'select',
+    { class: 'move-select', ...attrs },
+    h('option', { value: '' }, 'Move to…'),
+    LANES.filter((l) => l !== current).map((l) => h('option', { value: l }, laneLabel(l))),
+  );
+  select.addEventListener('change', () => {
+    if (select.value) onPick(select.value);
+  });
+  return select;
+}
+
+const PRIORITIES = [[1, 'P1 — highest'], [2, 'P2'], [3, 'P3'], [4, 'P4 — lowest']];
+
+/** The <option>s of a priority select: `none` labels the empty choice. */
+export function priorityOptions(none, selected) {
+  return options([['', none], ...PRIORITIES], selected);
 }
 
 function badge(kind, text, title, ...extra) {

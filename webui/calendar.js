@@ -1,7 +1,7 @@
 // Month grid of due tasks and projects (#/calendar?month=YYYY-MM).
 
 import { api } from './api.js';
-import { h, coalesce } from './dom.js';
+import { h, coalesce, errorLine, showMessage } from './dom.js';
 import { localDay } from './format.js';
 import { hrefFor, projectHref } from './router.js';
 import { errorText } from './toast.js';
@@ -35,7 +35,7 @@ export function mountCalendar(root, ctx, route) {
   const key = monthKey(year, month);
   const title = new Date(year, month, 1).toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
   const grid = h('div', { class: 'cal-grid', role: 'grid', 'aria-label': title });
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const error = errorLine();
   const nav = (m, label, action) => h('a', { class: 'btn', href: hrefFor('calendar', null, { month: monthKey(year, m) }), dataset: { action } }, label);
 
   root.append(
@@ -86,10 +86,9 @@ export function mountCalendar(root, ctx, route) {
     try {
       const data = await api.calendar(key);
       render(data.days || {});
-      error.hidden = true;
+      showMessage(error, '');
     } catch (err) {
-      error.textContent = errorText(err);
-      error.hidden = false;
+      showMessage(error, errorText(err));
     }
   }
 

@@ -67,6 +67,27 @@ export function $$(selector, root = document) {
   return [...root.querySelectorAll(selector)];
 }
 
+/** A labelled form control, with an optional hint under it. */
+export function field(label, control, hint) {
+  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control, hint && h('span', { class: 'field-hint' }, hint));
+}
+
+/** A titled panel of a page. */
+export function panel(title, ...children) {
+  return h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, title), ...children);
+}
+
+/** An error line (role="alert"), hidden until showMessage() gives it something to say. */
+export function errorLine(extraClass = null) {
+  return h('p', { class: extraClass ? `form-error ${extraClass}` : 'form-error', role: 'alert', hidden: true });
+}
+
+/** Shows a message in a status or error element; an empty message hides it. */
+export function showMessage(el, message) {
+  el.textContent = message || '';
+  el.hidden = !message;
+}
+
 /** <select> options from [value, label] pairs or plain strings. */
 export function options(items, selected) {
   return items.map((item) => {
@@ -75,7 +96,6 @@ export function options(items, selected) {
   });
 }
 
-/** Calls fn at most once per `ms`, at the end of the window (coalesces bursts). */
 /**
  * An async fn that never runs twice at once: a call while it runs is answered by one
  * more run after it (however many calls came), and gets that same promise.
@@ -102,6 +122,7 @@ export function serialized(fn) {
   };
 }
 
+/** Calls fn at most once per `ms`, at the end of the window (coalesces bursts). */
 export function coalesce(fn, ms) {
   let timer = null;
   const run = () => {

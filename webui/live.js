@@ -13,115 +13,130 @@ const REFRESH_EVENTS = ['board', 'job']; // an activity event comes with its boa
  * onState(state): the connection state changed.
  */
 export function startLive({ refresh, onEvent, onState }) {
-  let source = null;
-  let state = null;
-  let pollTimer = null;
-  let reopenTimer = null;
-  let refreshTimer = null;
-  let openedBefore = false;
-
-  const setState = (next) => {
-    if (next === state) return;
-    state = next;
-    onState(next);
+  const live = {
+    onEvent,
+    onState,
+    state: null,
+    source: null, // the open EventSource
+    reopenTimer: null,
+    openedBefore: false, // a later open is a reconnect
+    refreshSoon: foldedRefresh(refresh),
+    poller: null,
   };
+  live.poller = poller(live, refresh);
+  setState(live, 'offline');
+  if (typeof EventSource === 'function') openStream(live);
+  else live.poller.start();
 
-  // A commit produces several events at once. The first one fetches at once (the
-  // figure that matters is "commit -> card moved"); more within COALESCE_MS are
-  // folded into one more fetch at the end of that window.
+  return {
+    stop() {
+      live.source?.close();
+      live.source = null;
+      live.poller.stop();
+      clearTimeout(live.reopenTimer);
+      live.refreshSoon.cancel();
+    },
+  };
+}
+
+function setState(live, next) {
+  if (next === live.state) return;
+  live.state = next;
+  live.onState(next);
+}
+
+/**
+ * A commit produces several events at once. The first one fetches at once (the figure
+ * that matters is "commit -> card moved"); more within COALESCE_MS are folded into one
+ * more fetch at the end of that window.
+ */
+function foldedRefresh(refresh) {
+  let timer = null;
   let windowOpen = false;
   let dirty = false;
-  const scheduleRefresh = () => {
+  const schedule = () => {
     if (windowOpen) {
       dirty = true;
       return;
     }
     windowOpen = true;
     refresh().catch(() => {});
-    refreshTimer = setTimeout(() => {
-      refreshTimer = null;
+    timer = setTimeout(() => {
+      timer = null;
       windowOpen = false;
       if (dirty) {
         dirty = false;
-        scheduleRefresh();
+        schedule();
       }
     }, COALESCE_MS);
   };
+  schedule.cancel = () => clearTimeout(timer);
+  return schedule;
+}
 
+/** Fetches the board every POLL_MS while the stream is down; its outcome sets the state then. */
+function poller(live, refresh) {
+  let timer = null;
   const pollOnce = async () => {
     try {
       await refresh();
-      if (state !== 'live') setState('polling');
+      if (live.state !== 'live') setState(live, 'polling');
     } catch {
-      if (state !== 'live') setState('offline');
+      if (live.state !== 'live') setState(live, 'offline');
     }
   };
-
-  const startPolling = () => {
-    if (pollTimer !== null) return;
-    pollTimer = setInterval(pollOnce, POLL_MS);
-    pollOnce();
-  };
-
-  const stopPolling = () => {
-    clearInterval(pollTimer);
-    pollTimer = null;
-  };
-
-  const parse = (text) => {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return null;
-    }
-  };
-
-  const open = () => {
-    reopenTimer = null;
-    if (source) return;
-    const es = new EventSource('/api/events');
-    source = es;
-    es.onopen = () => {
-      stopPolling();
-      setState('live');
-      // Events may have been missed while the stream was down: catch up once.
-      if (openedBefore) onEvent('reconnect', null);
-      openedBefore = true;
-      scheduleRefresh();
-    };
-    es.onerror = () => {
-      if (state === 'live') setState('polling');
-      startPolling();
-      // CONNECTING means the browser retries by itself (resending Last-Event-ID);
-      // CLOSED means it gave up, so open a new stream later.
-      if (es.readyState === EventSource.CLOSED) {
-        es.close();
-        source = null;
-        if (reopenTimer === null) reopenTimer = setTimeout(open, REOPEN_MS);
-      }
-    };
-    for (const type of REFRESH_EVENTS) {
-      es.addEventListener(type, (e) => {
-        onEvent(type, parse(e.data));
-        scheduleRefresh();
-      });
-    }
-    es.addEventListener('log', (e) => onEvent('log', parse(e.data)));
-    // The feed, the calendar and the project page follow activity (comments included).
-    es.addEventListener('activity', (e) => onEvent('activity', parse(e.data)));
-  };
-
-  setState('offline');
-  if (typeof EventSource === 'function') open();
-  else startPolling();
-
   return {
+    start() {
+      if (timer !== null) return;
+      timer = setInterval(pollOnce, POLL_MS);
+      pollOnce();
+    },
     stop() {
-      source?.close();
-      source = null;
-      stopPolling();
-      clearTimeout(reopenTimer);
-      clearTimeout(refreshTimer);
+      clearInterval(timer);
+      timer = null;
     },
   };
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function openStream(live) {
+  live.reopenTimer = null;
+  if (live.source) return;
+  const es = new EventSource('/api/events');
+  live.source = es;
+  es.onopen = () => {
+    live.poller.stop();
+    setState(live, 'live');
+    // Events may have been missed while the stream was down: catch up once.
+    if (live.openedBefore) live.onEvent('reconnect', null);
+    live.openedBefore = true;
+    live.refreshSoon();
+  };
+  es.onerror = () => {
+    if (live.state === 'live') setState(live, 'polling');
+    live.poller.start();
+    // CONNECTING means the browser retries by itself (resending Last-Event-ID);
+    // CLOSED means it gave up, so open a new stream later.
+    if (es.readyState === EventSource.CLOSED) {
+      es.close();
+      live.source = null;
+      if (live.reopenTimer === null) live.reopenTimer = setTimeout(() => openStream(live), REOPEN_MS);
+    }
+  };
+  for (const type of REFRESH_EVENTS) {
+    es.addEventListener(type, (e) => {
+      live.onEvent(type, parse(e.data));
+      live.refreshSoon();
+    });
+  }
+  es.addEventListener('log', (e) => live.onEvent('log', parse(e.data)));
+  // The feed, the calendar and the project page follow activity (comments included).
+  es.addEventListener('activity', (e) => live.onEvent('activity', parse(e.data)));
 }

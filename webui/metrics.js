@@ -1,7 +1,7 @@
 // Flow and job metrics, with two hand-drawn SVG charts.
 
 import { api } from './api.js';
-import { h, s, coalesce } from './dom.js';
+import { h, s, coalesce, panel } from './dom.js';
 import { LANES, laneLabel } from './badges.js';
 import { fmtHours, fmtElapsed, fmtShortDate } from './format.js';
 import { errorText } from './toast.js';
@@ -92,8 +92,8 @@ export function mountMetrics(root) {
       h(
         'div',
         { class: 'chart-row' },
-        h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, 'Cumulative flow'), cumulativeFlowChart(m.cfd || []), legend()),
-        h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, 'Throughput'), throughputChart(m.throughput || [])),
+        panel('Cumulative flow', cumulativeFlowChart(m.cfd || []), legend()),
+        panel('Throughput', throughputChart(m.throughput || [])),
       ),
       h(
         'div',

@@ -1,20 +1,15 @@
 // The "New project" dialog.
 
 import { api } from './api.js';
-import { h, options } from './dom.js';
+import { h, options, field, errorLine, showMessage } from './dom.js';
+import { priorityOptions } from './badges.js';
 import { projectHref } from './router.js';
 import { showToast, errorText } from './toast.js';
 
-const PRIORITIES = [['', 'No priority'], [1, 'P1 — highest'], [2, 'P2'], [3, 'P3'], [4, 'P4 — lowest']];
-
 let dialog = null;
 
-function field(label, control) {
-  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control);
-}
-
 function build(ctx) {
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const error = errorLine();
   const form = h(
     'form',
     { class: 'new-project-form', method: 'dialog' },
@@ -31,7 +26,7 @@ function build(ctx) {
       'div',
       { class: 'field-row' },
       field('Due', h('input', { name: 'due', type: 'date' })),
-      field('Priority', h('select', { name: 'priority' }, options(PRIORITIES, ''))),
+      field('Priority', h('select', { name: 'priority' }, priorityOptions('No priority', ''))),
       field('Lane', h('select', { name: 'lane' }, options([['backlog', 'Backlog'], ['up-next', 'Up next (queue now)']], 'backlog'))),
     ),
     error,
@@ -59,8 +54,7 @@ function build(ctx) {
       showToast(`Created ${project.id}: ${project.title}`, { link: { href: projectHref(project.id), label: 'Open' } });
       ctx.refreshBoard().catch(() => {});
     } catch (err) {
-      error.textContent = errorText(err);
-      error.hidden = false;
+      showMessage(error, errorText(err));
     } finally {
       submit.disabled = false;
     }

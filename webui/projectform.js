@@ -1,14 +1,9 @@
 // The form for a project's person-owned fields. Input names equal the API field names.
 
-import { h, options } from './dom.js';
+import { h, field } from './dom.js';
+import { priorityOptions } from './badges.js';
 
 export const EDITABLE_FIELDS = ['title', 'model', 'description', 'acceptance', 'priority', 'owner', 'due', 'labels', 'workspace', 'feedback'];
-
-const PRIORITIES = [['', '—'], [1, 'P1 — highest'], [2, 'P2'], [3, 'P3'], [4, 'P4 — lowest']];
-
-function field(label, control, hint) {
-  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control, hint && h('span', { class: 'field-hint' }, hint));
-}
 
 /** The current value of a field: the file's data first, the card's summary second. */
 function valueOf(project, name) {
@@ -32,7 +27,7 @@ export function buildProjectForm(project, { editable }) {
         'div',
         { class: 'field-row' },
         field('Model', h('input', { name: 'model', type: 'text', placeholder: 'default', value: v('model') ?? '' })),
-        field('Priority', h('select', { name: 'priority' }, options(PRIORITIES, v('priority') ?? ''))),
+        field('Priority', h('select', { name: 'priority' }, priorityOptions('—', v('priority') ?? ''))),
         field('Owner', h('input', { name: 'owner', type: 'text', value: v('owner') ?? '' })),
         field(
           'Due',
