@@ -11,12 +11,12 @@ on every commit.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mc.board import rules
+from mc.board.commits import CommitInfo, actor_for, parse_commit, trailers
 from mc.board.git import CatFile, FileChange, Repo, parse_raw_diff
 from mc.board.layout import (
     ARTIFACTS_DIR,
@@ -34,13 +34,13 @@ from mc.board.layout import (
     project_path,
 )
 from mc.board.rules import Actor, Change, Role, State
+from mc.board.trust import Trust
 from mc.errors import ConfigError, InvalidProjectFile, McError
 
 if TYPE_CHECKING:
     from mc.board.signing import Keyring
 
 _SHA = re.compile(r"[0-9a-f]{40}")
-_TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$")
 
 
 _REGULAR = frozenset({"100644", "100755"})
@@ -59,151 +59,6 @@ class Violation(NamedTuple):
         where = f"{self.commit[:12]}: " if self.commit else ""
         where += f"{self.path}: " if self.path else ""
         return where + self.message + (f" ({self.hint})" if self.hint else "")
-
-
-class CommitInfo(NamedTuple):
-    sha: str
-    parents: list[str]
-    message: str
-    trailers: dict[str, str]
-    tree: str = ""
-    author: str = ""  # the author's name
-    time: int = 0  # committer time, seconds since the epoch
-    signed: bool = False  # the commit object carries a signature
-
-
-def parse_commit(sha: str, data: bytes) -> CommitInfo:
-    header, _, body = data.partition(b"\n\n")
-    parents = [
-        line.split()[1].decode() for line in header.splitlines() if line.startswith(b"parent ")
-    ]
-    message = body.decode("utf-8", "replace")
-    tree, author, when, signed = "", "", 0, False
-    for line in header.splitlines():
-        if line.startswith(b"tree "):
-            tree = line[5:].decode()
-        elif line.startswith(b"author "):
-            author = line[7:].decode("utf-8", "replace").rsplit(" <", 1)[0]
-        elif line.startswith(b"committer "):
-            parts = line.rsplit(b" ", 2)
-            when = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
-        elif line.startswith((b"gpgsig ", b"gpgsig-sha256 ")):
-            signed = True
-    return CommitInfo(sha, parents, message, trailers(message), tree, author, when, signed)
-
-
-def trailers(message: str) -> dict[str, str]:
-    """Git-style trailers: the key: value lines of the message's last paragraph."""
-    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
-    if len(paragraphs) < 2:
-        return {}
-    out = {}
-    for line in paragraphs[-1].splitlines():
-        m = _TRAILER.match(line.strip())
-        if m:
-            out[m.group(1)] = m.group(2).strip()
-    return out
-
-
-class Trust:
-    """What a history has accepted so far: who may sign, and the board's settings.
-
-    A commit is judged by the allowed signers, GPG keys and mc.yaml that the history
-    before it accepted. That is its git parent's, unless a change to them was refused:
-    then the last accepted ones stay in force until a legitimate change replaces them. So
-    a key added by an unsigned commit never signs a later approval (issue 12.3), and a
-    flagged mc.yaml never runs (12.1). A change back to the accepted text is no change.
-    One class for every layer that replays history (verify, pre-receive, the mirror).
-    """
-
-    def __init__(self, signers: str | None = None, config: str | None = None) -> None:
-        self.signers = signers  # the accepted allowed_signers text (None: git's, so far)
-        self.config = config  # the accepted mc.yaml blob (None: git's, so far)
-        self.gpg_base: str | None = None  # the commit whose .mc/gpg is accepted (None: git's)
-        # (commit, reason) of a refused mc.yaml change git still holds (None: none)
-        self.refused: tuple[str, str] | None = None
-
-    def judge_signature(
-        self, auditor: Auditor, info: CommitInfo, actor: Actor, signers: str
-    ) -> tuple[Actor, str]:
-        """Who ``info`` is from under the accepted signers (git judged it by its parent's)."""
-        if (self.signers is None or self.signers == signers) and self.gpg_base is None:
-            return actor, signers
-        signers = self.signers if self.signers is not None else signers
-        if not info.signed:
-            return rules.HUMAN, signers
-        from mc.board import signing
-
-        base = self.gpg_base or (info.parents[0] if info.parents else info.sha)
-        keyring = auditor._keyring(signing.gpg_key_files(auditor.cat, base).items())
-        try:
-            sig = signing.verify(auditor.repo, [info.sha], signers, keyring).get(info.sha)
-        finally:
-            if keyring is not None:
-                keyring.close()
-        return actor_for(info, sig, signing.parse_allowed_signers(signers)), signers
-
-    def changes(self, changes: Sequence[FileChange]) -> list[FileChange]:
-        """The change set from the accepted state: a refused mc.yaml or signers file is
-        judged from what was accepted, and a return to it is no change."""
-        out = []
-        for ch in changes:
-            if ch.path == CONFIG_FILE and self.config is not None:
-                if ch.new == self.config:
-                    continue
-                ch = ch._replace(old=self.config)
-            elif (
-                ch.path == SIGNERS_PATH
-                and self.signers is not None
-                and ch.new == _blob_sha(self.signers.encode())
-            ):
-                continue
-            out.append(ch)
-        return out
-
-    def config_spec(self, sha: str, changes: Sequence[FileChange]) -> str:
-        """The mc.yaml a commit's projects are judged with: its own when it changes it."""
-        if self.config is None or any(ch.path == CONFIG_FILE for ch in changes):
-            return f"{sha}:{CONFIG_FILE}"
-        return self.config
-
-    def after(
-        self,
-        info: CommitInfo,
-        raw: Sequence[FileChange],
-        judged: Sequence[FileChange],
-        violations: Sequence[Violation],
-        signers: str,
-    ) -> None:
-        """Take in what ``info`` changed, as far as the rules allowed it."""
-        config = next((ch for ch in raw if ch.path == CONFIG_FILE), None)
-        if config is not None:
-            refused = [v for v in violations if _about_config(v)]
-            if refused:
-                if self.config is None:
-                    self.config = config.old
-                self.refused = (info.sha, refused[0].message)
-            else:
-                self.config = config.new
-                self.refused = None
-        if any(is_signers_path(v.path or "") for v in violations):
-            self.signers = signers
-            if any((v.path or "").startswith(GPG_DIR + "/") for v in violations):
-                self.gpg_base = self.gpg_base or (info.parents[0] if info.parents else None)
-        elif any(is_signers_path(ch.path) for ch in judged):
-            self.signers = None  # accepted: git's from here on
-            self.gpg_base = None
-
-
-def _about_config(v: Violation) -> bool:
-    return v.path == CONFIG_FILE or (v.path is None and v.message.startswith(CONFIG_FILE + ":"))
-
-
-def _blob_sha(data: bytes) -> str:
-    """The id git gives a blob with these bytes (SHA-1 repositories)."""
-    import hashlib
-
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 class _Where(NamedTuple):
@@ -754,20 +609,6 @@ def _apply(ids: dict[str, set[Lane]], changes: Iterable[FileChange]) -> None:
             ids.setdefault(pid, set()).add(lane)
 
 
-def actor_for(info: CommitInfo, sig: object, signer_lines: Sequence[object]) -> Actor:
-    """Who a commit is proven to be from: its signature decides, trailers only name the role."""
-    from mc.board.signing import SERVICE_PRINCIPAL, Signature
-
-    if isinstance(sig, Signature) and sig.good:
-        if sig.signer == SERVICE_PRINCIPAL:
-            role = info.trailers.get("Mc-Actor", "")
-            if role in (Role.DISPATCHER.value, Role.EXECUTOR.value, Role.REVIEWER.value):
-                return Actor(Role(role), SERVICE_PRINCIPAL)
-            return Actor(Role.HUMAN, SERVICE_PRINCIPAL)
-        return Actor(Role.APPROVER, sig.signer)
-    return rules.HUMAN
-
-
 def verify_history(repo: Repo, cat: CatFile, spec: str) -> tuple[int, list[Violation]]:
     """`mc verify`: every commit of ``spec`` (a ref or a range), and — for a whole
     branch — that its history starts at the board's first commit as this clone
@@ -788,119 +629,12 @@ def verify_history(repo: Repo, cat: CatFile, spec: str) -> tuple[int, list[Viola
     return len(commits), found + auditor.check_commits(commits)
 
 
-# ---------------------------------------------------------------------- the staged commit
-
-
-def check_staged(repo: Repo) -> list[Violation]:
-    """What the pre-commit hook checks: the index against HEAD, as a person's commit."""
-    changes = parse_raw_diff(repo.staged_raw_changes()).get("", [])
-    if not changes:
-        return []
-    auditor = Auditor(repo)
-    try:
-        listing: dict[str, list[Lane]] | None = None
-
-        def lanes_of(pid: str) -> list[Lane]:
-            nonlocal listing
-            if listing is None:
-                listing = {}
-                for path in repo.indexed_paths(LANE_NAMES_ORDERED):
-                    kind, lane, file_id = classify(path)
-                    if kind is PathKind.PROJECT and lane is not None and file_id is not None:
-                        listing.setdefault(file_id, []).append(lane)
-            return listing.get(pid, [])
-
-        signer, head, signers = None, None, None
-        if any(ch.path == CONFIG_FILE or is_signers_path(ch.path) for ch in changes):
-            head = auditor.cat.resolve("HEAD")
-            if head is not None:
-                signers = (auditor._read_spec(f"{head}:{SIGNERS_PATH}") or b"").decode(
-                    "utf-8", "replace"
-                )
-                signer = staged_signer(repo, auditor.cat, head, signers)
-        return auditor.check_changes(
-            None,
-            changes,
-            lanes_of,
-            parent=head,
-            signers_before=signers,
-            config_spec=":mc.yaml",
-            signer=signer,
-        )
-    finally:
-        auditor.close()
-
-
-def staged_signer(repo: Repo, cat: CatFile, head: str, signers: str) -> Actor:
-    """Who the commit being made will be signed as, for pre-commit (git signs it later).
-
-    Git tells a hook nothing of ``-S``: it is read from the committing git's own command
-    line (``/proc/<parent>/cmdline``), else ``commit.gpgsign`` (which sees ``git -c``).
-    Signed with the person's configured key: an approver if that key is one at HEAD.
-    """
-    from mc.board import signing
-    from mc.errors import SigningError
-
-    if not _will_sign(repo):
-        return rules.HUMAN
-    try:
-        key = signing.person_key(repo)
-    except SigningError:
-        return rules.HUMAN
-    if key.format == "openpgp" and key.fingerprint is not None:
-        principal = signing.gpg_approvers(cat, head).get(key.fingerprint)
-    else:
-        principal = signing.approvers(signing.parse_allowed_signers(signers)).get(
-            key.public_key or ""
-        )
-    return Actor(Role.APPROVER, principal) if principal else rules.HUMAN
-
-
-# git commit's options that take their value as the next argument
-_VALUED = frozenset(
-    [
-        "-m",
-        "-F",
-        "-C",
-        "-c",
-        "-t",
-        "--message",
-        "--file",
-        "--author",
-        "--date",
-        "--template",
-        "--reuse-message",
-        "--reedit-message",
-        "--fixup",
-        "--squash",
-        "--trailer",
-        "--cleanup",
-        "--pathspec-from-file",
-    ]
-)
-
-
-def _will_sign(repo: Repo) -> bool:
-    """Whether the running ``git commit`` signs: its -S/--gpg-sign/--no-gpg-sign, else config."""
-    try:
-        with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
-            argv = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0")]
-    except OSError:
-        argv = []
-    if "commit" in argv:
-        chosen, value = None, False
-        for arg in argv[argv.index("commit") + 1 :]:
-            if value:  # the value of an option such as -m is never a flag
-                value = False
-                continue
-            if arg == "--":
-                break
-            if arg in _VALUED:
-                value = True
-            elif arg.startswith(("-S", "--gpg-sign")):
-                chosen = True
-            elif arg == "--no-gpg-sign":
-                chosen = False
-        if chosen is not None:
-            return chosen
-    return repo.config_bool("commit.gpgsign")
+__all__ = [
+    "Auditor",
+    "CommitInfo",
+    "Trust",
+    "Violation",
+    "parse_commit",
+    "trailers",
+    "verify_history",
+]

@@ -23,7 +23,7 @@ def _hook_repo() -> Repo:
 
 
 def pre_commit() -> int:
-    from mc.board.audit import check_staged
+    from mc.board.staged import check_staged
 
     try:
         repo = _hook_repo()
