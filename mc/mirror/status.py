@@ -11,7 +11,7 @@ from mc.errors import McError
 
 def report(board: Board) -> dict[str, Any]:
     from mc.mirror import db
-    from mc.mirror.sync import META_AT, META_CONFIG_REFUSED, META_LAST
+    from mc.mirror.replay import META_AT, META_CONFIG_REFUSED, META_LAST
     from mc.mirror.target import target
 
     where = target(board)

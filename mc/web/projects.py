@@ -14,7 +14,7 @@ from mc.board.layout import LANE_NAMES_ORDERED, Lane, artifacts_dir, artifacts_p
 from mc.board.projectfile import DELETE, to_json
 from mc.errors import InvalidInput, McError
 from mc.mirror import auth, db
-from mc.mirror.sync import META_CONFIG, META_CONFIG_REFUSED, META_LAST
+from mc.mirror.replay import META_CONFIG, META_CONFIG_REFUSED, META_LAST
 from mc.mirror.tasks import is_overdue
 from mc.pipeline import jobs
 from mc.web.bodies import ProjectCreate, ProjectPatch
