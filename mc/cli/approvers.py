@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    pass
 from mc.board.layout import SIGNERS_PATH
 from mc.cli.common import JsonOpt, _board, _committed, _fail, _print_json, app
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    pass
 from mc.cli.common import JsonOpt, _board, _print_json, app
 
 db_app = typer.Typer(help="The PostgreSQL mirror of the board.", no_args_is_help=True)

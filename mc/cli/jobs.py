@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-if TYPE_CHECKING:
-    pass
 from mc.cli.common import JsonOpt, _board, _connection, _print_json, app
 from mc.cli.projects import project_app
 

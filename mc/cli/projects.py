@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mc.board.layout import Lane
+
 if TYPE_CHECKING:
-    pass
+    from mc.board.store import Committed
+
 from mc.cli.common import (
     JsonOpt,
     _board,
@@ -174,25 +177,33 @@ def project_move(
     lane: str = typer.Argument(..., metavar="LANE"),
 ) -> None:
     """Move a project where a person may: up-next (queue, or rework from review) or backlog."""
-    from mc.board.actions import move
     from mc.board.layout import parse_lane
 
     try:
         target = parse_lane(lane)
     except ValueError as exc:
         _fail(f"LANE: {exc}")
-    with _board() as board:
-        result = move(board, project_id, target)
+    result = _move(project_id, target)
     _committed(result, f"Moved {project_id} to {target.value}")
+
+
+def _move(project_id: str, lane: Lane, action: str | None = None) -> Committed:
+    """As the web moves it: back to the backlog, its job is cancelled at once when the
+    board's database is running (else by the daemon when it next runs)."""
+    from mc.mirror import view
+    from mc.pipeline import control
+
+    with _board() as board:
+        if lane is not Lane.BACKLOG:
+            return control.move(board, None, project_id, lane, action)
+        with view.mirror(board, sync=False) as conn:
+            return control.move(board, conn, project_id, lane, action)
 
 
 @project_app.command("cancel")
 def project_cancel(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Park a project in the backlog (a running job is cancelled)."""
-    from mc.board.actions import cancel
-
-    with _board() as board:
-        result = cancel(board, project_id)
+    result = _move(project_id, Lane.BACKLOG, "cancel")
     _committed(result, f"Cancelled {project_id}")
 
 
@@ -209,6 +220,22 @@ def project_rework(
     with _board() as board:
         result = rework(board, project_id, notes)
     _committed(result, f"Sent {project_id} back for rework")
+
+
+@project_app.command("comment")
+def project_comment(
+    project_id: str = typer.Argument(..., metavar="ID"),
+    text: str = typer.Argument(..., metavar="TEXT"),
+) -> None:
+    """Comment on a project (on its page and the activity feed, as the web's comments)."""
+    from mc.mirror import comments
+
+    with _board() as board:
+        board.get(project_id)  # an unknown id is refused before the database is opened
+        name = board.repo.config_get("user.name") or "you"
+    with _connection() as conn:
+        row = comments.add(conn, project_id, name, "human", text)
+    sys.stdout.write(f"Commented on {project_id} (comment {row['id']})\n")
 
 
 @project_app.command("log")

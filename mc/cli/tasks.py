@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-if TYPE_CHECKING:
-    pass
 from mc.cli.common import JsonOpt, _connection, _print_json, app
 
 task_app = typer.Typer(help="Small to-dos, linked to projects.", no_args_is_help=True)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    pass
 from mc.cli.common import HostOpt, JsonOpt, PortOpt, _connection, _print_json, app
 
 token_app = typer.Typer(help="API tokens for scripts and agents.", no_args_is_help=True)

@@ -13,7 +13,7 @@ import re
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mc.errors import InvalidInput, McError
+from mc.errors import InvalidInput, McError, StaleVersion
 from mc.mirror import db
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -256,9 +256,12 @@ def update(
     tags: list[str] | None = None,
     project: str | None = _UNSET,
     done: bool | None = None,
+    expect: str | None = None,
 ) -> Task:
+    """Change task N; with ``expect`` (an etag, "*" for any), only if it is still that
+    version (StaleVersion otherwise), checked while the task is held."""
     with db.translated(), conn.transaction():
-        task = _task(db.fetch_one(conn, "task_get", {"id": number}), number)
+        task = _held(conn, number, expect)
         values = task._asdict()
         if title is not None:
             values["title"] = _check_title(title)
@@ -279,8 +282,23 @@ def update(
     return _task(row, number)
 
 
-def delete(conn: db.Connection, number: int) -> Task:
-    """Remove task N (what it was is returned)."""
+def delete(conn: db.Connection, number: int, *, expect: str | None = None) -> Task:
+    """Remove task N (what it was is returned); with ``expect``, only that version."""
     with db.translated(), conn.transaction():
+        _held(conn, number, expect)
         row = db.fetch_one(conn, "task_delete", {"id": number})
     return _task(row, number)
+
+
+def etag(task: Task) -> str:
+    """The version of a task, for If-Match: it changes with every update."""
+    return f"t{task.id}-{task.updated_at.timestamp():.6f}"
+
+
+def _held(conn: db.Connection, number: int, expect: str | None) -> Task:
+    """Task N, held for this transaction; StaleVersion unless it is ``expect``."""
+    db.fetch_one(conn, "task_lock", {"id": number})
+    task = _task(db.fetch_one(conn, "task_get", {"id": number}), number)
+    if expect not in (None, "*") and etag(task) != expect:
+        raise StaleVersion(f"task {number} changed since you read it: reload it")
+    return task

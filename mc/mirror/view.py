@@ -42,8 +42,9 @@ def diverged_of(row: Any) -> Diverged | None:
 
 
 @contextmanager
-def mirror(board: Board) -> Iterator[db.Connection | None]:
-    """The board's database brought to the tip, when it is running (never started here)."""
+def mirror(board: Board, *, sync: bool = True) -> Iterator[db.Connection | None]:
+    """The board's database (brought to the tip, unless ``sync`` is False), when it is
+    running: never started here, so a command works the same without it."""
     from mc.mirror.sync import Syncer
     from mc.mirror.target import target
 
@@ -58,7 +59,8 @@ def mirror(board: Board) -> Iterator[db.Connection | None]:
         return
     try:
         try:
-            Syncer(board).sync(conn)
+            if sync:
+                Syncer(board).sync(conn)
         except McError:
             conn.rollback()
         yield conn

@@ -32,7 +32,7 @@ from pathlib import Path
 from mc.board import actions
 from mc.board.board import Board
 from mc.board.config import Caps
-from mc.board.layout import ARTIFACTS_DIR, Lane, artifacts_dir, artifacts_prefix
+from mc.board.layout import ARTIFACTS_DIR, Lane
 from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
@@ -320,13 +320,13 @@ class Worker:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
-        tip = board.tip
-        assert tip is not None
-        for entry in board.repo.ls_tree(tip, [artifacts_dir(project_id)]):
-            data = board.read_blob(entry.sha)
+        from mc.board import artifacts
+
+        for path, blob in artifacts.files(board, project_id):
+            data = board.read_blob(blob)
             if data is None:
                 continue
-            target = into / entry.path.removeprefix(artifacts_prefix(project_id))
+            target = into / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 

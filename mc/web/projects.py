@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mc.board.layout import LANE_NAMES_ORDERED, Lane, artifacts_dir, artifacts_prefix, parse_lane
+from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
 from mc.board.projectfile import DELETE, to_json
 from mc.errors import InvalidInput, McError
 from mc.mirror import auth, db
@@ -50,10 +50,47 @@ def _review_of(review: Any) -> dict[str, Any] | None:
     return {"verdict": review.get("verdict"), "notes": review.get("notes")}
 
 
-def _card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:
-    """A card from the mirror's row (the accepted state)."""
+def _card(
+    pid: str,
+    lane: str,
+    data: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    *,
+    invalid: str | None,
+    diverged: dict[str, Any] | None,
+    etag: str | None,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+) -> dict[str, Any]:
+    """A project as the board and its page show it: ``data``, the project's fields (the
+    accepted version), with the mirror's ``row`` for its job and flag."""
+    due = data.get("due")
+    needs = data.get("needs_human")
     return {
-        "id": row["id"],
+        "id": pid,
+        "title": data.get("title"),
+        "archetype": data.get("archetype"),
+        "model": data.get("model"),
+        "priority": data.get("priority"),
+        "owner": data.get("owner"),
+        "labels": list(data.get("labels") or []),
+        "due": due,
+        "overdue": lane != Lane.DONE and _is_past(due, now, tz),
+        "lane": lane,
+        "ready_for_human": bool(data.get("ready_for_human")),
+        "needs_human": needs.get("reason") if isinstance(needs, dict) else None,
+        "review": _review_of(data.get("review")),
+        "job": _job_of(row),
+        "invalid": invalid,
+        "violation": row["flagged"] if row is not None else None,
+        "diverged": diverged,
+        "etag": etag,
+    }
+
+
+def _row_card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:
+    """A card from the mirror's row alone (the board: no file read per card)."""
+    data = {
         "title": row["title"],
         "archetype": row["archetype"],
         "model": row["model"],
@@ -61,20 +98,24 @@ def _card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, 
         "owner": row["owner"],
         "labels": row["labels"],
         "due": row["due_at"] or row["due_date"],
-        "overdue": row["lane"] != "done"
-        and is_overdue(row["due_date"], row["due_at"], None, now, tz),
-        "lane": row["lane"],
         "ready_for_human": row["ready_for_human"],
-        "needs_human": row["needs_reason"] if row["needs_human"] else None,
-        "review": _review_of(row["review"]),
-        "job": _job_of(row),
-        "invalid": row["error"],
-        "violation": row["flagged"],
-        "diverged": (
-            {"commit": row["flagged_commit"], "reason": row["flagged"]} if row["flagged"] else None
-        ),
-        "etag": row["applied_blob"],
+        "needs_human": {"reason": row["needs_reason"]} if row["needs_human"] else None,
+        "review": row["review"],
     }
+    diverged = (
+        {"commit": row["flagged_commit"], "reason": row["flagged"]} if row["flagged"] else None
+    )
+    return _card(
+        row["id"],
+        row["lane"],
+        data,
+        row,
+        invalid=row["error"],
+        diverged=diverged,
+        etag=row["applied_blob"],
+        now=now,
+        tz=tz,
+    )
 
 
 def board_json(c: Ctx) -> bytes:
@@ -95,7 +136,7 @@ def _build_board(c: Ctx) -> bytes:
         names = web.template_names(board)
     lanes: dict[str, list[dict[str, Any]]] = {name: [] for name in LANE_NAMES_ORDERED}
     for row in rows:
-        lanes[row["lane"]].append(_card(row, now, web.tz))
+        lanes[row["lane"]].append(_row_card(row, now, web.tz))
     out = {
         "version": meta.get(META_LAST),
         # an mc.yaml change the rules refused: in git, not in force ({commit, reason})
@@ -163,33 +204,23 @@ def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
         if diverged is not None and row is not None:
             # git holds a refused version: the page shows the accepted one, as the board does
             entry = _accepted_entry(board, {**row, "id": pid}) or entry
-    now = dt.datetime.now(dt.UTC)
     data = dict(entry.project.data) if entry.project is not None else {}
-    due = data.get("due")
-    needs = data.get("needs_human")
-    # An invalid file: title and archetype of the last valid version, as the board shows.
-    last_valid = row if row is not None and entry.project is None else {}
-    return {
-        "id": pid,
-        "lane": entry.lane.value,
-        "title": data.get("title", last_valid.get("title")),
-        "archetype": data.get("archetype", last_valid.get("archetype")),
-        "model": data.get("model"),
-        "priority": data.get("priority"),
-        "owner": data.get("owner"),
-        "labels": list(data.get("labels") or []),
-        "due": due,
-        "overdue": entry.lane is not Lane.DONE and _is_past(due, now, c.web.tz),
-        "ready_for_human": bool(data.get("ready_for_human")),
-        "needs_human": needs.get("reason") if isinstance(needs, dict) else None,
-        "review": _review_of(data.get("review")),
-        "job": _job_of(row),
-        "invalid": entry.error,
-        "violation": row["flagged"] if row is not None else None,
-        "diverged": diverged.to_json() if diverged is not None else None,
-        "etag": git_entry.blob,  # edits apply to git's file (If-Match)
-        "data": to_json(data) if entry.project is not None else None,
-    }, git_entry.blob
+    if entry.project is None and row is not None:
+        # An invalid file: title and archetype of the last valid version, as the board shows.
+        data = {"title": row.get("title"), "archetype": row.get("archetype")}
+    card = _card(
+        pid,
+        entry.lane.value,
+        data,
+        row,
+        invalid=entry.error,
+        diverged=diverged.to_json() if diverged is not None else None,
+        etag=git_entry.blob,  # edits apply to git's file (If-Match)
+        now=dt.datetime.now(dt.UTC),
+        tz=c.web.tz,
+    )
+    card["data"] = to_json(data) if entry.project is not None else None
+    return card, git_entry.blob
 
 
 def _is_past(due: Any, now: dt.datetime, tz: dt.tzinfo) -> bool:
@@ -257,6 +288,7 @@ def patch_project(c: Ctx) -> Response:
 
 def project_action(c: Ctx) -> Response:
     from mc.board import actions
+    from mc.pipeline import control
 
     pid, action = c.params["id"], c.request.url.path.rsplit("/", 1)[-1]
     expected = c.if_match()
@@ -265,13 +297,13 @@ def project_action(c: Ctx) -> Response:
         # the commit (a change in between is a 412, not an overwrite).
         if action in ("queue", "cancel"):
             lane = Lane.UP_NEXT if action == "queue" else Lane.BACKLOG
-            actions.move(board, pid, lane, action, expect=expected)
+            control.move(board, c.conn, pid, lane, action, expect=expected)
         elif action == "move":
             try:
                 lane = parse_lane(c.body.lane)
             except ValueError as exc:
                 raise InvalidInput(f"lane: {exc}") from None
-            actions.move(board, pid, lane, expect=expected)
+            control.move(board, c.conn, pid, lane, expect=expected)
         elif action == "rework":
             actions.rework(board, pid, c.body.notes, expect=expected)
         elif action == "retry":
@@ -294,80 +326,38 @@ def project_action(c: Ctx) -> Response:
                 raise
         else:
             raise HttpError(404, f"no action {action!r}")
-        if action in ("cancel", "move") and board.get(pid).lane is Lane.BACKLOG:
-            jobs.cancel_project(c.conn, pid)  # parked: its job stops now, not at the next sync
     return _after_write(c, pid)
 
 
 def project_activity(c: Ctx) -> Response:
+    from mc.mirror import comments
+
     with c.web.reading():
         c.web.current().get(c.params["id"])  # 404 for an unknown id
     rows = db.fetch_all(
         c.conn, "activity_recent", {"project": c.params["id"], "before": None, "limit": 200}
     )
-    comments = db.fetch_all(c.conn, "comment_list", {"project_id": c.params["id"]})
     c.conn.commit()
-    return js({"activity": [activity_json(r) for r in rows], "comments": comments})
+    return js(
+        {
+            "activity": [activity_json(r) for r in rows],
+            "comments": comments.listing(c.conn, c.params["id"]),
+        }
+    )
 
 
 def project_artifacts(c: Ctx) -> Response:
-    pid = c.params["id"]
-    out = []
+    from mc.board import artifacts
+
     with c.web.reading():
-        board = c.web.current()
-        board.get(pid)
-        tip = board.tip
-        if tip is not None:
-            for entry in board.repo.ls_tree(tip, [artifacts_dir(pid)])[:ARTIFACTS_SHOWN]:
-                path = entry.path.removeprefix(artifacts_prefix(pid))
-                size = board.cat.size(entry.sha) or 0
-                kind, text = "binary", None
-                if size <= ARTIFACT_TEXT_MAX:  # bigger ones are listed, not read
-                    data = board.read_blob(entry.sha) or b""
-                    if b"\0" not in data:
-                        try:
-                            text = data.decode("utf-8")
-                            kind = "patch" if path.endswith((".patch", ".diff")) else "text"
-                        except UnicodeDecodeError:
-                            pass
-                out.append({"path": path, "size": size, "kind": kind, "text": text})
-    return js(out)
+        found = artifacts.listing(c.web.current(), c.params["id"])
+    return js([a._asdict() for a in found])
 
 
 def add_comment(c: Ctx) -> Response:
+    from mc.mirror import comments
+
     pid = c.params["id"]
     with c.web.reading():
         c.web.current().get(pid)
-    text = c.body.text.strip()
-    if not text:
-        raise InvalidInput("text: empty")
-    with db.translated(), c.conn.transaction():
-        # The sync's lock: activity ids then commit in the order they were taken, so a
-        # client's Last-Event-ID replay ("after id N") cannot step over one.
-        db.fetch_one(c.conn, "sync_lock")
-        row = db.fetch_one(
-            c.conn,
-            "comment_insert",
-            {"project_id": pid, "author": c.who.name, "role": c.who.role, "text": text[:20000]},
-        )
-        act = db.fetch_one(
-            c.conn,
-            "activity_insert",
-            {
-                "kind": "comment",
-                "project_id": pid,
-                "from_lane": None,
-                "to_lane": None,
-                "commit": None,
-                "action": "comment",
-                "actor": c.who.role,
-                "who": c.who.name,
-                "summary": text[:2000],
-                "at": dt.datetime.now(dt.UTC),
-            },
-        )
-        if act is not None:
-            db.notify(
-                c.conn, db.BOARD_CHANNEL, json.dumps({"kind": "activity", "activity": [act["id"]]})
-            )
-    return js(row, 201)
+    return js(comments.add(c.conn, pid, c.who.name, c.who.role, c.body.text), 201)

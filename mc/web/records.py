@@ -7,8 +7,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mc.errors import InvalidInput, StaleVersion
-from mc.mirror import db
+from mc.errors import InvalidInput
+from mc.mirror import db, tasks
 from mc.mirror.tasks import is_overdue
 from mc.pipeline import jobs
 from mc.web.bodies import TaskCreate, TaskPatch
@@ -72,17 +72,11 @@ def _task_json(c: Ctx, task: Any) -> dict[str, Any]:
     out: dict[str, Any] = task.to_json(dt.datetime.now(dt.UTC), c.web.tz)
     out["due"] = out.pop("due_at") or out.pop("due_date", None)
     out.pop("due_date", None)
-    out["etag"] = _task_etag(task)
+    out["etag"] = tasks.etag(task)
     return out
 
 
-def _task_etag(task: Any) -> str:
-    return f"t{task.id}-{task.updated_at.timestamp():.6f}"
-
-
 def list_tasks(c: Ctx) -> Response:
-    from mc.mirror import tasks
-
     found = tasks.listing(
         c.conn,
         overdue=c.query.get("overdue") in ("1", "true"),
@@ -95,8 +89,6 @@ def list_tasks(c: Ctx) -> Response:
 
 
 def create_task(c: Ctx) -> Response:
-    from mc.mirror import tasks
-
     b: TaskCreate = c.body
     task = tasks.add(
         c.conn,
@@ -112,8 +104,6 @@ def create_task(c: Ctx) -> Response:
 
 
 def get_task(c: Ctx) -> Response:
-    from mc.mirror import tasks
-
     task = tasks.get(c.conn, number_param(c.params["id"], "task id"))
     c.conn.commit()
     out = _task_json(c, task)
@@ -121,40 +111,23 @@ def get_task(c: Ctx) -> Response:
 
 
 def patch_task(c: Ctx) -> Response:
-    from mc.mirror import tasks
-
     number = number_param(c.params["id"], "task id")
     expected = c.if_match()
     if expected is None:
         raise HttpError(428, "If-Match: required (the etag of the version you edited)")
     b: TaskPatch = c.body
     given = {k: getattr(b, k) for k in b.model_fields_set}
-    with c.conn.transaction():
-        _lock_task(c, number, expected)
-        task = tasks.update(c.conn, number, **given)
+    task = tasks.update(c.conn, number, **given, expect=expected)
     out = _task_json(c, task)
     return js(out, etag=out["etag"])
 
 
-def _lock_task(c: Ctx, number: int, expected: str) -> None:
-    """Hold task N for this transaction; StaleVersion unless it is still ``expected``."""
-    from mc.mirror import tasks
-
-    db.fetch_one(c.conn, "task_lock", {"id": number})
-    if expected != "*" and _task_etag(tasks.get(c.conn, number)) != expected:
-        raise StaleVersion(f"task {number} changed since you read it: reload it")
-
-
 def delete_task(c: Ctx) -> Response:
-    from mc.mirror import tasks
-
     number = number_param(c.params["id"], "task id")
     expected = c.if_match()
     if expected is None:
         raise HttpError(428, "If-Match: required (the etag of the version you delete)")
-    with c.conn.transaction():
-        _lock_task(c, number, expected)
-        tasks.delete(c.conn, number)
+    tasks.delete(c.conn, number, expect=expected)
     return Response(status_code=204)
 
 
