@@ -330,8 +330,8 @@ def approve(board: Board, project_id: str, *, expect: str | None = None) -> Comm
         project = entry.project
         if project is None:
             raise TransitionRefused(f"{entry.error}")
-        review = project.get("review") or {}
-        if not project.ready_for_human or review.get("verdict") != "pass":
+        review = project.review
+        if not project.ready_for_human or review is None or not review.passed:
             raise TransitionRefused(
                 f"{project_id} is not ready_for_human: its review has not passed"
             )
@@ -344,7 +344,7 @@ def approve(board: Board, project_id: str, *, expect: str | None = None) -> Comm
             {entry.path: None, project_path(Lane.DONE, project_id): text.encode()},
             trailers=(
                 ("Mc-Reviewed-Commit", reviewed_commit or ""),
-                ("Mc-Review-Job", str(review.get("job", ""))),
+                ("Mc-Review-Job", review.job),
             ),
         )
 

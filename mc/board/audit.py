@@ -33,6 +33,7 @@ from mc.board.layout import (
     is_signers_path,
     project_path,
 )
+from mc.board.projectfile import review_of
 from mc.board.rules import Actor, Change, Role, State
 from mc.board.trust import Trust
 from mc.errors import ConfigError, InvalidProjectFile, McError
@@ -374,12 +375,12 @@ class Auditor:
         data, _ = self._parse(blob, path)
         if data is None:
             return None, False
-        review = data.get("review")
-        if not isinstance(review, dict) or review.get("verdict") != "pass":
+        review = review_of(data)
+        if review is None or not review.passed:
             return None, False
         if not data.get("ready_for_human"):
             return None, False
-        if review_job is not None and str(review.get("job")) != review_job:
+        if review_job is not None and review.job != review_job:
             return None, False
         then = self._sha_of(f"{reviewed_commit}:{artifacts_prefix(pid)}")
         now = self._sha_of(f"{parent}:{artifacts_prefix(pid)}")

@@ -78,8 +78,76 @@ FIELDS: dict[str, s.Check] = {
 }
 
 
+class RunBlock(NamedTuple):
+    """``run:``: the pipeline's latest work run."""
+
+    job: str
+    attempt: int | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    outcome: str | None = None  # one of OUTCOMES
+    error: str | None = None
+
+
+class ReviewBlock(NamedTuple):
+    """``review:``: the reviewer's verdict on the latest work."""
+
+    job: str
+    verdict: str  # pass or fail
+    notes: str | None = None
+    at: dt.datetime | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+
+class NeedsHuman(NamedTuple):
+    """``needs_human:``: the pipeline gave up (attempts or review rounds spent)."""
+
+    reason: str
+    at: dt.datetime | None = None
+
+
+class Approved(NamedTuple):
+    """``approved:``: who approved it into done, and when (written by approve only)."""
+
+    by: str
+    at: dt.datetime
+
+
+def _block(data: Mapping[str, Any], key: str, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The fields of pipeline block ``key`` of validated ``data`` (None: no block). The
+    schema checked them, so they are what the block's type says (a job id as text)."""
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        return None
+    return {k: (str(v) if k == "job" else v) for k, v in value.items() if k in names}
+
+
+def run_of(data: Mapping[str, Any]) -> RunBlock | None:
+    fields = _block(data, "run", RunBlock._fields)
+    return RunBlock(**fields) if fields is not None else None
+
+
+def review_of(data: Mapping[str, Any]) -> ReviewBlock | None:
+    fields = _block(data, "review", ReviewBlock._fields)
+    return ReviewBlock(**fields) if fields is not None else None
+
+
+def needs_human_of(data: Mapping[str, Any]) -> NeedsHuman | None:
+    fields = _block(data, "needs_human", NeedsHuman._fields)
+    return NeedsHuman(**fields) if fields is not None else None
+
+
+def approved_of(data: Mapping[str, Any]) -> Approved | None:
+    fields = _block(data, "approved", Approved._fields)
+    return Approved(**fields) if fields is not None else None
+
+
 class Project(NamedTuple):
-    """A validated project file. ``data`` holds exactly the keys the file sets."""
+    """A validated project file. ``data`` holds exactly the keys the file sets; the
+    pipeline's blocks are read typed through the properties."""
 
     title: str
     archetype: str
@@ -91,6 +159,22 @@ class Project(NamedTuple):
     @property
     def ready_for_human(self) -> bool:
         return bool(self.data.get("ready_for_human", False))
+
+    @property
+    def run(self) -> RunBlock | None:
+        return run_of(self.data)
+
+    @property
+    def review(self) -> ReviewBlock | None:
+        return review_of(self.data)
+
+    @property
+    def needs_human(self) -> NeedsHuman | None:
+        return needs_human_of(self.data)
+
+    @property
+    def approved(self) -> Approved | None:
+        return approved_of(self.data)
 
 
 def validate(parsed: Parsed, name: str = "<project>") -> Project:
@@ -170,7 +254,7 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
                     depth -= 1
                     # A flow collection ends at its bracket; a block one at the next
                     # token, which may be past the person's comments: keep the last item.
-                    if _is_flow_end(text, ev.start_mark.index):  # type: ignore[union-attr]
+                    if ev.start_mark is not None and _is_flow_end(text, ev.start_mark.index):
                         last = ev
                 else:
                     last = ev
@@ -181,7 +265,8 @@ def _top_level_spans(text: str) -> tuple[dict[str, tuple[int, int]], bool]:
             if not at_line_start(end):
                 end = line_end(end)
             elif isinstance(last, yaml.ScalarEvent) and last.style in ("|", ">"):
-                end = _drop_trailing_blank_lines(text, last.start_mark.index, end)  # type: ignore[union-attr]
+                assert last.start_mark is not None  # events from the loader carry marks
+                end = _drop_trailing_blank_lines(text, last.start_mark.index, end)
             spans[key.value] = (begin, max(end, begin))
     finally:
         loader.dispose()

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from mc.board.layout import CONFIG_FILE, SIGNERS_PATH, Lane
-from mc.board.projectfile import PIPELINE_KEYS
+from mc.board.projectfile import PIPELINE_KEYS, approved_of, review_of
 
 
 class Role(StrEnum):
@@ -178,12 +178,13 @@ def check(actor: Actor, change: Change) -> Decision:
         keys = ", ".join(sorted(foreign))
         return _refuse(action, f"{pid}: the {role.value} may not write {keys}")
     if after.data.get("ready_for_human") and not before.data.get("ready_for_human"):
-        review = after.data.get("review") or {}
-        if role is not Role.REVIEWER or review.get("verdict") != "pass":
+        review = review_of(after.data)
+        if role is not Role.REVIEWER or review is None or not review.passed:
             return _refuse(action, f"{pid}: only a passing review sets ready_for_human")
     if role is Role.DISPATCHER and "review" in pipeline_changed and "review" in after.data:
         return _refuse(action, f"{pid}: the dispatcher may only clear a review, not write one")
-    if action == "review" and (after.data.get("review") or {}).get("verdict") != "fail":
+    failed = review_of(after.data)
+    if action == "review" and (failed is None or failed.passed):
         return _refuse(
             action, f"{pid}: a project goes back to in-progress only on a failing review"
         )
@@ -257,8 +258,8 @@ def _refuse_move(
 def _check_approve(actor: Actor, change: Change, changed: set[str]) -> Decision:
     before, after, pid = change.before, change.after, change.project_id
     assert before is not None and after is not None
-    review = before.data.get("review") or {}
-    if not before.data.get("ready_for_human") or review.get("verdict") != "pass":
+    review = review_of(before.data)
+    if not before.data.get("ready_for_human") or review is None or not review.passed:
         return _refuse(
             "approve",
             f"{pid} is not ready for a human: its review has not passed",
@@ -266,12 +267,12 @@ def _check_approve(actor: Actor, change: Change, changed: set[str]) -> Decision:
     if changed != {"approved"}:
         extra = ", ".join(sorted(changed - {"approved"})) or "approved is missing"
         return _refuse("approve", f"{pid}: an approval only adds approved ({extra})")
-    approved = after.data.get("approved") or {}
-    if not actor.name or approved.get("by") != actor.name:
+    approved = approved_of(after.data)
+    by = approved.by if approved is not None else None
+    if not actor.name or by != actor.name:
         return _refuse(
             "approve",
-            f"{pid}: approved.by is {approved.get('by')!r} but the commit is signed by "
-            f"{actor.name!r}",
+            f"{pid}: approved.by is {by!r} but the commit is signed by {actor.name!r}",
         )
     if change.reviewed is None:
         return _refuse("approve", f"{pid}: no passing review to approve")

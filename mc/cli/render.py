@@ -14,17 +14,17 @@ def _state(entry: Entry) -> str:
     if entry.project is None:
         return "INVALID"
     p = entry.project
-    if p.get("needs_human"):
+    if p.needs_human:
         return "needs-human"
-    if p.get("approved"):
+    if p.approved:
         return "approved"
     if p.ready_for_human:
         return "ready"
-    review = p.get("review") or {}
-    if entry.lane is Lane.IN_PROGRESS and review.get("verdict") == "fail":
+    review = p.review
+    if entry.lane is Lane.IN_PROGRESS and review is not None and not review.passed:
         return "rework"
-    run = p.get("run") or {}
-    return str(run.get("outcome") or "")
+    run = p.run
+    return (run.outcome or "") if run is not None else ""
 
 
 def _due(entry: Entry) -> str:

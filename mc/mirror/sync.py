@@ -287,7 +287,7 @@ class Syncer:
             columns,
             [
                 [r[c] for c in columns[:17]]
-                + [r["at"], accepted[r["id"]].created_at or r["at"], now]  # type: ignore[union-attr]
+                + [r["at"], _created(accepted.get(r["id"])) or r["at"], now]
                 for r in rows
             ],
         )
@@ -394,3 +394,7 @@ def use_accepted_config(board: Board, conn: db.Connection) -> None:
     conn.commit()
     if row is not None and row["value"]:
         board.pin_config(row["value"])
+
+
+def _created(acc: Accepted | None) -> dt.datetime | None:
+    return acc.created_at if acc is not None else None

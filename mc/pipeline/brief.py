@@ -36,11 +36,11 @@ def render_brief(
         lines += ["", "## Brief", "", str(data["description"]).strip()]
     if data.get("acceptance"):
         lines += ["", "## Acceptance criteria", "", *(f"- {a}" for a in data["acceptance"])]
-    review = data.get("review") or {}
+    review = entry.project.review
     if job.kind == "work" and job.notes:
         lines += ["", "## Notes from the last review (fix these)", "", job.notes]
-    elif job.kind == "work" and review.get("notes") and review.get("verdict") == "fail":
-        lines += ["", "## Notes from the last review (fix these)", "", str(review["notes"])]
+    elif job.kind == "work" and review is not None and review.notes and not review.passed:
+        lines += ["", "## Notes from the last review (fix these)", "", review.notes]
     if job.kind == "work" and data.get("feedback"):
         lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
     if tasks:

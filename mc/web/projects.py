@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
-from mc.board.projectfile import DELETE, to_json
+from mc.board.projectfile import DELETE, needs_human_of, review_of, to_json
 from mc.errors import InvalidInput, McError
 from mc.mirror import auth, db
 from mc.mirror.replay import META_CONFIG, META_CONFIG_REFUSED, META_LAST
@@ -44,12 +44,6 @@ def _job_of(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _review_of(review: Any) -> dict[str, Any] | None:
-    if not isinstance(review, dict):
-        return None
-    return {"verdict": review.get("verdict"), "notes": review.get("notes")}
-
-
 def _card(
     pid: str,
     lane: str,
@@ -65,7 +59,7 @@ def _card(
     """A project as the board and its page show it: ``data``, the project's fields (the
     accepted version), with the mirror's ``row`` for its job and flag."""
     due = data.get("due")
-    needs = data.get("needs_human")
+    needs, review = needs_human_of(data), review_of(data)
     return {
         "id": pid,
         "title": data.get("title"),
@@ -78,8 +72,8 @@ def _card(
         "overdue": lane != Lane.DONE and _is_past(due, now, tz),
         "lane": lane,
         "ready_for_human": bool(data.get("ready_for_human")),
-        "needs_human": needs.get("reason") if isinstance(needs, dict) else None,
-        "review": _review_of(data.get("review")),
+        "needs_human": needs.reason if needs is not None else None,
+        "review": {"verdict": review.verdict, "notes": review.notes} if review else None,
         "job": _job_of(row),
         "invalid": invalid,
         "violation": row["flagged"] if row is not None else None,
