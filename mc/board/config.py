@@ -1,12 +1,12 @@
-"""The board's settings: ``mc.yaml`` plus ``MC_*`` environment variables, read once.
+"""The board's settings: ``mc.yaml``, read once.
 
 Every setting is listed in the README. The file is read with the same strict loader
-as project files, so a typo is a clear ``mc.yaml:line:col: key: reason``.
+as project files, so a typo is a clear ``mc.yaml:line:col: key: reason``. This
+machine's own settings, the ``MC_*`` environment variables, are ``mc.settings``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -129,7 +129,7 @@ class Config(NamedTuple):
     runners: Mapping[str, Mapping[str, Any]] = _EMPTY
     wip_limits: Mapping[Lane, int] = _EMPTY
     review_rounds: int = 2
-    database_url: str | None = None
+    database_url: str | None = None  # MC_DATABASE_URL wins over it (mc.mirror.target)
     on_escalation: tuple[str, ...] = ()
     sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
     daily_usd: float | None = None  # the board's budget for a day of agents (all archetypes)
@@ -154,7 +154,7 @@ class Config(NamedTuple):
 
 
 def load(data: bytes | str | None, name: str = CONFIG_FILE) -> Config:
-    """Read mc.yaml (None: defaults), then apply MC_* environment overrides."""
+    """Read mc.yaml (None: defaults)."""
     return from_values(read_values(data, name), name)
 
 
@@ -198,7 +198,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
         runners=MappingProxyType(dict(values.get("runners") or {})),
         wip_limits=MappingProxyType(wip),
         review_rounds=(values.get("review") or {}).get("rounds", 2),
-        database_url=os.environ.get("MC_DATABASE_URL") or values.get("database_url"),
+        database_url=values.get("database_url"),
         on_escalation=tuple(values.get("on_escalation") or ()),
         sandbox=values.get("sandbox", True),
         daily_usd=(values.get("budget") or {}).get("daily_usd"),
