@@ -109,8 +109,8 @@ DOCS: Mapping[str, str] = MappingProxyType(
         "archetypes.<name>.max_attempts": "Runs a job gets before it is dead and waits for you.",
         "archetypes.<name>.max_temporary": "Temporary failures (rate limits, exit 75) in a "
         "row before the job is dead and waits for you.",
-        "archetypes.<name>.output": "A work run must leave a file in its output folder (or "
-        "a diff); false: it may leave nothing.",
+        "archetypes.<name>.output": "A work run must leave a file in its output folder "
+        "(unless it works in the project's workspace); false: it may leave nothing.",
         "archetypes.<name>.concurrency": "Its jobs that may run at once.",
         "archetypes.<name>.command": "The argv to run, with {prompt_file}, {output_dir}, "
         "{workspace}, {model}... (never the brief itself).",
@@ -143,7 +143,7 @@ DOCS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def keys() -> list[str]:
+def schema_keys() -> list[str]:
     """Every key mc.yaml takes, dotted as in ``DOCS``: what the schema accepts."""
     return sorted(set(_keys(_FIELDS, "")))
 
