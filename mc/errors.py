@@ -57,6 +57,10 @@ class InvalidInput(McError):
     http_status = 422
 
 
+class InvalidSetting(InvalidInput):
+    """An MC_* environment variable has a value mc cannot use."""
+
+
 class TransitionRefused(McError):
     """That transition is not allowed."""
 

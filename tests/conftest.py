@@ -16,6 +16,7 @@ import pytest
 from mc.board import actions
 from mc.board.board import Board
 from mc.board.init import init
+from mc.settings import reset as reset_settings
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key]:
         )
         out[name] = Key(name, path)
     return out
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test sees the MC_* variables it sets (a process reads them once: mc.settings)."""
+    reset_settings()
+    yield
+    reset_settings()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ Every test gets its own migrated database (``database_url``); no mocks.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from mc.errors import InvalidInput, ProjectNotFound
 from mc.mirror import db, tasks
 from mc.mirror.sync import Syncer
 from mc.mirror.tasks import Task, TaskNotFound, parse_due
+from mc.settings import Settings
 
 UTC = dt.UTC
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -450,12 +452,15 @@ def test_sql_injection_in_a_title_is_just_text(conn: db.Connection) -> None:
 
 
 def test_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def settings() -> Settings:
+        return Settings.from_env(os.environ)
+
     monkeypatch.setenv("MC_TZ", "Asia/Tokyo")
     monkeypatch.setenv("TZ", "UTC")
-    assert tasks.local_zone() == TOKYO
+    assert tasks.local_zone(settings()) == TOKYO
     monkeypatch.delenv("MC_TZ")
     monkeypatch.setenv("TZ", ":America/Los_Angeles")
-    assert tasks.local_zone() == LOS_ANGELES
+    assert tasks.local_zone(settings()) == LOS_ANGELES
     monkeypatch.setenv("MC_TZ", "Mars/Olympus")
     with pytest.raises(InvalidInput, match="MC_TZ"):
-        tasks.local_zone()
+        tasks.local_zone(settings())

@@ -89,8 +89,8 @@ class Board:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Board:
-        """The board at ``path``, else $MC_BOARD, else the repository around the current folder."""
-        start = Path(path or os.environ.get("MC_BOARD") or ".").expanduser()
+        """The board at ``path``, else the repository around the current folder."""
+        start = Path(path or ".").expanduser()
         if not start.is_dir():
             what = "is a file, not a folder" if start.exists() else "no such folder"
             raise BoardNotFound(f"{start}: {what}")

@@ -1,13 +1,14 @@
-"""The board's settings: ``mc.yaml`` plus ``MC_*`` environment variables, read once.
+"""The board's settings: ``mc.yaml``, read once.
 
-Every setting is listed in the README. The file is read with the same strict loader
-as project files, so a typo is a clear ``mc.yaml:line:col: key: reason``.
+Every key is documented in ``DOCS`` and listed in the README (tests/test_docs.py checks
+both against the schema). The file is read with the same strict loader as project
+files, so a typo is a clear ``mc.yaml:line:col: key: reason``. This machine's own
+settings, the ``MC_*`` environment variables, are ``mc.settings``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -70,11 +71,10 @@ _FIELDS: dict[str, s.Check] = {
                 "command": _ARGV,
                 "args": _ARGV,
                 "env": s.Block({}, extra=s.text(4000)),
-                # What the sandbox gives this runner beyond its preset's (mc.sandbox):
-                "home": s.list_of(s.text(500), 100),  # HOME-relative, copied in
-                "paths": s.list_of(s.text(4000), 100),  # absolute, read-only
-                "writable": s.list_of(s.text(4000), 100),  # absolute, read-write
-                "stdin": s.boolean,  # the brief on the agent's stdin
+                "home": s.list_of(s.text(500), 100),
+                "paths": s.list_of(s.text(4000), 100),
+                "writable": s.list_of(s.text(4000), 100),
+                "stdin": s.boolean,
             }
         ),
     ),
@@ -86,7 +86,6 @@ _FIELDS: dict[str, s.Check] = {
     "on_escalation": _ARGV,
     "sandbox": _on_off,
     "budget": s.Block({"daily_usd": _money}),
-    # What one run may leave as artifacts (each one is committed to the board).
     "artifacts": s.Block(
         {
             "max_files": s.integer(1, 100_000),
@@ -95,6 +94,74 @@ _FIELDS: dict[str, s.Check] = {
         }
     ),
 }
+
+
+# What each key means, said once: the README's table says it to people, and
+# tests/test_docs.py checks that this, the README and the schema above name the same keys.
+# <name> is a name of yours (an archetype, a runner), <lane> one of the lanes.
+DOCS: Mapping[str, str] = MappingProxyType(
+    {
+        "branch": "The branch whose tip is the board.",
+        "archetypes.<name>.runner": "What runs its work: a preset (claude, codex, gemini, "
+        "aider, openclaw, command, handoff, demo) or one of runners:.",
+        "archetypes.<name>.model": "The model its agent uses (a project's model wins).",
+        "archetypes.<name>.timeout": "Seconds one run may take.",
+        "archetypes.<name>.max_attempts": "Runs a job gets before it is dead and waits for you.",
+        "archetypes.<name>.max_temporary": "Temporary failures (rate limits, exit 75) in a "
+        "row before the job is dead and waits for you.",
+        "archetypes.<name>.output": "A work run must leave a file in its output folder "
+        "(unless it works in the project's workspace); false: it may leave nothing.",
+        "archetypes.<name>.concurrency": "Its jobs that may run at once.",
+        "archetypes.<name>.command": "The argv to run, with {prompt_file}, {output_dir}, "
+        "{workspace}, {model}... (never the brief itself).",
+        "archetypes.<name>.args": "Arguments added to its runner's.",
+        "archetypes.<name>.template": "The template its new projects start from.",
+        "archetypes.<name>.budget.daily_usd": "What its agents may cost in a day; then its "
+        "new work waits.",
+        "runners.<name>.preset": "The preset it builds on (default: command).",
+        "runners.<name>.command": "Its argv, instead of the preset's.",
+        "runners.<name>.args": "Arguments added to the preset's.",
+        "runners.<name>.env": "Variables added to the agent's environment.",
+        "runners.<name>.home": "Files (HOME-relative) copied into the agent's private HOME, "
+        "beyond its preset's.",
+        "runners.<name>.paths": "Absolute paths its sandbox shows read-only, beyond its preset's.",
+        "runners.<name>.writable": "Absolute paths its sandbox shows read-write.",
+        "runners.<name>.stdin": "The brief on the agent's stdin.",
+        "lanes.<lane>.wip_limit": "The lane's work-in-progress limit.",
+        "review.rounds": "Failing reviews that send work back before it waits for you.",
+        "database_url": "The PostgreSQL (>= 14) of the mirror; null: the board's embedded "
+        "cluster (MC_DATABASE_URL overrides it).",
+        "on_escalation": "An argv run when the pipeline escalates (a job is dead, review "
+        "rounds are spent), with MC_PROJECT_ID, MC_JOB_ID, MC_ESCALATION set.",
+        "sandbox": 'false (or "off"): agents run unconfined.',
+        "budget.daily_usd": "What all agents may cost in a day; then new work waits.",
+        "artifacts.max_files": "Files one run may leave as artifacts (each is committed to "
+        "the board); a run over a cap fails, naming it, and nothing is committed.",
+        "artifacts.max_file_mb": "Megabytes one of them may have.",
+        "artifacts.max_total_mb": "Megabytes they may have together.",
+    }
+)
+
+
+def schema_keys() -> list[str]:
+    """Every key mc.yaml takes, dotted as in ``DOCS``: what the schema accepts."""
+    return sorted(set(_keys(_FIELDS, "")))
+
+
+def _keys(fields: Mapping[str, s.Check], prefix: str) -> Iterator[str]:
+    for key, check in fields.items():
+        path = prefix + key
+        if not isinstance(check, s.Block):
+            yield path
+            continue
+        if set(check.fields) == set(LANE_NAMES_ORDERED):  # one block per lane, all alike
+            yield from _keys({"<lane>": check.fields[LANE_NAMES_ORDERED[0]]}, path + ".")
+            continue
+        yield from _keys(check.fields, path + ".")
+        if isinstance(check.extra, s.Block):  # a mapping of your names to blocks
+            yield from _keys(check.extra.fields, path + ".<name>.")
+        elif not check.fields:  # a mapping of your names to values
+            yield path
 
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
@@ -129,7 +196,7 @@ class Config(NamedTuple):
     runners: Mapping[str, Mapping[str, Any]] = _EMPTY
     wip_limits: Mapping[Lane, int] = _EMPTY
     review_rounds: int = 2
-    database_url: str | None = None
+    database_url: str | None = None  # MC_DATABASE_URL wins over it (mc.mirror.target)
     on_escalation: tuple[str, ...] = ()
     sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
     daily_usd: float | None = None  # the board's budget for a day of agents (all archetypes)
@@ -154,7 +221,7 @@ class Config(NamedTuple):
 
 
 def load(data: bytes | str | None, name: str = CONFIG_FILE) -> Config:
-    """Read mc.yaml (None: defaults), then apply MC_* environment overrides."""
+    """Read mc.yaml (None: defaults)."""
     return from_values(read_values(data, name), name)
 
 
@@ -198,7 +265,7 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
         runners=MappingProxyType(dict(values.get("runners") or {})),
         wip_limits=MappingProxyType(wip),
         review_rounds=(values.get("review") or {}).get("rounds", 2),
-        database_url=os.environ.get("MC_DATABASE_URL") or values.get("database_url"),
+        database_url=values.get("database_url"),
         on_escalation=tuple(values.get("on_escalation") or ()),
         sandbox=values.get("sandbox", True),
         daily_usd=(values.get("budget") or {}).get("daily_usd"),

@@ -64,9 +64,11 @@ def _main(
 
 
 def _board() -> Board:
+    """The board of --board, else of $MC_BOARD, else the repository around us."""
     from mc.board.board import Board
+    from mc.settings import current
 
-    return Board.open(_state["board"])
+    return Board.open(_state["board"] or current().board)
 
 
 def _print_json(value: Any) -> None:

@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from mc.settings import Settings, current
+
 
 def _unit_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -45,12 +47,14 @@ WantedBy=default.target
     return {f"mc-up-{tag}.service": up}
 
 
-SETTINGS = ("MC_DATABASE_URL", "MC_TZ", "MC_GIT", "MC_PG_USER")
+# What the unit takes from the shell that installs it (its board it names itself).
+SETTINGS = (Settings.database_url, Settings.tz, Settings.git, Settings.pg_user)
 
 
 def environment_lines() -> list[str]:
     """The MC_* settings of this shell, for the service's environment file."""
-    return [f"{k}={os.environ[k]}" for k in SETTINGS if os.environ.get(k)]
+    given = current()
+    return [f"{s.variable}={text}" for s in SETTINGS if (text := given.text(s)) is not None]
 
 
 def install(found: dict[str, str], board_root: Path) -> list[Path]:

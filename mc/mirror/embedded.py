@@ -26,10 +26,10 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from mc.errors import McError
+from mc.settings import Settings, current
 
 PORT = 5432  # only names the socket file (.s.PGSQL.5432); nothing listens on TCP
 SOCKET_MAX = 100  # unix socket paths must stay under ~107 bytes
-SERVER_USER_ENV = "MC_PG_USER"
 
 INSTALL_HINT = (
     "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found: install them "
@@ -96,13 +96,13 @@ def server_user() -> User | None:
         return None
     import pwd
 
-    name = os.environ.get(SERVER_USER_ENV, "postgres")
+    name = current().pg_user
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
         raise EmbeddedError(
             f"running as root, the embedded PostgreSQL needs an unprivileged user {name!r} "
-            f"(apt-get install postgresql creates it, or set {SERVER_USER_ENV})"
+            f"(apt-get install postgresql creates it, or set {Settings.pg_user.variable})"
         ) from None
     return User(name, entry.pw_uid, entry.pw_gid)
 

@@ -11,6 +11,7 @@ from mc.board.board import Board
 from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.embedded import Cluster
+from mc.settings import current
 
 DB_NAME = "mc"
 
@@ -28,7 +29,7 @@ class Target(NamedTuple):
 
 def target(board: Board) -> Target:
     """MC_DATABASE_URL, else mc.yaml's database_url, else the board's embedded cluster."""
-    url = board.config.database_url
+    url = current().database_url or board.config.database_url
     if url:
         return Target(url, None)
     cluster = Cluster.for_board(board.root)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mc.errors import InvalidInput, McError, StaleVersion
 from mc.mirror import db
+from mc.settings import Settings, current
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -63,17 +64,17 @@ def is_overdue(
     return False
 
 
-def local_zone() -> dt.tzinfo:
+def local_zone(settings: Settings | None = None) -> dt.tzinfo:
     """The person's time zone: MC_TZ, else TZ, else the machine's."""
-    for var in ("MC_TZ", "TZ"):
-        name = os.environ.get(var, "").lstrip(":")
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise InvalidInput(
-                    f"{var}={name!r} is not a time zone (e.g. Europe/Berlin)"
-                ) from None
+    zone = (settings or current()).tz
+    if zone is not None:
+        return zone
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"TZ={name!r} is not a time zone (e.g. Europe/Berlin)") from None
     local = dt.datetime.now().astimezone().tzinfo
     return local or dt.UTC
 

@@ -37,9 +37,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from mc.settings import Settings, current
+
 BWRAP = "bwrap"
 SETPRIV = "/usr/bin/setpriv"  # util-linux: as root, the agent user is taken inside
-AGENT_USER_ENV = "MC_AGENT_USER"
 SYSTEM_READ_ONLY = ("/usr", "/etc")
 MERGED_USR = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 HOME_COPY_CAP = 64 * 1024 * 1024  # bytes of declared config copied into a private HOME
@@ -95,18 +96,19 @@ def agent_user() -> AgentUser | None:
         return None
     import pwd
 
-    wanted = os.environ.get(AGENT_USER_ENV)
+    wanted = current().agent_user
+    variable = Settings.agent_user.variable
     for name in [wanted] if wanted else ["mc-agent", "nobody"]:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
             continue
         if entry.pw_uid == 0:
-            raise SandboxUnavailable(f"{AGENT_USER_ENV}={name} is root: agents never run as root")
+            raise SandboxUnavailable(f"{variable}={name} is root: agents never run as root")
         return AgentUser(name, entry.pw_uid, entry.pw_gid)
     raise SandboxUnavailable(
         f"running as root, agents need an unprivileged user: {wanted or 'nobody'} does not "
-        f"exist (useradd --system mc-agent, or set {AGENT_USER_ENV})"
+        f"exist (useradd --system mc-agent, or set {variable})"
     )
 
 

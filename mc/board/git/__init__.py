@@ -20,11 +20,10 @@ from mc.board.git.objects import (
     parse_tree,
     tree_has,
 )
-from mc.board.git.repo import GIT, ZERO, Repo, TreeEntry, find_repo, init_repo
+from mc.board.git.repo import ZERO, Repo, TreeEntry, find_repo, init_repo
 
 __all__ = [
     "EMPTY_TREE",
-    "GIT",
     "ZERO",
     "CatFile",
     "FileChange",

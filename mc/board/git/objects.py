@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
-from mc.board.git.repo import GIT, Repo, _env
+from mc.board.git.repo import Repo, _env
 from mc.errors import GitError
+from mc.settings import current
 
 
 class FileChange(NamedTuple):
@@ -70,7 +71,7 @@ class CatFile:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [GIT, f"--git-dir={self.repo.git_dir}", "cat-file", "--batch"],
+                [current().git, f"--git-dir={self.repo.git_dir}", "cat-file", "--batch"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=_env(None),
@@ -110,7 +111,7 @@ class CatFile:
         with self._lock:
             if self._check is None or self._check.poll() is not None:
                 self._check = subprocess.Popen(
-                    [GIT, f"--git-dir={self.repo.git_dir}", "cat-file", "--batch-check"],
+                    [current().git, f"--git-dir={self.repo.git_dir}", "cat-file", "--batch-check"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     env=_env(None),

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 from mc.errors import GitError
+from mc.settings import current
 
 ZERO = "0" * 40
-GIT = os.environ.get("MC_GIT", "git")
 
 # Git must not ask anything, page anything or pick up a terminal editor.
 _BASE_ENV = {
@@ -88,7 +88,7 @@ class Repo(NamedTuple):
         """Run git here. ``detached``: in a session of its own, without the terminal (a
         server's request must fail, not wait, when signing would ask for a passphrase),
         and given at most DETACHED_TIMEOUT seconds."""
-        argv = [GIT, f"--git-dir={self.git_dir}"]
+        argv = [current().git, f"--git-dir={self.git_dir}"]
         if self.work_tree is not None:
             argv.append(f"--work-tree={self.work_tree}")
         for item in config:
@@ -461,7 +461,7 @@ def find_repo(start: str | os.PathLike[str]) -> Repo:
     """The repository containing ``start`` (a work tree or a bare repository)."""
     proc = subprocess.run(
         [
-            GIT,
+            current().git,
             "rev-parse",
             "--absolute-git-dir",
             "--is-bare-repository",
@@ -487,7 +487,9 @@ def find_repo(start: str | os.PathLike[str]) -> Repo:
 
 def init_repo(path: str | os.PathLike[str]) -> Repo:
     """``git init`` a new repository (branch main) at ``path``."""
-    proc = subprocess.run([GIT, "init", "-q", "-b", "main", str(path)], capture_output=True)
+    proc = subprocess.run(
+        [current().git, "init", "-q", "-b", "main", str(path)], capture_output=True
+    )
     if proc.returncode != 0:
         raise GitError(f"git init {path} failed: {proc.stderr.decode().strip()}")
     return find_repo(path)
