@@ -108,16 +108,25 @@ def init(
     return Initialised(target, committed.commit, service_key, approver, note)
 
 
-def _refuse_inside_another_repository(target: Path) -> None:
-    """A board lives at the top of its own repository; say so before creating anything."""
-    existing = target
+def enclosing_repository(folder: Path) -> Repo | None:
+    """The repository whose work tree ``folder`` (which may not exist yet) would be
+    inside without being its top — where a board cannot go."""
+    existing = folder
     while not existing.exists():
         existing = existing.parent
     try:
         repo = find_repo(existing)
     except BoardNotFound:
-        return
-    if repo.work_tree is not None and repo.root.resolve() != target:
+        return None
+    if repo.work_tree is not None and repo.root.resolve() != folder.resolve():
+        return repo
+    return None
+
+
+def _refuse_inside_another_repository(target: Path) -> None:
+    """A board lives at the top of its own repository; say so before creating anything."""
+    repo = enclosing_repository(target)
+    if repo is not None:
         raise McError(
             f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
             "its own repository (run mc init on that folder, or on a new one)"

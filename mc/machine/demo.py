@@ -24,10 +24,10 @@ from typing import NamedTuple
 
 from mc.board import actions, signing
 from mc.board.board import Board
-from mc.board.git import Repo, find_repo, init_repo
+from mc.board.git import Repo, init_repo
 from mc.board.init import init
 from mc.board.layout import CONFIG_FILE, Lane
-from mc.errors import BoardNotFound, McError, SigningError
+from mc.errors import McError, SigningError
 
 ARCHETYPES = ("coder", "researcher", "writer", "ops", "reviewer")
 MARKER = ".mc/demo"  # git-ignored: says this board is a demo board (safe to replace)
@@ -66,14 +66,9 @@ def default_folder() -> Path:
 
 
 def _inside_a_repository(folder: Path) -> bool:
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    try:
-        repo = find_repo(existing)
-    except BoardNotFound:
-        return False
-    return repo.work_tree is not None and repo.root.resolve() != folder.resolve()
+    from mc.board.init import enclosing_repository
+
+    return enclosing_repository(folder) is not None
 
 
 def is_demo_board(folder: Path) -> bool:

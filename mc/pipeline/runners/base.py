@@ -295,15 +295,22 @@ def json_objects(output: str) -> list[dict[str, Any]]:
         pass
     found = []
     for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                found.append(obj)
+        obj = json_object(line)
+        if obj is not None:
+            found.append(obj)
     return found
+
+
+def json_object(line: str) -> dict[str, Any] | None:
+    """One line of a CLI's stream as the JSON object it is (None: not one)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 # ---------------------------------------------------------------------- the registry

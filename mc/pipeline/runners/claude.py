@@ -32,6 +32,7 @@ from mc.pipeline.runners.base import (
     Verdict,
     check_exit,
     events,
+    json_object,
     one_line,
     register,
     tail,
@@ -99,11 +100,8 @@ def reader() -> LineReader:
     tools: dict[str, str] = {}
 
     def read(line: str) -> str | None:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(event, dict):
+        event = json_object(line)
+        if event is None:
             return None
         kind = event.get("type")
         if kind == "system" and event.get("subtype") == "init":

@@ -19,7 +19,6 @@ at all it never exits ("Reconnecting... waiting for network"): mc stops it there
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mc.pipeline.runners.base import (
@@ -31,6 +30,7 @@ from mc.pipeline.runners.base import (
     Verdict,
     check_exit,
     events,
+    json_object,
     one_line,
     register,
     tail,
@@ -116,11 +116,8 @@ def gives_up(stream: str, line: str) -> bool:
 
 def reader() -> LineReader:
     def read(line: str) -> str | None:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(event, dict):
+        event = json_object(line)
+        if event is None:
             return None
         kind = event.get("type")
         found = event.get("item")
