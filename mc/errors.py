@@ -1,7 +1,10 @@
 """One error root for everything Mission Control refuses or fails at.
 
-Every error carries a message a person can act on and the HTTP status the web
-layer answers with; the CLI prints ``str(error)`` on one line and exits non-zero.
+Every error is a subclass of ``McError`` named for what went wrong: its docstring is
+its default message (one a person can act on), ``http_status`` the status the web
+answers with. The CLI prints ``str(error)`` on one line and exits with ``exit_code``.
+
+Stdlib only, and nothing imported: the git hooks import this on every commit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ class McError(Exception):
         return str(self.args[0])
 
 
+# ---------------------------------------------------------------------- the board
+
+
 class BoardNotFound(McError):
     """No board here: run `mc init DIR`, pass --board DIR or set MC_BOARD."""
 
@@ -33,14 +39,50 @@ class ConfigError(McError):
     http_status = 500
 
 
+class GitError(McError):
+    """A git command failed."""
+
+    http_status = 500
+
+
+class AlreadyServed(McError):
+    """The board is already served by another mc process."""
+
+    http_status = 409
+
+
+# ---------------------------------------------------------------------- not found
+
+
 class ProjectNotFound(McError):
     """No project with that id."""
 
     http_status = 404
 
 
+class JobNotFound(McError):
+    """No job with that id."""
+
+    http_status = 404
+
+
+class TaskNotFound(McError):
+    """No task with that number."""
+
+    http_status = 404
+
+
+# ---------------------------------------------------------------------- projects, jobs, tokens
+
+
 class ProjectExists(McError):
     """A project with that id already exists."""
+
+    http_status = 409
+
+
+class TokenExists(McError):
+    """An active token has that name."""
 
     http_status = 409
 
@@ -79,6 +121,21 @@ class StaleVersion(McError):
     http_status = 412
 
 
+class JobConflict(McError):
+    """The job is not in a state where that can be done."""
+
+    http_status = 409
+
+
+class LeaseLost(McError):
+    """This worker no longer holds the job (its lease ran out and it was reclaimed)."""
+
+    http_status = 409
+
+
+# ---------------------------------------------------------------------- signatures
+
+
 class SigningError(McError):
     """The commit could not be signed."""
 
@@ -91,7 +148,31 @@ class NotAnApprover(McError):
     http_status = 403
 
 
-class GitError(McError):
-    """A git command failed."""
+# ---------------------------------------------------------------------- what agents leave
 
-    http_status = 500
+
+class UnsafeOutput(McError):
+    """An agent left something in its output folder that is not a plain file."""
+
+    http_status = 422
+
+
+class TooMuchOutput(McError):
+    """A run left more than the board takes in (mc.yaml's ``artifacts:`` caps)."""
+
+    http_status = 422
+
+
+# ---------------------------------------------------------------------- the database
+
+
+class DatabaseError(McError):
+    """The database is not reachable or refused the request."""
+
+    http_status = 503
+
+
+class EmbeddedError(McError):
+    """The embedded PostgreSQL could not be started."""
+
+    http_status = 503

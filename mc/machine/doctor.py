@@ -160,7 +160,8 @@ def signing_check(board: Board) -> Check:
 
 
 def postgres_check(board: Board) -> Check:
-    from mc.mirror.embedded import EmbeddedError, find_bindir
+    from mc.errors import EmbeddedError
+    from mc.mirror.embedded import find_bindir
     from mc.mirror.target import target
 
     where = target(board)

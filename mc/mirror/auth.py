@@ -14,7 +14,7 @@ import hmac
 import secrets
 from typing import Any, NamedTuple
 
-from mc.errors import InvalidInput, McError
+from mc.errors import InvalidInput, McError, TokenExists
 from mc.mirror import db
 
 ROLES = ("human", "agent", "viewer")
@@ -42,12 +42,6 @@ class Principal(NamedTuple):
     def csrf(self) -> str:
         """The value a cookie session's writes must carry in X-CSRF-Token."""
         return hmac.new(self.secret_digest, b"mc-csrf", hashlib.sha256).hexdigest()
-
-
-class TokenExists(McError):
-    """An active token has that name."""
-
-    http_status = 409
 
 
 def digest(secret: str) -> bytes:

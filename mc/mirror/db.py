@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from mc.errors import McError
+from mc.errors import DatabaseError
 
 log = logging.getLogger("mc.db")
 SQL_DIR = Path(__file__).with_name("sql")
@@ -31,12 +31,6 @@ JOBS_CHANNEL = "mc_jobs"  # a job changed: workers wake, the feed shows it
 PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
 
 Connection = psycopg.Connection[dict[str, Any]]
-
-
-class DatabaseError(McError):
-    """The database is not reachable or refused the request."""
-
-    http_status = 503
 
 
 @cache

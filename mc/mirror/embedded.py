@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-from mc.errors import McError
+from mc.errors import EmbeddedError
 from mc.settings import Settings, current
 
 PORT = 5432  # only names the socket file (.s.PGSQL.5432); nothing listens on TCP
@@ -44,12 +44,6 @@ def _zombie(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state == "Z"
-
-
-class EmbeddedError(McError):
-    """The embedded PostgreSQL could not be started."""
-
-    http_status = 503
 
 
 class User(NamedTuple):

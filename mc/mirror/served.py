@@ -21,15 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mc.errors import McError
+from mc.errors import AlreadyServed
 
 LOCK = Path(".mc") / "served"
-
-
-class AlreadyServed(McError):
-    """The board is already served by another mc process."""
-
-    http_status = 409
 
 
 def _describe(info: dict[str, Any]) -> str:

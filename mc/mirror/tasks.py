@@ -13,17 +13,11 @@ import re
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mc.errors import InvalidInput, McError, StaleVersion
+from mc.errors import InvalidInput, StaleVersion, TaskNotFound
 from mc.mirror import db
 from mc.settings import Settings, current
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class TaskNotFound(McError):
-    """No task with that number."""
-
-    http_status = 404
 
 
 class Task(NamedTuple):

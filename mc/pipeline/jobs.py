@@ -24,31 +24,13 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from mc.board.layout import Lane
-from mc.errors import McError, TransitionRefused
+from mc.errors import JobConflict, JobNotFound, LeaseLost, TransitionRefused
 from mc.mirror import db
 
 LEASE_SECONDS = 60
 BACKOFF_BASE = 10.0
 BACKOFF_CAP = 600.0
 TEMPFAIL_CAP = 20  # temporary failures before a job is dead (with the backoff: ~2.5 h)
-
-
-class JobNotFound(McError):
-    """No job with that id."""
-
-    http_status = 404
-
-
-class JobConflict(McError):
-    """The job is not in a state where that can be done."""
-
-    http_status = 409
-
-
-class LeaseLost(McError):
-    """This worker no longer holds the job (its lease ran out and it was reclaimed)."""
-
-    http_status = 409
 
 
 class Job(NamedTuple):

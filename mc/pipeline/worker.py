@@ -33,7 +33,7 @@ from mc.board import actions
 from mc.board.board import Board
 from mc.board.config import Caps
 from mc.board.layout import ARTIFACTS_DIR, Lane
-from mc.errors import McError
+from mc.errors import LeaseLost, McError
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs, sandbox
@@ -360,7 +360,7 @@ class Worker:
                     return UNRENEWED
                 beating[0] = live
                 return "cancel" if jobs.heartbeat(live, job, lease=self.lease) else None
-            except jobs.LeaseLost:
+            except LeaseLost:
                 return "lease lost"
             except McError as exc:
                 if not db.is_disconnect(exc):
@@ -571,7 +571,7 @@ class Worker:
         """Hold the job's row with our token for the rest of this transaction, or LeaseLost."""
         row = db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token})
         if row is None:
-            raise jobs.LeaseLost(f"job {job.id}: lease lost before recording the result")
+            raise LeaseLost(f"job {job.id}: lease lost before recording the result")
 
     def _work_done(
         self,

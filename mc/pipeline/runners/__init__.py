@@ -6,6 +6,7 @@ against (``runners:`` in mc.yaml), so a preset is only a runner that ships with 
 
 from __future__ import annotations
 
+from mc.errors import TooMuchOutput, UnsafeOutput
 from mc.pipeline.runners import aider, claude, codex, gemini, openclaw, plain  # noqa: F401  (they register)
 from mc.pipeline.runners.base import (
     DEMO_AGENT,
@@ -15,8 +16,6 @@ from mc.pipeline.runners.base import (
     Outcome,
     Run,
     Runner,
-    TooMuchOutput,
-    UnsafeOutput,
     Usage,
     Verdict,
     missing,

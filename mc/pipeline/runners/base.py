@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mc.board.config import Caps
-from mc.errors import ConfigError, McError
+from mc.errors import ConfigError, TooMuchOutput, UnsafeOutput
 
 EX_TEMPFAIL = 75
 # The demo runner's agent: a stdlib-only script run by path (python -I), so inside the
@@ -190,12 +190,6 @@ def read_verdict(output_dir: Path) -> dict[str, str] | str:
     return {"verdict": str(data["verdict"]), "notes": notes if isinstance(notes, str) else ""}
 
 
-class UnsafeOutput(McError):
-    """An agent left something in its output folder that is not a plain file."""
-
-    http_status = 422
-
-
 def _read_plain_file(path: Path, cap: int | None = None) -> bytes:
     """A regular file's bytes, never through a symlink (the worker reads what an agent
     left, with more rights than the agent had)."""
@@ -254,12 +248,6 @@ def read_artifacts(output_dir: Path, caps: Caps | None = None) -> dict[str, byte
             if len(found[rel]) > caps.max_file_bytes:  # it grew after lstat
                 raise TooMuchOutput(f"artifact {rel} is over the cap of {_mb(caps.max_file_bytes)}")
     return dict(sorted(found.items()))
-
-
-class TooMuchOutput(McError):
-    """A run left more than the board takes in (mc.yaml's ``artifacts:`` caps)."""
-
-    http_status = 422
 
 
 def _mb(size: int) -> str:
