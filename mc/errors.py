@@ -39,10 +39,29 @@ class ConfigError(McError):
     http_status = 500
 
 
+class ServiceKeyMissing(McError):
+    """The board's service key is missing: copy .mc/service_key from the machine that ran
+    mc init (it is never committed)."""
+
+    http_status = 500
+
+
+class PathExists(McError):
+    """Something is already there: move it away first."""
+
+    http_status = 409
+
+
 class GitError(McError):
     """A git command failed."""
 
     http_status = 500
+
+
+class Busy(McError):
+    """The board kept changing while this was being done: try again."""
+
+    http_status = 409
 
 
 class AlreadyServed(McError):
@@ -54,20 +73,32 @@ class AlreadyServed(McError):
 # ---------------------------------------------------------------------- not found
 
 
-class ProjectNotFound(McError):
+class NotFound(McError):
+    """There is nothing by that name here."""
+
+    http_status = 404
+
+
+class ProjectNotFound(NotFound):
     """No project with that id."""
 
     http_status = 404
 
 
-class JobNotFound(McError):
+class JobNotFound(NotFound):
     """No job with that id."""
 
     http_status = 404
 
 
-class TaskNotFound(McError):
+class TaskNotFound(NotFound):
     """No task with that number."""
+
+    http_status = 404
+
+
+class TokenNotFound(NotFound):
+    """No active token by that name (see mc token list)."""
 
     http_status = 404
 
@@ -149,6 +180,12 @@ class NotAnApprover(McError):
 
 
 # ---------------------------------------------------------------------- what agents leave
+
+
+class NoOutput(McError):
+    """The agent left nothing to show for its run."""
+
+    http_status = 422
 
 
 class UnsafeOutput(McError):

@@ -27,7 +27,6 @@ from mc.board.store import Committed, Identity, Store, Transition, person_identi
 from mc.errors import (
     InvalidInput,
     InvalidProjectFile,
-    McError,
     NotAnApprover,
     ProjectExists,
     ProjectNotFound,
@@ -594,5 +593,5 @@ def escalate(
 
 def state_of(entry: Entry) -> State:
     if entry.project is None:
-        raise McError(entry.error or "invalid project file")
+        raise InvalidProjectFile(entry.error or "invalid project file")
     return State(entry.lane, entry.project.data)

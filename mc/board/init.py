@@ -14,7 +14,7 @@ from mc.board.layout import CONFIG_FILE, SIGNERS_PATH, gpg_key_path
 from mc.board.projectfile import set_keys
 from mc.board.rules import Role
 from mc.board.store import Store, Transition, service_identity
-from mc.errors import BoardNotFound, McError, SigningError
+from mc.errors import BoardNotFound, InvalidInput, PathExists, SigningError
 from mc.resources import data_dir
 
 
@@ -47,23 +47,23 @@ def init(
     signing key becomes the first approver, as ``approver_name`` if given."""
     target = target.expanduser().resolve()
     if target.exists() and not target.is_dir():
-        raise McError(f"{target} is a file, not a folder")
+        raise InvalidInput(f"{target} is a file, not a folder")
     _refuse_inside_another_repository(target)
     target.mkdir(parents=True, exist_ok=True)
     repo = _repository_at(target)
     if repo.work_tree is None:
-        raise McError(f"{target} is a bare repository: make the board in a clone")
+        raise InvalidInput(f"{target} is a bare repository: make the board in a clone")
     if (target / CONFIG_FILE).exists():
-        raise McError(f"{target} already has a board ({CONFIG_FILE} exists)")
+        raise PathExists(f"{target} already has a board ({CONFIG_FILE} exists)")
 
     files = _skeleton_files()
     for path in files:
         existing = target / path
         differs = existing.exists() and existing.read_bytes() != files[path]
         if path != SIGNERS_PATH and differs:
-            raise McError(f"{existing} already exists; move it away first")
+            raise PathExists(f"{existing} already exists; move it away first")
     if (target / SIGNERS_PATH).exists():
-        raise McError(f"{target / SIGNERS_PATH} already exists; move it away first")
+        raise PathExists(f"{target / SIGNERS_PATH} already exists; move it away first")
     head = repo.symbolic_head() or "refs/heads/main"
     branch = head.removeprefix("refs/heads/")
     updates = dict(settings or {})
@@ -127,7 +127,7 @@ def _refuse_inside_another_repository(target: Path) -> None:
     """A board lives at the top of its own repository; say so before creating anything."""
     repo = enclosing_repository(target)
     if repo is not None:
-        raise McError(
+        raise InvalidInput(
             f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
             "its own repository (run mc init on that folder, or on a new one)"
         )
@@ -139,7 +139,7 @@ def _repository_at(target: Path) -> Repo:
     except BoardNotFound:
         repo = None
     if repo is not None and repo.work_tree is not None and repo.root.resolve() != target:
-        raise McError(
+        raise InvalidInput(
             f"{target} is inside the repository {repo.work_tree}: a board lives at the top of "
             "its own repository (run mc init on that folder, or on a new one)"
         )

@@ -26,10 +26,11 @@ from mc.board.git import EMPTY_TREE, FileChange, ObjectWriter, Repo, blob_id, bu
 from mc.board.layout import ARTIFACTS_DIR, CONFIG_FILE, Lane, PathKind, artifacts_prefix, classify
 from mc.board.rules import Actor, Role
 from mc.errors import (
+    Busy,
     ConfigError,
     GitError,
     InvalidProjectFile,
-    McError,
+    ServiceKeyMissing,
     TransitionRefused,
     UncommittedChanges,
 )
@@ -97,7 +98,7 @@ class Store:
                         self._sync_checkout(tip, commit, now=who.actor.role.is_person)
                     return Committed(commit, transition)
                 time.sleep(random.uniform(0.001, 0.02))  # lost the race: rebuild on the new tip
-        raise McError(f"{self.board.ref} kept moving during {transition.action}; try again")
+        raise Busy(f"{self.board.ref} kept moving during {transition.action}; try again")
 
     def _apply_remote(self, build: Builder, who: Identity) -> Committed:
         """A worker's clone: build on the remote's tip, push; a rejected push means
@@ -134,7 +135,7 @@ class Store:
                         f"git push to {remote} refused: {' '.join(lines)[:400] or said[:400]}"
                     )
                 time.sleep(random.uniform(0.01, 0.1))  # lost the race: fetch and rebuild
-        raise McError(f"{remote}/{branch} kept moving during {transition.action}; try again")
+        raise Busy(f"{remote}/{branch} kept moving during {transition.action}; try again")
 
     # ------------------------------------------------------------------ checks
 
@@ -444,7 +445,7 @@ def service_identity(board: Board, role: Role) -> Identity:
 
     key = board.root / SERVICE_KEY_PATH
     if not key.exists():
-        raise McError(
+        raise ServiceKeyMissing(
             f"the board's service key {key} is missing: copy it from the machine that ran "
             "mc init (it is never committed)"
         )

@@ -27,7 +27,7 @@ from mc.board.board import Board
 from mc.board.git import Repo, init_repo
 from mc.board.init import init
 from mc.board.layout import CONFIG_FILE, Lane
-from mc.errors import McError, SigningError
+from mc.errors import AlreadyServed, McError, PathExists, SigningError
 
 ARCHETYPES = ("coder", "researcher", "writer", "ops", "reviewer")
 MARKER = ".mc/demo"  # git-ignored: says this board is a demo board (safe to replace)
@@ -89,7 +89,7 @@ def prepare(folder: Path | None, *, fresh: bool = False) -> Prepared:
         made = make_demo_board(folder)
         return Prepared(folder, f"replaced the demo board in {folder} with a new one", made)
     if folder.exists() and any(folder.iterdir()):
-        raise McError(
+        raise PathExists(
             f"{folder} is not empty and not a demo board: give mc demo an empty or new folder"
         )
     made = make_demo_board(folder)
@@ -101,7 +101,7 @@ def _remove_demo_board(folder: Path) -> None:
 
     cluster = Cluster.for_board(folder)
     if cluster.running():
-        raise McError(
+        raise AlreadyServed(
             f"the demo board in {folder} is in use (its database is running): "
             "stop the mc demo serving it first"
         )
@@ -170,7 +170,9 @@ def _configure_demo_approver(repo: Repo, path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     if proc.returncode != 0:
-        raise McError(f"ssh-keygen could not make the demo approver key: {proc.stderr.decode()}")
+        raise SigningError(
+            f"ssh-keygen could not make the demo approver key: {proc.stderr.decode()}"
+        )
     os.chmod(key, 0o600)
     repo.set_config("gpg.format", "ssh")
     repo.set_config("user.signingkey", f"{key}.pub")

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from typing import Any, NamedTuple
 
-from mc.errors import InvalidInput, McError, TokenExists
+from mc.errors import InvalidInput, TokenExists, TokenNotFound
 from mc.mirror import db
 
 ROLES = ("human", "agent", "viewer")
@@ -107,7 +107,7 @@ def revoke_token(conn: db.Connection, name: str) -> dict[str, Any]:
     with db.translated(), conn.transaction():
         row = db.fetch_one(conn, "token_revoke", {"name": name})
     if row is None:
-        raise McError(f"no active token named {name!r} (see mc token list)")
+        raise TokenNotFound(f"no active token named {name!r} (see mc token list)")
     return row
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 from mc.board.board import Board
-from mc.errors import McError
+from mc.errors import EmbeddedError, McError
 from mc.mirror import db
 from mc.mirror.embedded import Cluster
 from mc.settings import current
@@ -71,7 +71,7 @@ def _wait_for_server(board: Board, cluster: Cluster, seconds: float = 30) -> boo
         if current(board.root) is None:
             return False  # it stopped meanwhile
         time.sleep(0.2)
-    raise McError(f"the database of {board.root} did not start within {seconds:.0f} s")
+    raise EmbeddedError(f"the database of {board.root} did not start within {seconds:.0f} s")
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from mc.board import actions
 from mc.board.board import Board
 from mc.board.config import Caps
 from mc.board.layout import ARTIFACTS_DIR, Lane
-from mc.errors import LeaseLost, McError
+from mc.errors import LeaseLost, McError, NoOutput
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs, sandbox
@@ -293,7 +293,7 @@ class Worker:
                         extra = read_artifacts(output, config.caps)
                         if not extra and tree is None and runner.spawns and archetype.output:
                             # Exit 0 with nothing to show is not work done (issue 12.9).
-                            raise McError("the agent left nothing in its output folder")
+                            raise NoOutput("the agent left nothing in its output folder")
                     if tree is not None and verdict.ok:
                         from mc.pipeline.worktree import collect
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mc.board.git import Repo, find_repo
-from mc.errors import InvalidInput, McError
+from mc.errors import InvalidInput, McError, NoOutput
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Mission Control (executor)",
@@ -72,7 +72,7 @@ def collect(tree: Worktree, job_id: int) -> dict[str, bytes]:
     worktree_git.commit_all(f"mc: work of job {job_id}", env=IDENTITY)
     diff = worktree_git.diff(f"{tree.base}..HEAD")
     if not diff.strip():
-        raise McError("the agent changed nothing in the workspace (no diff)")
+        raise NoOutput("the agent changed nothing in the workspace (no diff)")
     stat = worktree_git.diff(f"{tree.base}..HEAD", stat=True)
     head = worktree_git.rev_parse("HEAD")
     return {

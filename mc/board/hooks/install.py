@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mc.board.git import Repo
 from mc.board.layout import CONFIG_FILE
-from mc.errors import McError
+from mc.errors import InvalidInput, PathExists
 from mc.resources import data_dir
 
 CLIENT_HOOKS = ("pre-commit", "commit-msg")
@@ -50,7 +50,7 @@ def _install(target_dir: Path, names: tuple[str, ...], force: bool) -> list[Path
     for name in names:
         target = target_dir / name
         if target.exists() and MARKER not in target.read_text(errors="replace") and not force:
-            raise McError(
+            raise PathExists(
                 f"{target} exists and is not Mission Control's: move it away or use --force"
             )
         tmp = target.with_name(f".{name}.mc-tmp")
@@ -85,7 +85,7 @@ def install_server(bare: Repo, force: bool = False, branch: str | None = None) -
     replace the board with a history of its own making (a new root).
     """
     if bare.work_tree is not None:
-        raise McError(f"{bare.root} is not a bare repository (the server hook goes into one)")
+        raise InvalidInput(f"{bare.root} is not a bare repository (the server hook goes into one)")
     if branch is None:
         from mc.board.board import Board
 
