@@ -1,12 +1,14 @@
 """Lanes, project ids and where project files live in the board repository.
 
-Stdlib only: the git hooks import this on every commit.
+Stdlib and mc.errors only: the git hooks import this on every commit.
 """
 
 from __future__ import annotations
 
 import re
 from enum import StrEnum
+
+from mc.errors import InvalidInput
 
 
 class Lane(StrEnum):
@@ -47,12 +49,13 @@ def is_valid_id(project_id: str) -> bool:
 
 
 def parse_lane(name: str) -> Lane:
-    try:
-        return Lane(name)
-    except ValueError:
-        raise ValueError(
+    """The lane named ``name``, or InvalidInput naming the lanes there are."""
+    lane = BY_NAME.get(name)
+    if lane is None:
+        raise InvalidInput(
             f"unknown lane {name!r}: expected one of {', '.join(LANE_NAMES_ORDERED)}"
-        ) from None
+        )
+    return lane
 
 
 LANE_NAMES_ORDERED = tuple(lane.value for lane in Lane)

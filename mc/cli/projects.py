@@ -90,10 +90,11 @@ def project_list(
 ) -> None:
     """List projects, lane by lane."""
     from mc.board.layout import parse_lane
+    from mc.errors import InvalidInput
 
     try:
         wanted = parse_lane(lane) if lane else None
-    except ValueError as exc:
+    except InvalidInput as exc:
         _fail(f"--lane: {exc}")
     from mc.mirror import view
 
@@ -178,10 +179,11 @@ def project_move(
 ) -> None:
     """Move a project where a person may: up-next (queue, or rework from review) or backlog."""
     from mc.board.layout import parse_lane
+    from mc.errors import InvalidInput
 
     try:
         target = parse_lane(lane)
-    except ValueError as exc:
+    except InvalidInput as exc:
         _fail(f"LANE: {exc}")
     result = _move(project_id, target)
     _committed(result, f"Moved {project_id} to {target.value}")

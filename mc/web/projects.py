@@ -295,7 +295,7 @@ def project_action(c: Ctx) -> Response:
         elif action == "move":
             try:
                 lane = parse_lane(c.body.lane)
-            except ValueError as exc:
+            except InvalidInput as exc:
                 raise InvalidInput(f"lane: {exc}") from None
             control.move(board, c.conn, pid, lane, expect=expected)
         elif action == "rework":
