@@ -2,7 +2,9 @@
 
 Every error is a subclass of ``McError`` named for what went wrong: its docstring is
 its default message (one a person can act on), ``http_status`` the status the web
-answers with. The CLI prints ``str(error)`` on one line and exits with ``exit_code``.
+answers with (the web's one handler looks it up on the class; the JSON body is
+``{"error": message, **details}``). The CLI prints ``str(error)`` on one line and exits
+with ``exit_code``.
 
 Stdlib only, and nothing imported: the git hooks import this on every commit.
 """
@@ -16,8 +18,9 @@ class McError(Exception):
     http_status = 500
     exit_code = 1
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "").strip())
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        super().__init__(message or " ".join((self.__doc__ or "").split()))
+        self.details = details  # more fields of the web's JSON error body
 
     @property
     def message(self) -> str:
@@ -213,3 +216,54 @@ class EmbeddedError(McError):
     """The embedded PostgreSQL could not be started."""
 
     http_status = 503
+
+
+# ---------------------------------------------------------------------- the web's refusals
+
+
+class NotAuthenticated(McError):
+    """Not logged in: open the login link mc up printed, or send a token."""
+
+    http_status = 401
+
+
+class NotAllowed(McError):
+    """You may not do this."""
+
+    http_status = 403
+
+
+class CrossSiteRefused(McError):
+    """The request did not come from this board's own page (CSRF token, Origin or Host)."""
+
+    http_status = 403
+
+
+class NotHere(McError):
+    """That cannot be done from here: do it on your own machine, with mc."""
+
+    http_status = 409
+
+
+class MethodNotAllowed(McError):
+    """That method is not served at this address."""
+
+    http_status = 405
+
+
+class MalformedRequest(McError):
+    """The request body is not JSON."""
+
+    http_status = 400
+
+
+class BodyTooLarge(McError):
+    """The request body is over 1 MiB."""
+
+    http_status = 413
+
+
+class VersionRequired(McError):
+    """If-Match: required (the etag of the version you change)."""
+
+    http_status = 428

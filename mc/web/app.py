@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from mc.errors import McError, MethodNotAllowed, NotFound
 from mc.mirror import auth
 from mc.mirror.auth import Principal
 from mc.resources import data_dir
@@ -41,7 +42,6 @@ from mc.web.http import (
     HUMAN,
     HUMAN_OR_AGENT,
     Guard,
-    HttpError,
     authenticate,
     cookie_name,
     endpoint,
@@ -123,7 +123,7 @@ class Events:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "GET":
-            await error(405, "GET /api/events only")(scope, receive, send)
+            await error(MethodNotAllowed("GET /api/events only"))(scope, receive, send)
             return
         request = Request(scope, receive)
         web: Web = request.app.state.web
@@ -134,8 +134,8 @@ class Events:
 
         try:
             await run_in_threadpool(who)
-        except HttpError as exc:
-            await error(exc.status, exc.message)(scope, receive, send)
+        except McError as exc:
+            await error(exc)(scope, receive, send)
             return
         raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
         last = int(raw) if raw and re.fullmatch(r"[0-9]{1,18}", raw) else None
@@ -153,7 +153,7 @@ EVENTS = Events()
 
 
 async def not_found(request: Request) -> Response:
-    return error(404, f"no such endpoint: {request.method} {request.url.path}")
+    return error(NotFound(f"no such endpoint: {request.method} {request.url.path}"))
 
 
 def _webui() -> Path:

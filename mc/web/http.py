@@ -1,6 +1,6 @@
 """The HTTP side of the web board: who asks (authentication, CSRF, Host), how a handler
 is run (a sync function in the thread pool, under the principal), JSON in and out, and
-one-line errors."""
+the one place an error becomes a response (``error``: its status is its class's)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mc.board.store import acting_for
-from mc.errors import InvalidInput, McError
+from mc.errors import (
+    BodyTooLarge,
+    CrossSiteRefused,
+    InvalidInput,
+    MalformedRequest,
+    McError,
+    NotAllowed,
+    NotAuthenticated,
+)
 from mc.mirror import auth, db
 from mc.mirror.auth import Principal
 from mc.web.bodies import Body, validation_message
@@ -58,14 +66,6 @@ HUMAN = frozenset({"human"})
 HUMAN_OR_AGENT = frozenset({"human", "agent"})
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.extra = extra
-
-
 # ---------------------------------------------------------------------- JSON
 
 
@@ -88,8 +88,14 @@ def js(value: Any, status: int = 200, etag: str | None = None) -> Response:
     return Response(dumps(value), status, headers, media_type="application/json")
 
 
-def error(status: int, message: str, **extra: Any) -> Response:
-    return js({"error": message, **extra}, status)
+def error(exc: Exception, request: Request | None = None) -> Response:
+    """The web's one error handler: a named error answers with its class's status and
+    ``{"error": message, **details}``; anything else is a bug, logged, and a 500."""
+    if not isinstance(exc, McError):
+        where = f"{request.method} {request.url.path}" if request is not None else "a request"
+        log.error("%s failed", where, exc_info=exc)
+        exc = McError("internal error (see the server's log)")
+    return js({"error": exc.message, **exc.details}, exc.http_status)
 
 
 # ---------------------------------------------------------------------- the context
@@ -140,7 +146,7 @@ def endpoint(
             with web.connection() as conn:
                 principal = authenticate(request, conn)
             if principal.role not in roles:
-                raise HttpError(403, f"a {principal.role} may not do this")
+                raise NotAllowed(f"a {principal.role} may not do this")
             if write and principal.via == "session":
                 check_csrf(request, principal)
             return principal
@@ -153,13 +159,8 @@ def endpoint(
             principal = await run_in_threadpool(who)  # who asks, before reading any body
             parsed = await read_body(request, body) if body is not None else None
             return await run_in_threadpool(call, principal, parsed)
-        except HttpError as exc:
-            return error(exc.status, exc.message, **exc.extra)
-        except McError as exc:
-            return error(exc.http_status, exc.message)
-        except Exception:
-            log.exception("%s %s failed", request.method, request.url.path)
-            return error(500, "internal error (see the server's log)")
+        except Exception as exc:
+            return error(exc, request)
 
     return run
 
@@ -168,22 +169,22 @@ async def read_body(request: Request, model: type[Body]) -> Body:
     """The JSON body as ``model``: at most 1 MiB, read no further than that."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        raise HttpError(413, "the request body is over 1 MiB")
+        raise BodyTooLarge("the request body is over 1 MiB")
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            raise HttpError(413, "the request body is over 1 MiB")
+            raise BodyTooLarge("the request body is over 1 MiB")
     try:
         data = json.loads(raw or b"{}")
     except ValueError:
-        raise HttpError(400, "the body is not JSON") from None
+        raise MalformedRequest("the body is not JSON") from None
     if not isinstance(data, dict):
-        raise HttpError(422, "body: expected a JSON object")
+        raise InvalidInput("body: expected a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise HttpError(422, validation_message(exc)) from None
+        raise InvalidInput(validation_message(exc)) from None
 
 
 def authenticate(request: Request, conn: db.Connection) -> Principal:
@@ -191,27 +192,27 @@ def authenticate(request: Request, conn: db.Connection) -> Principal:
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise HttpError(401, "Authorization: expected 'Bearer <token>'")
+            raise NotAuthenticated("Authorization: expected 'Bearer <token>'")
         who = auth.lookup(conn, secret.strip(), "token")
         if who is None:
-            raise HttpError(401, "that token is not valid (revoked or unknown)")
+            raise NotAuthenticated("that token is not valid (revoked or unknown)")
         return who
     cookie = request.cookies.get(cookie_name(request.url.port))
     if cookie:
         who = auth.lookup(conn, cookie, "session")
         if who is not None:
             return who
-    raise HttpError(401, "not logged in: open the login link mc up printed, or send a token")
+    raise NotAuthenticated("not logged in: open the login link mc up printed, or send a token")
 
 
 def check_csrf(request: Request, who: Principal) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(sent.encode(), who.csrf.encode()):
-        raise HttpError(403, f"{CSRF_HEADER}: missing or wrong (GET /api/session has it)")
+        raise CrossSiteRefused(f"{CSRF_HEADER}: missing or wrong (GET /api/session has it)")
     origin = request.headers.get("origin")
     host = request.headers.get("host", "")
     if origin not in (f"http://{host}", f"https://{host}"):
-        raise HttpError(403, f"Origin {origin or '(none)'} is not this board's origin")
+        raise CrossSiteRefused(f"Origin {origin or '(none)'} is not this board's origin")
 
 
 class Guard:
@@ -228,7 +229,7 @@ class Guard:
             return
         host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
         if host not in self.hosts:
-            response = error(403, f"Host {host!r} is not served here")
+            response = error(CrossSiteRefused(f"Host {host!r} is not served here"))
             await response(scope, receive, send)
             return
 

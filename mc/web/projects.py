@@ -12,14 +12,22 @@ from starlette.responses import Response
 
 from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
 from mc.board.projectfile import DELETE, needs_human_of, review_of, to_json
-from mc.errors import InvalidInput, McError
+from mc.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotAnApprover,
+    NotFound,
+    NotHere,
+    SigningError,
+    VersionRequired,
+)
 from mc.mirror import auth, db
 from mc.mirror.replay import META_CONFIG, META_CONFIG_REFUSED, META_LAST
 from mc.mirror.tasks import is_overdue
 from mc.pipeline import jobs
 from mc.web.bodies import ProjectCreate, ProjectPatch
 from mc.web.events import activity_json
-from mc.web.http import Ctx, HttpError, cookie_name, dumps, js
+from mc.web.http import Ctx, cookie_name, dumps, js
 
 ARTIFACTS_SHOWN = 200
 ARTIFACT_TEXT_MAX = 512 * 1024
@@ -169,9 +177,7 @@ def get_session(c: Ctx) -> Response:
 
 def logout(c: Ctx) -> Response:
     if c.who.via != "session":
-        raise HttpError(
-            409, "only a browser session logs out (revoke a token with mc token revoke)"
-        )
+        raise NotHere("only a browser session logs out (revoke a token with mc token revoke)")
     auth.end_session(c.conn, c.who)
     response = Response(status_code=204)
     response.delete_cookie(cookie_name(c.request.url.port), path="/")
@@ -266,7 +272,7 @@ def patch_project(c: Ctx) -> Response:
     pid = c.params["id"]
     expected = c.if_match()
     if expected is None:
-        raise HttpError(428, "If-Match: required (the etag of the version you edited)")
+        raise VersionRequired("If-Match: required (the etag of the version you edited)")
     b: ProjectPatch = c.body
     updates = {
         k: (DELETE if v is None else v)
@@ -304,22 +310,19 @@ def project_action(c: Ctx) -> Response:
             jobs.retry_project(c.conn, pid, board.get(pid).lane)
         elif action == "approve":
             if c.who.via != "session":
-                raise HttpError(403, "approve from the browser session, or run mc approve")
+                raise NotAllowed("approve from the browser session, or run mc approve")
             command = f"mc approve {pid}"
             if not c.web.can_sign():
-                raise HttpError(
-                    409,
+                raise NotHere(
                     "this server cannot sign as you: approve on your own machine",
                     command=command,
                 )
             try:
                 actions.approve(board, pid, expect=expected)
-            except McError as exc:
-                if exc.http_status == 403:  # the key could not sign here
-                    raise HttpError(409, exc.message, command=command) from None
-                raise
+            except (SigningError, NotAnApprover) as exc:  # the key could not sign here
+                raise NotHere(exc.message, command=command) from None
         else:
-            raise HttpError(404, f"no action {action!r}")
+            raise NotFound(f"no action {action!r}")
     return _after_write(c, pid)
 
 

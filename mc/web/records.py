@@ -7,13 +7,13 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mc.errors import InvalidInput
+from mc.errors import InvalidInput, NotAllowed, VersionRequired
 from mc.mirror import db, tasks
 from mc.mirror.tasks import is_overdue
 from mc.pipeline import jobs
 from mc.web.bodies import TaskCreate, TaskPatch
 from mc.web.events import activity_json
-from mc.web.http import Ctx, HttpError, js, number_param
+from mc.web.http import Ctx, js, number_param
 
 
 def _job_json(job: jobs.Job) -> dict[str, Any]:
@@ -59,8 +59,7 @@ def report_job(c: Ctx) -> Response:
         raise InvalidInput("error: say what went wrong")
     found = jobs.get(c.conn, number)
     if not c.who.may_report(found.id, found.project_id):
-        raise HttpError(
-            403,
+        raise NotAllowed(
             f"only a person, or the agent token issued for job {number} (or its project), "
             "may report it",
         )
@@ -114,7 +113,7 @@ def patch_task(c: Ctx) -> Response:
     number = number_param(c.params["id"], "task id")
     expected = c.if_match()
     if expected is None:
-        raise HttpError(428, "If-Match: required (the etag of the version you edited)")
+        raise VersionRequired("If-Match: required (the etag of the version you edited)")
     b: TaskPatch = c.body
     given = {k: getattr(b, k) for k in b.model_fields_set}
     task = tasks.update(c.conn, number, **given, expect=expected)
@@ -126,7 +125,7 @@ def delete_task(c: Ctx) -> Response:
     number = number_param(c.params["id"], "task id")
     expected = c.if_match()
     if expected is None:
-        raise HttpError(428, "If-Match: required (the etag of the version you delete)")
+        raise VersionRequired("If-Match: required (the etag of the version you delete)")
     tasks.delete(c.conn, number, expect=expected)
     return Response(status_code=204)
 
