@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from mc.board.layout import Lane
@@ -171,7 +172,8 @@ def heartbeat(conn: db.Connection, job: Job, *, lease: float = LEASE_SECONDS) ->
     return bool(row["cancel_requested"])
 
 
-def succeed(conn: db.Connection, job: Job, result: Any = None) -> Job:
+def succeed(conn: db.Connection, job: Job, result: object = None) -> Job:
+    """The run succeeded: the job ends with ``result``. LeaseLost if it is not ours."""
     with db.translated(), conn.transaction():
         row = db.fetch_one(
             conn,
@@ -181,6 +183,36 @@ def succeed(conn: db.Connection, job: Job, result: Any = None) -> Job:
         found = _fenced(row, job)
         _notify(conn, job=job.id, kind="succeeded")
     return found
+
+
+class Fence:
+    """A job's row held with this worker's lease token until the transaction ends (see
+    ``fenced``): what is recorded through it lands only while the job is still ours."""
+
+    def __init__(self, conn: db.Connection, job: Job) -> None:
+        self.conn = conn
+        self.job = job
+
+    def set_result(self, result: object) -> None:
+        """Record a result before the job ends (a review's verdict, which the mirror
+        reads when it syncs the commit that follows)."""
+        db.execute(self.conn, "job_set_result", {"id": self.job.id, "result": db.jsonb(result)})
+
+    def succeed(self, result: object = None) -> Job:
+        """The job succeeded, in the same transaction as what was done under the fence."""
+        return succeed(self.conn, self.job, result)
+
+
+@contextmanager
+def fenced(conn: db.Connection, job: Job) -> Iterator[Fence]:
+    """One transaction holding the job's row with this worker's lease token, for a
+    result that is more than a row (a git commit): LeaseLost before anything is done if
+    the job is no longer ours, and no other worker can take it until the transaction
+    ends. ``with jobs.fenced(conn, job) as fence: commit(); fence.succeed(result)``"""
+    with db.translated(), conn.transaction():
+        if db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token}) is None:
+            raise LeaseLost(f"job {job.id}: lease lost before recording the result")
+        yield Fence(conn, job)
 
 
 def fail(
@@ -331,11 +363,32 @@ def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error
     return job
 
 
+def find(conn: db.Connection, job_id: int) -> Job | None:
+    return _job(db.fetch_one(conn, "job_get", {"id": job_id}))
+
+
 def get(conn: db.Connection, job_id: int) -> Job:
-    job = _job(db.fetch_one(conn, "job_get", {"id": job_id}))
+    job = find(conn, job_id)
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     return job
+
+
+class Report(NamedTuple):
+    """A hand-off job's outcome, as `mc job complete|fail` (or the API) reported it."""
+
+    ok: bool
+    notes: str = ""
+    error: str = ""
+
+
+def read_report(conn: db.Connection, job_id: int) -> Report | None:
+    """The report on a hand-off job, or None while there is none."""
+    job = find(conn, job_id)
+    said = job.reported if job is not None else None
+    if not said:
+        return None
+    return Report(bool(said.get("ok")), str(said.get("notes") or ""), str(said.get("error") or ""))
 
 
 def listing(

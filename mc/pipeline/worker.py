@@ -509,16 +509,11 @@ class Worker:
             reason = beat()
             if reason:
                 return Verdict(False, reason)
-            row = db.fetch_one(conn, "job_get", {"id": job.id})
+            report = jobs.read_report(conn, job.id)
             conn.commit()
-            reported = row["reported"] if row else None
-            if reported:
-                ok = bool(reported.get("ok"))
-                return Verdict(
-                    ok,
-                    "" if ok else str(reported.get("error") or "reported failed"),
-                    summary=str(reported.get("notes") or ""),
-                )
+            if report is not None:
+                error = "" if report.ok else report.error or "reported failed"
+                return Verdict(report.ok, error, summary=report.notes)
             time.sleep(min(self.beat_every, 1.0))
 
     # ------------------------------------------------------------------ results
@@ -567,12 +562,6 @@ class Worker:
         else:
             self._review_done(conn, board, job, run)
 
-    def _fenced(self, conn: db.Connection, job: Job) -> None:
-        """Hold the job's row with our token for the rest of this transaction, or LeaseLost."""
-        row = db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token})
-        if row is None:
-            raise jobs.LeaseLost(f"job {job.id}: lease lost before recording the result")
-
     def _work_done(
         self,
         conn: db.Connection,
@@ -586,18 +575,9 @@ class Worker:
         if verdict.summary:
             artifacts.setdefault("summary.txt", verdict.summary.encode())
         config = board.config
-        with db.translated(), conn.transaction():
-            self._fenced(conn, job)
+        with jobs.fenced(conn, job) as fence:
             actions.complete(board, job.project_id, str(job.id), artifacts, attempt=job.attempt)
-            db.execute(
-                conn,
-                "job_mark_succeeded",
-                {
-                    "id": job.id,
-                    "token": job.lease_token,
-                    "result": db.jsonb({"artifacts": sorted(artifacts)}),
-                },
-            )
+            fence.succeed({"artifacts": sorted(artifacts)})
         reviewer = config.archetype(REVIEWER)
         jobs.enqueue(
             conn,
@@ -614,13 +594,11 @@ class Worker:
         assert isinstance(found, dict)  # the judge checked it
         verdict, notes = found["verdict"], found["notes"]
         rounds = board.config.review_rounds
-        with db.translated(), conn.transaction():
-            self._fenced(conn, job)
+        with jobs.fenced(conn, job) as fence:
             # The result first: the daemon accepts ready_for_human only with a passing
             # review job behind it, and reads this row when it syncs the commit.
-            db.execute(conn, "job_set_result", {"id": job.id, "result": db.jsonb(found)})
-        with db.translated(), conn.transaction():
-            self._fenced(conn, job)
+            fence.set_result(found)
+        with jobs.fenced(conn, job) as fence:
             if verdict == "pass":
                 actions.record_review(
                     board, job.project_id, str(job.id), "pass", notes, rework=False
@@ -634,11 +612,7 @@ class Worker:
                 actions.record_review(
                     board, job.project_id, str(job.id), "fail", notes, rework=False, escalate=spent
                 )
-            db.execute(
-                conn,
-                "job_mark_succeeded",
-                {"id": job.id, "token": job.lease_token, "result": db.jsonb(found)},
-            )
+            fence.succeed(found)
         if verdict == "fail" and job.round >= rounds:
             self._on_escalation(board, job, f"the review failed {job.round} times: {notes}")
         if verdict == "fail" and job.round < rounds:
