@@ -17,6 +17,7 @@ from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs
+from mc.pipeline.jobs import JobKind
 
 log = logging.getLogger("mc.pipeline")
 
@@ -63,7 +64,7 @@ def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
                 job = jobs.enqueue(
                     conn,
                     row["id"],
-                    "work",
+                    JobKind.WORK,
                     archetype.name,
                     priority=row["priority"] or 3,
                     max_attempts=archetype.max_attempts,

@@ -22,6 +22,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from mc.board.layout import Lane
@@ -52,11 +53,38 @@ class LeaseLost(McError):
     http_status = 409
 
 
+class JobState(StrEnum):
+    """Where a job is (the values are the database's and the API's)."""
+
+    QUEUED = "queued"  # waiting for a worker (and for its run_after)
+    RUNNING = "running"  # a worker holds its lease
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"  # its attempts are spent, or retrying cannot help
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: a project has at most one such job."""
+        return self in (JobState.QUEUED, JobState.RUNNING)
+
+
+class JobKind(StrEnum):
+    """What a job's agent does."""
+
+    WORK = "work"  # the project's archetype does the work (the project is in in-progress)
+    REVIEW = "review"  # the reviewer judges it (the project is in review)
+
+    @property
+    def lane(self) -> Lane:
+        """The lane a job of this kind runs in."""
+        return Lane.IN_PROGRESS if self is JobKind.WORK else Lane.REVIEW
+
+
 class Job(NamedTuple):
     id: int
     project_id: str
-    kind: str
-    state: str
+    kind: JobKind
+    state: JobState
     archetype: str
     priority: int
     round: int
@@ -97,7 +125,10 @@ class Job(NamedTuple):
 
 
 def _job(row: dict[str, Any] | None) -> Job | None:
-    return Job(**{k: row[k] for k in Job._fields}) if row else None
+    if not row:
+        return None
+    job = Job(**{k: row[k] for k in Job._fields})
+    return job._replace(kind=JobKind(job.kind), state=JobState(job.state))
 
 
 def _fenced(row: dict[str, Any] | None, job: Job) -> Job:
@@ -117,7 +148,7 @@ def _notify(conn: db.Connection, **payload: Any) -> None:
 def enqueue(
     conn: db.Connection,
     project_id: str,
-    kind: str,
+    kind: JobKind,
     archetype: str,
     *,
     priority: int = 3,
@@ -141,7 +172,7 @@ def enqueue(
             },
         )
         if row is not None:
-            _notify(conn, job=row["id"], kind="queued")
+            _notify(conn, job=row["id"], kind=JobState.QUEUED)
     return _job(row)
 
 
@@ -150,7 +181,7 @@ def claim(
     worker: str,
     *,
     lease: float = LEASE_SECONDS,
-    kinds: list[str] | None = None,
+    kinds: list[JobKind] | None = None,
 ) -> Job | None:
     """Take the next ready job (highest priority, then oldest), or None."""
     with db.translated(), conn.transaction():
@@ -181,7 +212,7 @@ def succeed(conn: db.Connection, job: Job, result: object = None) -> Job:
             {"id": job.id, "token": job.lease_token, "result": db.jsonb(result)},
         )
         found = _fenced(row, job)
-        _notify(conn, job=job.id, kind="succeeded")
+        _notify(conn, job=job.id, kind=JobState.SUCCEEDED)
     return found
 
 
@@ -258,7 +289,7 @@ def hand_back(conn: db.Connection, job: Job) -> Job:
         found = _fenced(
             db.fetch_one(conn, "job_hand_back", {"id": job.id, "token": job.lease_token}), job
         )
-        _notify(conn, job=job.id, kind="queued")
+        _notify(conn, job=job.id, kind=JobState.QUEUED)
     return found
 
 
@@ -267,7 +298,7 @@ def mark_cancelled(conn: db.Connection, job: Job) -> Job:
         found = _fenced(
             db.fetch_one(conn, "job_cancelled", {"id": job.id, "token": job.lease_token}), job
         )
-        _notify(conn, job=job.id, kind="cancelled")
+        _notify(conn, job=job.id, kind=JobState.CANCELLED)
     return found
 
 
@@ -307,7 +338,7 @@ def retry(conn: db.Connection, job_id: int) -> Job:
         if row is None:
             state = get(conn, job_id).state
             raise JobConflict(f"job {job_id} is {state}: only dead or cancelled jobs are retried")
-        _notify(conn, job=job_id, kind="queued")
+        _notify(conn, job=job_id, kind=JobState.QUEUED)
     job = _job(row)
     assert job is not None
     return job
@@ -323,11 +354,11 @@ def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
             f"{project_id} has no jobs yet: queue it with mc project queue {project_id}"
         )
     last = found[0]
-    if last.state not in ("dead", "cancelled"):
+    if last.state not in (JobState.DEAD, JobState.CANCELLED):
         raise TransitionRefused(
             f"{project_id}: its last job {last.id} is {last.state}; nothing to retry"
         )
-    wanted = Lane.IN_PROGRESS if last.kind == "work" else Lane.REVIEW
+    wanted = last.kind.lane
     if lane is not wanted:
         raise TransitionRefused(
             f"{project_id} is in {lane.value}, not {wanted.value}: its {last.kind} job cannot "
@@ -503,16 +534,16 @@ def spend_by_day(conn: db.Connection, since: dt.datetime, tz: str) -> list[DaySp
 class Outcomes(NamedTuple):
     """All jobs by state, and how often they were run again (the board's metrics)."""
 
-    by_state: dict[str, int]
+    by_state: dict[JobState, int]
     retried: int  # jobs that ran more than once
     retries: int  # runs beyond each job's first
 
 
 def outcomes(conn: db.Connection) -> Outcomes:
-    by_state: dict[str, int] = {}
+    by_state: dict[JobState, int] = {}
     retried = retries = 0
     for row in db.fetch_all(conn, "metrics_jobs"):
-        by_state[row["state"]] = row["n"]
+        by_state[JobState(row["state"])] = row["n"]
         retried += row["retried"] or 0
         retries += row["retries"] or 0
     return Outcomes(by_state, retried, retries)

@@ -32,14 +32,14 @@ from pathlib import Path
 from mc.board import actions
 from mc.board.board import Board
 from mc.board.config import Caps
-from mc.board.layout import ARTIFACTS_DIR, Lane
+from mc.board.layout import ARTIFACTS_DIR
 from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs, sandbox
 from mc.pipeline.brief import render_brief
 from mc.pipeline.execute import UNRENEWED, agent_env, run_agent
-from mc.pipeline.jobs import Job
+from mc.pipeline.jobs import Job, JobKind, JobState
 from mc.pipeline.logpump import LogPump
 from mc.pipeline.runners import (
     Outcome,
@@ -74,6 +74,11 @@ def sweep_job_folders(root: Path, rerun: int | None = None, now: float | None = 
             continue
         if old or (rerun is not None and folder.name.startswith(f"job-{rerun}-")):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _archetype_name(job: Job) -> str:
+    """The archetype whose agent runs ``job``: a review job's is always the reviewer."""
+    return REVIEWER if job.kind == JobKind.REVIEW else job.archetype
 
 
 def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
@@ -212,13 +217,12 @@ class Worker:
             board.fetch()
             use_accepted_config(board, conn)
             entry = board.get(job.project_id)
-            expected = Lane.IN_PROGRESS if job.kind == "work" else Lane.REVIEW
-            if entry.lane is not expected or entry.project is None:
+            if entry.lane is not job.kind.lane or entry.project is None:
                 jobs.mark_cancelled(conn, job)
                 log.info("job %s: %s is in %s now; not run", job.id, job.project_id, entry.lane)
                 return
             config = board.config
-            archetype = config.archetype(REVIEWER if job.kind == "review" else job.archetype)
+            archetype = config.archetype(_archetype_name(job))
             runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
             absent = missing(runner)
             if absent:
@@ -240,13 +244,13 @@ class Worker:
             workspace = folder / "ws"
             output.mkdir(parents=True)
             tree = None
-            if job.kind == "work" and entry.project.get("workspace"):
+            if job.kind == JobKind.WORK and entry.project.get("workspace"):
                 from mc.pipeline.worktree import open_worktree
 
                 tree = open_worktree(str(entry.project.get("workspace")), job.project_id, workspace)
             else:
                 workspace.mkdir()
-            if job.kind == "review":
+            if job.kind == JobKind.REVIEW:
                 self._copy_artifacts(board, job.project_id, workspace / "artifacts")
             from mc.mirror.tasks import listing
 
@@ -289,7 +293,7 @@ class Worker:
                 conn = back
                 extra: dict[str, bytes] = {}
                 try:
-                    if verdict.ok and job.kind == "work":
+                    if verdict.ok and job.kind == JobKind.WORK:
                         extra = read_artifacts(output, config.caps)
                         if not extra and tree is None and runner.spawns and archetype.output:
                             # Exit 0 with nothing to show is not work done (issue 12.9).
@@ -538,7 +542,7 @@ class Worker:
             log.warning("job %s: lease lost, result dropped", job.id)
             return
         if not verdict.ok:
-            archetype = board.config.archetype(REVIEWER if job.kind == "review" else job.archetype)
+            archetype = board.config.archetype(_archetype_name(job))
             failed = jobs.fail(
                 conn,
                 job,
@@ -548,7 +552,7 @@ class Worker:
                 base=self.backoff,
                 tempfail_cap=archetype.max_temporary,
             )
-            if failed.state == "dead":
+            if failed.state == JobState.DEAD:
                 if verdict.temporary:
                     why = f"failed temporarily {failed.tempfails} times in a row"
                 elif verdict.permanent:
@@ -557,7 +561,7 @@ class Worker:
                     why = f"failed {failed.attempts} times"
                 self._escalate(board, job, f"{job.kind} job {job.id} {why}: {verdict.error}")
             return
-        if job.kind == "work":
+        if job.kind == JobKind.WORK:
             self._work_done(conn, board, job, run, verdict, extra or {})
         else:
             self._review_done(conn, board, job, run)
@@ -582,7 +586,7 @@ class Worker:
         jobs.enqueue(
             conn,
             job.project_id,
-            "review",
+            JobKind.REVIEW,
             REVIEWER,
             priority=job.priority,
             round=job.round,
@@ -620,7 +624,7 @@ class Worker:
             jobs.enqueue(
                 conn,
                 job.project_id,
-                "work",
+                JobKind.WORK,
                 archetype.name,
                 priority=job.priority,
                 round=job.round + 1,

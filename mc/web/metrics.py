@@ -11,6 +11,7 @@ from typing import Any
 from mc.board.layout import LANE_NAMES_ORDERED
 from mc.mirror import db
 from mc.pipeline import jobs
+from mc.pipeline.jobs import JobState
 
 DAYS = 30
 
@@ -71,10 +72,7 @@ def compute(
             done_per_day[day] = done_per_day.get(day, 0) + 1
     snapshot_until(today + dt.timedelta(days=1))
 
-    ran = jobs.outcomes(conn)
-    job_counts = {k: 0 for k in ("succeeded", "dead", "cancelled", "running", "queued")}
-    job_counts.update(ran.by_state)
-    retried, failed = ran.retried, ran.retries
+    job_counts = _job_counts(conn)
     runs = jobs.run_seconds(conn)
     spend = _spend(conn, tz, days)
     conn.commit()
@@ -84,18 +82,25 @@ def compute(
         "cfd": cfd,
         "lead_time_hours": {"p50": _pct(lead, 0.5), "p90": _pct(lead, 0.9)},
         "cycle_time_hours": {lane: _pct(v, 0.5) for lane, v in stays.items() if lane != "done"},
-        "jobs": {
-            "succeeded": job_counts["succeeded"],
-            "failed": failed + job_counts["dead"],
-            "retried": retried,
-            "dead": job_counts["dead"],
-            "cancelled": job_counts["cancelled"],
-            "running": job_counts["running"],
-            "queued": job_counts["queued"],
-        },
+        "jobs": job_counts,
         "agent_run_seconds": {"p50": _pct(runs, 0.5), "p90": _pct(runs, 0.9)},
         "sync_lag_seconds": sync_lag,
         "spend": spend,
+    }
+
+
+def _job_counts(conn: db.Connection) -> dict[str, int]:
+    """Jobs by outcome; "failed" counts failed runs: those retried and the dead jobs'."""
+    ran = jobs.outcomes(conn)
+    n = dict.fromkeys(JobState, 0) | ran.by_state
+    return {
+        "succeeded": n[JobState.SUCCEEDED],
+        "failed": ran.retries + n[JobState.DEAD],
+        "retried": ran.retried,
+        "dead": n[JobState.DEAD],
+        "cancelled": n[JobState.CANCELLED],
+        "running": n[JobState.RUNNING],
+        "queued": n[JobState.QUEUED],
     }
 
 
