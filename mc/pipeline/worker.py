@@ -38,7 +38,7 @@ from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs, sandbox
 from mc.pipeline.brief import render_brief
-from mc.pipeline.execute import UNRENEWED, agent_env, run_agent
+from mc.pipeline.execute import StopReason, agent_env, run_agent
 from mc.pipeline.jobs import Job, JobKind, JobState
 from mc.pipeline.logpump import LogPump
 from mc.pipeline.runners import (
@@ -348,31 +348,33 @@ class Worker:
     ) -> Verdict:
         pump = LogPump(self.url, job, runner.reader(), runner.gives_up)
 
-        def shutting_down() -> str | None:
+        def shutting_down() -> StopReason | None:
             if pump.gave_up:
-                return "temporary"
-            return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
+                return StopReason.TEMPORARY
+            if self.stop.is_set() and self._shutting_down_too_long():
+                return StopReason.SHUTDOWN
+            return None
 
         beating = [conn]  # heartbeats go on over a new connection when the database restarts
 
-        def beat() -> str | None:
+        def beat() -> StopReason | None:
             if shutting_down():
-                return "shutdown"
+                return StopReason.SHUTDOWN
             try:
                 live = self._connected(beating[0], patience=0)
                 if live is None:
-                    return UNRENEWED
+                    return StopReason.UNRENEWED
                 beating[0] = live
-                return "cancel" if jobs.heartbeat(live, job, lease=self.lease) else None
+                return StopReason.CANCEL if jobs.heartbeat(live, job, lease=self.lease) else None
             except jobs.LeaseLost:
-                return "lease lost"
+                return StopReason.LEASE_LOST
             except McError as exc:
                 if not db.is_disconnect(exc):
                     raise
                 # Not renewed: the guard stops the agent before the lease can run out,
                 # unless the database is back by then (then the run goes on).
                 log.warning("job %s: heartbeat not sent: %s", job.id, exc)
-                return UNRENEWED
+                return StopReason.UNRENEWED
 
         env = agent_env(
             {
@@ -411,12 +413,12 @@ class Worker:
             pump.close()
             if confined:
                 sandbox.take_back([run.prompt_file.parent], sandbox.agent_user())
-        if execution.stopped == "temporary":  # stuck retrying: requeued, no attempt spent
+        if execution.stopped == StopReason.TEMPORARY:  # stuck retrying: requeued, no attempt spent
             said = runner.judge(run, Outcome(0, execution.output, execution.errors))
             error = said.error if not said.ok else f"stopped while retrying: {pump.gave_up}"
             return Verdict(False, error, temporary=True, usage=said.usage)
         if execution.stopped:
-            return Verdict(False, execution.stopped)
+            return Verdict(False, execution.stopped, stopped=execution.stopped)
         if execution.timed_out:
             return Verdict(False, f"timed out after {timeout:.0f} s")
         if gather:
@@ -472,7 +474,7 @@ class Worker:
         runner: Runner,
         env: dict[str, str],
         pump: LogPump,
-        beat: Callable[[], str | None],
+        beat: Callable[[], StopReason | None],
     ) -> Verdict:
         """No agent to spawn: announce the job (its log, the job event, and the runner's
         command if it has one), then wait for `mc job complete|fail JOB` (or the API)."""
@@ -512,7 +514,7 @@ class Worker:
         while True:
             reason = beat()
             if reason:
-                return Verdict(False, reason)
+                return Verdict(False, reason, stopped=reason)
             report = jobs.read_report(conn, job.id)
             conn.commit()
             if report is not None:
@@ -531,14 +533,14 @@ class Worker:
         verdict: Verdict,
         extra: dict[str, bytes] | None = None,
     ) -> None:
-        if verdict.error in ("cancel",):
+        if verdict.stopped == StopReason.CANCEL:
             jobs.mark_cancelled(conn, job)
             return
-        if verdict.error == "shutdown":
+        if verdict.stopped == StopReason.SHUTDOWN:
             jobs.hand_back(conn, job)
             log.info("job %s handed back (the worker is stopping)", job.id)
             return
-        if verdict.error == "lease lost":
+        if verdict.stopped == StopReason.LEASE_LOST:
             log.warning("job %s: lease lost, result dropped", job.id)
             return
         if not verdict.ok:
