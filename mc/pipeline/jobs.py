@@ -11,9 +11,16 @@ The rules, all enforced by SQL in sql/queries.sql:
 - a claim is one short statement (``FOR UPDATE SKIP LOCKED``) that bumps the job's
   ``lease_token``; the worker renews ``lease_until`` by heartbeat;
 - every write a worker makes names that token, so after a reclaim the old worker's
-  writes match no row (``LeaseLost``): fencing;
+  writes match no row (``LeaseLost``): fencing; a result that is more than a row (the
+  git commit of a work or review job) is made inside ``fenced``, which holds the row
+  with the token until the commit and ``succeed`` are one transaction;
 - a partial unique index allows one active (queued or running) job per project;
 - wake-up is a NOTIFY on ``mc_jobs``; workers also poll slowly as a safety net.
+
+This module alone runs the SQL about jobs, their logs and their usage; the worker, the
+dispatcher, the web and the CLI call it. Two readers of projects look at the table too:
+the mirror's sync (which cannot import the pipeline) reads the review job that a
+ready_for_human commit names, and the board's cards join each project's latest job.
 """
 
 from __future__ import annotations
