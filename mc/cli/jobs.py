@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from mc.cli.common import JsonOpt, _board, _connection, _print_json, app
 from mc.cli.projects import project_app
+
+if TYPE_CHECKING:
+    from mc.pipeline.jobs import Job
 
 job_app = typer.Typer(help="Agent runs: list, logs, retry, cancel, report.", no_args_is_help=True)
 
@@ -26,10 +29,12 @@ def usage_text(usage: Any) -> str:
     return f"{usage.input_tokens:,} in{cached}, {usage.output_tokens:,} out{cost}"
 
 
-def _job_line(job: Any) -> str:
+def _job_line(job: Job) -> str:
+    from mc.pipeline.jobs import JobState
+
     when = job.finished_at or job.started_at or job.created_at
-    error = f"  {job.last_error}" if job.last_error and job.state != "succeeded" else ""
-    run = job.attempt if job.state in ("queued", "running") else max(job.attempts, 1)
+    error = f"  {job.last_error}" if job.last_error and job.state != JobState.SUCCEEDED else ""
+    run = job.attempt if job.state.active else max(job.attempts, 1)
     return (
         f"{job.id:>5}  {job.kind:<6} {job.state:<9} {job.project_id:<24} "
         f"attempt {run}/{job.max_attempts}  {when:%Y-%m-%d %H:%M}{error}"
@@ -112,7 +117,7 @@ def job_logs(
                 continue
             job = jobs.get(conn, number)
             conn.commit()
-            if not follow or job.state not in ("queued", "running"):
+            if not follow or not job.state.active:
                 return
             time.sleep(0.5)
 

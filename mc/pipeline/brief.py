@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mc.board.board import Board
-from mc.pipeline.jobs import Job
+from mc.pipeline.jobs import Job, JobKind
 
 
 def render_brief(
@@ -25,7 +25,7 @@ def render_brief(
     assert entry.project is not None
     data = entry.project.data
     lines = [f"# {entry.project.title}", "", f"Project `{project_id}` ({data['archetype']})."]
-    if job.kind == "review":
+    if job.kind == JobKind.REVIEW:
         lines += [
             "",
             "You are the reviewer. Judge the work below against the brief and the acceptance "
@@ -37,11 +37,11 @@ def render_brief(
     if data.get("acceptance"):
         lines += ["", "## Acceptance criteria", "", *(f"- {a}" for a in data["acceptance"])]
     review = entry.project.review
-    if job.kind == "work" and job.notes:
+    if job.kind == JobKind.WORK and job.notes:
         lines += ["", "## Notes from the last review (fix these)", "", job.notes]
-    elif job.kind == "work" and review is not None and review.notes and not review.passed:
+    elif job.kind == JobKind.WORK and review is not None and review.notes and not review.passed:
         lines += ["", "## Notes from the last review (fix these)", "", review.notes]
-    if job.kind == "work" and data.get("feedback"):
+    if job.kind == JobKind.WORK and data.get("feedback"):
         lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
     if tasks:
         lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]

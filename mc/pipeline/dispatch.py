@@ -17,6 +17,7 @@ from mc.errors import McError
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs
+from mc.pipeline.jobs import JobKind
 
 log = logging.getLogger("mc.pipeline")
 
@@ -34,7 +35,7 @@ def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
     rows = db.fetch_all(conn, "dispatch_candidates")
     conn.commit()
     limit = config.wip_limits.get(Lane.IN_PROGRESS)
-    counts = {r["archetype"]: r["n"] for r in db.fetch_all(conn, "jobs_active_by_archetype")}
+    counts = jobs.active_work_by_archetype(conn)
     conn.commit()
     in_progress = sum(1 for r in db.fetch_all(conn, "projects_in_lane", {"lane": "in-progress"}))
     conn.commit()
@@ -63,7 +64,7 @@ def dispatch_ready(board: Board, conn: db.Connection) -> list[int]:
                 job = jobs.enqueue(
                     conn,
                     row["id"],
-                    "work",
+                    JobKind.WORK,
                     archetype.name,
                     priority=row["priority"] or 3,
                     max_attempts=archetype.max_attempts,
@@ -95,9 +96,9 @@ def spend_today(conn: db.Connection) -> dict[str, float]:
 
     zone = local_zone()
     start = dt.datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = db.fetch_all(conn, "spend_since", {"since": start})
+    spent = jobs.spend_since(conn, start)
     conn.commit()
-    return {r["archetype"]: float(r["usd"] or 0) for r in rows}
+    return spent
 
 
 def budget_spent(config: Any, archetype: Any, spent: dict[str, float]) -> str | None:

@@ -16,15 +16,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, NamedTuple
 
 from mc.pipeline.guard import KILLED_BY_GUARD
 
 OUTPUT_CAP = 1_000_000  # characters of output kept for judging the run
-# What beat() says when it could not renew the lease (the database is away): no byte goes
-# to the guard, so the agent stops before the lease runs out unless a later beat renews.
-UNRENEWED = "unrenewed"
+
+
+class StopReason(StrEnum):
+    """Why a run is stopped before its agent ends: what ``beat()`` and ``should_stop()``
+    answer, and ``Execution.stopped``."""
+
+    CANCEL = "cancel"  # a person cancelled the job: it ends, not retried
+    SHUTDOWN = "shutdown"  # the worker is stopping: the job goes back to the queue
+    LEASE_LOST = "lease lost"  # another worker has the job now: nothing is recorded
+    TEMPORARY = "temporary"  # the CLI is stuck retrying: requeued, no attempt spent
+    # Not a stop: beat() could not renew the lease (the database is away). No byte goes
+    # to the guard, so the agent stops before the lease runs out unless a later beat renews.
+    UNRENEWED = "unrenewed"
+
 
 # Variables an agent must never see: signing, the person's ssh-agent, the database,
 # tokens. The rest of the environment (PATH, HOME, the agent CLI's own login) stays.
@@ -36,7 +48,7 @@ class Execution(NamedTuple):
     code: int  # the agent's exit status (KILLED_BY_GUARD when it was stopped)
     output: str  # stdout (its head and tail when long), for the runner's judge
     timed_out: bool = False
-    stopped: str = ""  # why the run was stopped early ("cancel", "lease lost"), if it was
+    stopped: StopReason | None = None  # why the run was stopped early, if it was
     errors: str = ""  # stderr, the same way (some CLIs print their verdict there)
 
 
@@ -101,15 +113,15 @@ def run_agent(
     env: Mapping[str, str],
     timeout: float,
     on_output: Callable[[str, str], None],
-    beat: Callable[[], str | None],
-    should_stop: Callable[[], str | None] = lambda: None,
+    beat: Callable[[], StopReason | None],
+    should_stop: Callable[[], StopReason | None] = lambda: None,
     beat_every: float = 5.0,
     lease: float = 60.0,
     grace: float = 10.0,
     sandboxed: bool = False,
     stdin_file: Path | None = None,
 ) -> Execution:
-    """Run ``argv`` to the end, a timeout, or until ``beat()`` says stop ("cancel", ...).
+    """Run ``argv`` to the end, a timeout, or until ``beat()`` gives a StopReason.
 
     ``on_output(stream, text)`` gets stdout/stderr as they come. ``beat()`` is called
     every ``beat_every`` seconds; it renews the lease and returns a reason to stop.
@@ -118,44 +130,15 @@ def run_agent(
     bwrap command (mc.sandbox). ``stdin_file``: the agent reads it on stdin (the brief,
     which never goes in argv); else its stdin is empty.
     """
-    options = ["--sandbox"] if sandboxed else []
-    if stdin_file is not None:
-        options += ["--stdin", str(stdin_file)]
-    guard = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mc.pipeline.guard",
-            str(grace),
-            str(max(lease - 2 * beat_every, 5.0)),
-            *options,
-            "--",
-            *argv,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=dict(env),
+    guard = _start_guard(
+        argv, cwd, env, grace, max(lease - 2 * beat_every, 5.0), sandboxed, stdin_file
     )
-    assert guard.stdin is not None and guard.stdout is not None and guard.stderr is not None
-    captured = {"stdout": Capture(), "stderr": Capture()}
-
-    def pump(stream: IO[bytes], name: str) -> None:
-        for raw in iter(stream.readline, b""):
-            text = raw.decode("utf-8", "replace")
-            captured[name].add(text)
-            on_output(name, text)
-
-    readers = [
-        threading.Thread(target=pump, args=(guard.stdout, "stdout"), daemon=True),
-        threading.Thread(target=pump, args=(guard.stderr, "stderr"), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
+    assert guard.stdin is not None
+    captured, readers = _read_output(guard, on_output)
     started = time.monotonic()
     next_beat = started + beat_every
-    timed_out, stopped = False, ""
+    timed_out = False
+    stopped: StopReason | None = None
     while guard.poll() is None:
         try:
             guard.wait(timeout=0.1)
@@ -172,7 +155,7 @@ def run_agent(
         if now >= next_beat:
             next_beat = now + beat_every
             reason = beat()
-            if reason == UNRENEWED:
+            if reason == StopReason.UNRENEWED:
                 continue
             if reason and not stopped:
                 stopped = reason
@@ -190,6 +173,61 @@ def run_agent(
     )
 
 
+def _start_guard(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    grace: float,
+    silence: float,
+    sandboxed: bool,
+    stdin_file: Path | None,
+) -> subprocess.Popen[bytes]:
+    """The agent under its guard (mc.pipeline.guard): it stops the agent after ``grace``
+    once told, or by itself after ``silence`` seconds without a beat on its stdin."""
+    options = ["--sandbox"] if sandboxed else []
+    if stdin_file is not None:
+        options += ["--stdin", str(stdin_file)]
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mc.pipeline.guard",
+            str(grace),
+            str(silence),
+            *options,
+            "--",
+            *argv,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=dict(env),
+    )
+
+
+def _read_output(
+    guard: subprocess.Popen[bytes], on_output: Callable[[str, str], None]
+) -> tuple[dict[str, Capture], list[threading.Thread]]:
+    """Threads that pass the guard's stdout and stderr on as they come, and keep them."""
+    assert guard.stdout is not None and guard.stderr is not None
+    captured = {"stdout": Capture(), "stderr": Capture()}
+
+    def pump(stream: IO[bytes], name: str) -> None:
+        for raw in iter(stream.readline, b""):
+            text = raw.decode("utf-8", "replace")
+            captured[name].add(text)
+            on_output(name, text)
+
+    readers = [
+        threading.Thread(target=pump, args=(guard.stdout, "stdout"), daemon=True),
+        threading.Thread(target=pump, args=(guard.stderr, "stderr"), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    return captured, readers
+
+
 def _tell(pipe: IO[bytes], data: bytes) -> None:
     try:
         pipe.write(data)
@@ -203,4 +241,4 @@ def _close(pipe: IO[bytes]) -> None:
         pipe.close()
 
 
-__all__ = ["KILLED_BY_GUARD", "UNRENEWED", "Execution", "agent_env", "run_agent"]
+__all__ = ["KILLED_BY_GUARD", "Execution", "StopReason", "agent_env", "run_agent"]

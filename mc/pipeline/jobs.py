@@ -11,16 +11,25 @@ The rules, all enforced by SQL in sql/queries.sql:
 - a claim is one short statement (``FOR UPDATE SKIP LOCKED``) that bumps the job's
   ``lease_token``; the worker renews ``lease_until`` by heartbeat;
 - every write a worker makes names that token, so after a reclaim the old worker's
-  writes match no row (``LeaseLost``): fencing;
+  writes match no row (``LeaseLost``): fencing; a result that is more than a row (the
+  git commit of a work or review job) is made inside ``fenced``, which holds the row
+  with the token until the commit and ``succeed`` are one transaction;
 - a partial unique index allows one active (queued or running) job per project;
 - wake-up is a NOTIFY on ``mc_jobs``; workers also poll slowly as a safety net.
+
+This module alone runs the SQL about jobs, their logs and their usage; the worker, the
+dispatcher, the web and the CLI call it. Two readers of projects look at the table too:
+the mirror's sync (which cannot import the pipeline) reads the review job that a
+ready_for_human commit names, and the board's cards join each project's latest job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from mc.board.layout import Lane
@@ -33,11 +42,38 @@ BACKOFF_CAP = 600.0
 TEMPFAIL_CAP = 20  # temporary failures before a job is dead (with the backoff: ~2.5 h)
 
 
+class JobState(StrEnum):
+    """Where a job is (the values are the database's and the API's)."""
+
+    QUEUED = "queued"  # waiting for a worker (and for its run_after)
+    RUNNING = "running"  # a worker holds its lease
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"  # its attempts are spent, or retrying cannot help
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: a project has at most one such job."""
+        return self in (JobState.QUEUED, JobState.RUNNING)
+
+
+class JobKind(StrEnum):
+    """What a job's agent does."""
+
+    WORK = "work"  # the project's archetype does the work (the project is in in-progress)
+    REVIEW = "review"  # the reviewer judges it (the project is in review)
+
+    @property
+    def lane(self) -> Lane:
+        """The lane a job of this kind runs in."""
+        return Lane.IN_PROGRESS if self is JobKind.WORK else Lane.REVIEW
+
+
 class Job(NamedTuple):
     id: int
     project_id: str
-    kind: str
-    state: str
+    kind: JobKind
+    state: JobState
     archetype: str
     priority: int
     round: int
@@ -78,7 +114,10 @@ class Job(NamedTuple):
 
 
 def _job(row: dict[str, Any] | None) -> Job | None:
-    return Job(**{k: row[k] for k in Job._fields}) if row else None
+    if not row:
+        return None
+    job = Job(**{k: row[k] for k in Job._fields})
+    return job._replace(kind=JobKind(job.kind), state=JobState(job.state))
 
 
 def _fenced(row: dict[str, Any] | None, job: Job) -> Job:
@@ -98,7 +137,7 @@ def _notify(conn: db.Connection, **payload: Any) -> None:
 def enqueue(
     conn: db.Connection,
     project_id: str,
-    kind: str,
+    kind: JobKind,
     archetype: str,
     *,
     priority: int = 3,
@@ -122,7 +161,7 @@ def enqueue(
             },
         )
         if row is not None:
-            _notify(conn, job=row["id"], kind="queued")
+            _notify(conn, job=row["id"], kind=JobState.QUEUED)
     return _job(row)
 
 
@@ -131,7 +170,7 @@ def claim(
     worker: str,
     *,
     lease: float = LEASE_SECONDS,
-    kinds: list[str] | None = None,
+    kinds: list[JobKind] | None = None,
 ) -> Job | None:
     """Take the next ready job (highest priority, then oldest), or None."""
     with db.translated(), conn.transaction():
@@ -153,7 +192,8 @@ def heartbeat(conn: db.Connection, job: Job, *, lease: float = LEASE_SECONDS) ->
     return bool(row["cancel_requested"])
 
 
-def succeed(conn: db.Connection, job: Job, result: Any = None) -> Job:
+def succeed(conn: db.Connection, job: Job, result: object = None) -> Job:
+    """The run succeeded: the job ends with ``result``. LeaseLost if it is not ours."""
     with db.translated(), conn.transaction():
         row = db.fetch_one(
             conn,
@@ -161,8 +201,38 @@ def succeed(conn: db.Connection, job: Job, result: Any = None) -> Job:
             {"id": job.id, "token": job.lease_token, "result": db.jsonb(result)},
         )
         found = _fenced(row, job)
-        _notify(conn, job=job.id, kind="succeeded")
+        _notify(conn, job=job.id, kind=JobState.SUCCEEDED)
     return found
+
+
+class Fence:
+    """A job's row held with this worker's lease token until the transaction ends (see
+    ``fenced``): what is recorded through it lands only while the job is still ours."""
+
+    def __init__(self, conn: db.Connection, job: Job) -> None:
+        self.conn = conn
+        self.job = job
+
+    def set_result(self, result: object) -> None:
+        """Record a result before the job ends (a review's verdict, which the mirror
+        reads when it syncs the commit that follows)."""
+        db.execute(self.conn, "job_set_result", {"id": self.job.id, "result": db.jsonb(result)})
+
+    def succeed(self, result: object = None) -> Job:
+        """The job succeeded, in the same transaction as what was done under the fence."""
+        return succeed(self.conn, self.job, result)
+
+
+@contextmanager
+def fenced(conn: db.Connection, job: Job) -> Iterator[Fence]:
+    """One transaction holding the job's row with this worker's lease token, for a
+    result that is more than a row (a git commit): LeaseLost before anything is done if
+    the job is no longer ours, and no other worker can take it until the transaction
+    ends. ``with jobs.fenced(conn, job) as fence: commit(); fence.succeed(result)``"""
+    with db.translated(), conn.transaction():
+        if db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token}) is None:
+            raise LeaseLost(f"job {job.id}: lease lost before recording the result")
+        yield Fence(conn, job)
 
 
 def fail(
@@ -208,7 +278,7 @@ def hand_back(conn: db.Connection, job: Job) -> Job:
         found = _fenced(
             db.fetch_one(conn, "job_hand_back", {"id": job.id, "token": job.lease_token}), job
         )
-        _notify(conn, job=job.id, kind="queued")
+        _notify(conn, job=job.id, kind=JobState.QUEUED)
     return found
 
 
@@ -217,7 +287,7 @@ def mark_cancelled(conn: db.Connection, job: Job) -> Job:
         found = _fenced(
             db.fetch_one(conn, "job_cancelled", {"id": job.id, "token": job.lease_token}), job
         )
-        _notify(conn, job=job.id, kind="cancelled")
+        _notify(conn, job=job.id, kind=JobState.CANCELLED)
     return found
 
 
@@ -257,7 +327,7 @@ def retry(conn: db.Connection, job_id: int) -> Job:
         if row is None:
             state = get(conn, job_id).state
             raise JobConflict(f"job {job_id} is {state}: only dead or cancelled jobs are retried")
-        _notify(conn, job=job_id, kind="queued")
+        _notify(conn, job=job_id, kind=JobState.QUEUED)
     job = _job(row)
     assert job is not None
     return job
@@ -273,11 +343,11 @@ def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
             f"{project_id} has no jobs yet: queue it with mc project queue {project_id}"
         )
     last = found[0]
-    if last.state not in ("dead", "cancelled"):
+    if last.state not in (JobState.DEAD, JobState.CANCELLED):
         raise TransitionRefused(
             f"{project_id}: its last job {last.id} is {last.state}; nothing to retry"
         )
-    wanted = Lane.IN_PROGRESS if last.kind == "work" else Lane.REVIEW
+    wanted = last.kind.lane
     if lane is not wanted:
         raise TransitionRefused(
             f"{project_id} is in {lane.value}, not {wanted.value}: its {last.kind} job cannot "
@@ -313,11 +383,32 @@ def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error
     return job
 
 
+def find(conn: db.Connection, job_id: int) -> Job | None:
+    return _job(db.fetch_one(conn, "job_get", {"id": job_id}))
+
+
 def get(conn: db.Connection, job_id: int) -> Job:
-    job = _job(db.fetch_one(conn, "job_get", {"id": job_id}))
+    job = find(conn, job_id)
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     return job
+
+
+class Report(NamedTuple):
+    """A hand-off job's outcome, as `mc job complete|fail` (or the API) reported it."""
+
+    ok: bool
+    notes: str = ""
+    error: str = ""
+
+
+def read_report(conn: db.Connection, job_id: int) -> Report | None:
+    """The report on a hand-off job, or None while there is none."""
+    job = find(conn, job_id)
+    said = job.reported if job is not None else None
+    if not said:
+        return None
+    return Report(bool(said.get("ok")), str(said.get("notes") or ""), str(said.get("error") or ""))
 
 
 def listing(
@@ -390,6 +481,71 @@ def project_spend(conn: db.Connection, project_id: str) -> Spend:
         int(row["cached_tokens"] or 0),
         float(row["usd"]) if row["costed"] else None,
     )
+
+
+def spend_since(conn: db.Connection, since: dt.datetime) -> dict[str, float]:
+    """What agents cost since ``since``, per archetype (the dispatcher's daily budgets)."""
+    rows = db.fetch_all(conn, "spend_since", {"since": since})
+    return {r["archetype"]: float(r["usd"] or 0) for r in rows}
+
+
+class DaySpend(NamedTuple):
+    """What the jobs of one archetype and model cost and used on one day."""
+
+    day: dt.date
+    archetype: str
+    model: str | None
+    usd: float
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    jobs: int
+
+
+def spend_by_day(conn: db.Connection, since: dt.datetime, tz: str) -> list[DaySpend]:
+    """Cost and tokens per day (in time zone ``tz``), archetype and model since ``since``."""
+    rows = db.fetch_all(conn, "spend_by", {"since": since, "tz": tz})
+    return [
+        DaySpend(
+            r["day"].date(),
+            r["archetype"],
+            r["model"],
+            float(r["usd"] or 0),
+            int(r["input_tokens"] or 0),
+            int(r["output_tokens"] or 0),
+            int(r["cached_tokens"] or 0),
+            int(r["jobs"] or 0),
+        )
+        for r in rows
+    ]
+
+
+class Outcomes(NamedTuple):
+    """All jobs by state, and how often they were run again (the board's metrics)."""
+
+    by_state: dict[JobState, int]
+    retried: int  # jobs that ran more than once
+    retries: int  # runs beyond each job's first
+
+
+def outcomes(conn: db.Connection) -> Outcomes:
+    by_state: dict[JobState, int] = {}
+    retried = retries = 0
+    for row in db.fetch_all(conn, "metrics_jobs"):
+        by_state[JobState(row["state"])] = row["n"]
+        retried += row["retried"] or 0
+        retries += row["retries"] or 0
+    return Outcomes(by_state, retried, retries)
+
+
+def run_seconds(conn: db.Connection) -> list[float]:
+    """How long the latest (up to 1,000) successful runs took, newest first."""
+    return [r["s"] for r in db.fetch_all(conn, "metrics_run_seconds")]
+
+
+def active_work_by_archetype(conn: db.Connection) -> dict[str, int]:
+    """Queued and running work jobs per archetype (for its concurrency)."""
+    return {r["archetype"]: r["n"] for r in db.fetch_all(conn, "jobs_active_by_archetype")}
 
 
 def record_usage(conn: db.Connection, job: Job, usage: Any, model: str | None) -> None:

@@ -28,18 +28,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from mc.board import actions
 from mc.board.board import Board
-from mc.board.config import Caps
-from mc.board.layout import ARTIFACTS_DIR, Lane
+from mc.board.config import Archetype, Caps
+from mc.board.layout import ARTIFACTS_DIR
 from mc.errors import LeaseLost, McError, NoOutput
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs, sandbox
 from mc.pipeline.brief import render_brief
-from mc.pipeline.execute import UNRENEWED, agent_env, run_agent
-from mc.pipeline.jobs import Job
+from mc.pipeline.execute import Execution, StopReason, agent_env, run_agent
+from mc.pipeline.jobs import Job, JobKind, JobState
 from mc.pipeline.logpump import LogPump
 from mc.pipeline.runners import (
     Outcome,
@@ -53,6 +54,10 @@ from mc.pipeline.runners import (
     read_verdict,
     resolve,
 )
+
+if TYPE_CHECKING:
+    from mc.board.projectfile import Project
+    from mc.pipeline.worktree import Worktree
 
 log = logging.getLogger("mc.pipeline")
 
@@ -74,6 +79,70 @@ def sweep_job_folders(root: Path, rerun: int | None = None, now: float | None = 
             continue
         if old or (rerun is not None and folder.name.startswith(f"job-{rerun}-")):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+StopCheck = Callable[[], StopReason | None]  # run_agent's beat() and should_stop()
+
+
+class Setup(NamedTuple):
+    """A claimed job ready to run: what runs it, how, and where."""
+
+    archetype: Archetype
+    runner: Runner
+    confined: bool  # in the sandbox
+    run: Run  # the brief, the workspace and the output folder
+    folder: Path  # the run's own folder, outside the board's repository
+    tree: Worktree | None  # the project's own repository's worktree (work done in it)
+
+
+def _run_env(run: Run, runner: Runner) -> dict[str, str]:
+    """The agent's environment: ours without secrets, the run's MC_* and the runner's own."""
+    env = agent_env(
+        {
+            "MC_PROJECT_ID": run.project_id,
+            "MC_JOB_ID": str(run.job_id),
+            "MC_ARCHETYPE": run.archetype,
+            "MC_MODEL": run.model or "",
+            "MC_PROMPT_FILE": str(run.prompt_file),
+            "MC_OUTPUT_DIR": str(run.output_dir),
+        }
+    )
+    env.update(runner.env)  # the board's own settings for this runner (mc.yaml)
+    return env
+
+
+def _report_token(conn: db.Connection, job: Job) -> str:
+    """A token that may report this job and nothing else, for the one who does it (the
+    announcement's command gets it; it ends with the week)."""
+    import datetime as dt
+
+    from mc.mirror.auth import create_token
+
+    return create_token(
+        conn, f"job-{job.id}-{job.attempt}", "agent", scope=f"job:{job.id}",
+        ttl=dt.timedelta(days=7),
+    )  # fmt: skip
+
+
+def _announce(run: Run, runner: Runner, env: dict[str, str], pump: LogPump) -> None:
+    """Run a hand-off runner's command (it tells someone; it does not do the work)."""
+    try:
+        told = subprocess.run(
+            runner.argv(run),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        pump.add("mc", f"Announced with {runner.command[0]} (exit {told.returncode}).\n")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pump.add("mc", f"Announcing with {runner.command[0]} failed: {exc}\n")
+
+
+def _archetype_name(job: Job) -> str:
+    """The archetype whose agent runs ``job``: a review job's is always the reviewer."""
+    return REVIEWER if job.kind == JobKind.REVIEW else job.archetype
 
 
 def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
@@ -211,75 +280,13 @@ class Worker:
             board.remote = self.remote
             board.fetch()
             use_accepted_config(board, conn)
-            entry = board.get(job.project_id)
-            expected = Lane.IN_PROGRESS if job.kind == "work" else Lane.REVIEW
-            if entry.lane is not expected or entry.project is None:
-                jobs.mark_cancelled(conn, job)
-                log.info("job %s: %s is in %s now; not run", job.id, job.project_id, entry.lane)
+            chosen = self._choose(conn, board, job)
+            if chosen is None:
                 return
-            config = board.config
-            archetype = config.archetype(REVIEWER if job.kind == "review" else job.archetype)
-            runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
-            absent = missing(runner)
-            if absent:
-                log.error("job %s: not run: %s", job.id, absent)
-                jobs.fail(conn, job, absent, permanent=True)
-                self._escalate(board, job, absent)
-                return
-            confined = config.sandbox and runner.spawns
-            if confined and (why := sandbox.unavailable()):
-                log.error("job %s: not run: %s", job.id, why)
-                jobs.fail(conn, job, f"the sandbox cannot run here: {why}", permanent=True)
-                self._escalate(board, job, f"agents cannot be confined here: {why}")
-                return
-            # Outside the repository: no path from the agent's workspace leads to the board.
-            folder = sandbox.jobs_root(board.root) / f"job-{job.id}-{job.attempt}"
-            shutil.rmtree(folder, ignore_errors=True)
-            sweep_job_folders(folder.parent, job.id)
-            output = folder / "out"
-            workspace = folder / "ws"
-            output.mkdir(parents=True)
-            tree = None
-            if job.kind == "work" and entry.project.get("workspace"):
-                from mc.pipeline.worktree import open_worktree
-
-                tree = open_worktree(str(entry.project.get("workspace")), job.project_id, workspace)
-            else:
-                workspace.mkdir()
-            if job.kind == "review":
-                self._copy_artifacts(board, job.project_id, workspace / "artifacts")
-            from mc.mirror.tasks import listing
-
-            tasks = listing(conn, project=job.project_id)
-            conn.commit()
-            brief = render_brief(
-                board, job.project_id, job, tasks, workspace=workspace, output_dir=output
-            )
-            prompt_file = folder / "brief.md"
-            prompt_file.write_text(brief)
-            run = Run(
-                job.project_id,
-                job.id,
-                job.kind,
-                archetype.name,
-                entry.project.get("model") or archetype.model,  # the project's own first
-                brief,
-                prompt_file,
-                output,
-                workspace,
-            )
+            setup = self._prepare(conn, board, job, *chosen)
+            caps = board.config.caps
             try:
-                gather = runner.collect_workspace and tree is None
-                verdict = self._execute(
-                    conn,
-                    job,
-                    runner,
-                    run,
-                    archetype.timeout,
-                    confined,
-                    gather=gather,
-                    caps=config.caps,
-                )
+                verdict = self._execute(conn, job, setup, caps)
                 # The database may have restarted while the agent ran: record the result
                 # once it is back (fenced by the lease token as ever), within the lease.
                 back = self._connected(conn, patience=self.lease)
@@ -287,37 +294,127 @@ class Worker:
                     log.warning("job %s: the database did not come back; result dropped", job.id)
                     return
                 conn = back
-                extra: dict[str, bytes] = {}
-                try:
-                    if verdict.ok and job.kind == "work":
-                        extra = read_artifacts(output, config.caps)
-                        if not extra and tree is None and runner.spawns and archetype.output:
-                            # Exit 0 with nothing to show is not work done (issue 12.9).
-                            raise NoOutput("the agent left nothing in its output folder")
-                    if tree is not None and verdict.ok:
-                        from mc.pipeline.worktree import collect
-
-                        extra.update(collect(tree, job.id))  # branch, diffstat, patch
-                        size = sum(len(data) for data in extra.values())
-                        if size > config.caps.max_total_bytes:
-                            raise TooMuchOutput(
-                                f"the change and artifacts are {size / 2**20:.1f} MB, over "
-                                f"the cap of {config.caps.max_total_bytes / 2**20:.1f} MB "
-                                "(artifacts.max_total_mb in mc.yaml)"
-                            )
-                except McError as exc:
-                    verdict = Verdict(False, str(exc))
-                self._finish(conn, board, job, run, verdict, extra)
+                verdict, extra = self._collect(job, setup, verdict, caps)
+                self._finish(conn, board, job, setup.run, verdict, extra)
                 if self.remote:  # the daemon follows the remote: tell it a push happened
                     db.notify(conn, db.PUSHED_CHANNEL)
                     conn.commit()
             finally:
-                if tree is not None:
+                if setup.tree is not None:
                     from mc.pipeline.worktree import close_worktree
 
-                    close_worktree(tree)
+                    close_worktree(setup.tree)
             if verdict.ok:  # a failed run's folder stays for a look (until it runs again)
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(setup.folder, ignore_errors=True)
+
+    def _choose(
+        self, conn: db.Connection, board: Board, job: Job
+    ) -> tuple[Project, Archetype, Runner, bool] | None:
+        """The project, the archetype and runner that run the job, and whether in the
+        sandbox; None when it cannot run here (the job is cancelled, or dead and escalated)."""
+        entry = board.get(job.project_id)
+        if entry.lane is not job.kind.lane or entry.project is None:
+            jobs.mark_cancelled(conn, job)
+            log.info("job %s: %s is in %s now; not run", job.id, job.project_id, entry.lane)
+            return None
+        config = board.config
+        archetype = config.archetype(_archetype_name(job))
+        runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
+        absent = missing(runner)
+        if absent:
+            log.error("job %s: not run: %s", job.id, absent)
+            jobs.fail(conn, job, absent, permanent=True)
+            self._escalate(board, job, absent)
+            return None
+        confined = config.sandbox and runner.spawns
+        if confined and (why := sandbox.unavailable()):
+            log.error("job %s: not run: %s", job.id, why)
+            jobs.fail(conn, job, f"the sandbox cannot run here: {why}", permanent=True)
+            self._escalate(board, job, f"agents cannot be confined here: {why}")
+            return None
+        return entry.project, archetype, runner, confined
+
+    def _prepare(
+        self,
+        conn: db.Connection,
+        board: Board,
+        job: Job,
+        project: Project,
+        archetype: Archetype,
+        runner: Runner,
+        confined: bool,
+    ) -> Setup:
+        """The run's folder: its workspace (the project's worktree, or the artifacts to
+        review), its output folder and its brief."""
+        # Outside the repository: no path from the agent's workspace leads to the board.
+        folder = sandbox.jobs_root(board.root) / f"job-{job.id}-{job.attempt}"
+        shutil.rmtree(folder, ignore_errors=True)
+        sweep_job_folders(folder.parent, job.id)
+        output = folder / "out"
+        workspace = folder / "ws"
+        output.mkdir(parents=True)
+        tree = None
+        if job.kind == JobKind.WORK and project.get("workspace"):
+            from mc.pipeline.worktree import open_worktree
+
+            tree = open_worktree(str(project.get("workspace")), job.project_id, workspace)
+        else:
+            workspace.mkdir()
+        if job.kind == JobKind.REVIEW:
+            self._copy_artifacts(board, job.project_id, workspace / "artifacts")
+        from mc.mirror.tasks import listing
+
+        tasks = listing(conn, project=job.project_id)
+        conn.commit()
+        brief = render_brief(
+            board, job.project_id, job, tasks, workspace=workspace, output_dir=output
+        )
+        prompt_file = folder / "brief.md"
+        prompt_file.write_text(brief)
+        run = Run(
+            job.project_id,
+            job.id,
+            job.kind,
+            archetype.name,
+            project.get("model") or archetype.model,  # the project's own first
+            brief,
+            prompt_file,
+            output,
+            workspace,
+        )
+        return Setup(archetype, runner, confined, run, folder, tree)
+
+    def _collect(
+        self, job: Job, setup: Setup, verdict: Verdict, caps: Caps
+    ) -> tuple[Verdict, dict[str, bytes]]:
+        """What a successful run leaves to commit: its output folder's files, and the
+        change in the project's worktree. Nothing at all, or too much, is a failed run."""
+        extra: dict[str, bytes] = {}
+        try:
+            if verdict.ok and job.kind == JobKind.WORK:
+                extra = read_artifacts(setup.run.output_dir, caps)
+                if (
+                    not extra
+                    and setup.tree is None
+                    and setup.runner.spawns
+                    and setup.archetype.output
+                ):
+                    # Exit 0 with nothing to show is not work done (issue 12.9).
+                    raise NoOutput("the agent left nothing in its output folder")
+            if setup.tree is not None and verdict.ok:
+                from mc.pipeline.worktree import collect
+
+                extra.update(collect(setup.tree, job.id))  # branch, diffstat, patch
+                size = sum(len(data) for data in extra.values())
+                if size > caps.max_total_bytes:
+                    raise TooMuchOutput(
+                        f"the change and artifacts are {size / 2**20:.1f} MB, over "
+                        f"the cap of {caps.max_total_bytes / 2**20:.1f} MB "
+                        "(artifacts.max_total_mb in mc.yaml)"
+                    )
+        except McError as exc:
+            verdict = Verdict(False, str(exc))
+        return verdict, extra
 
     def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
         from mc.board import artifacts
@@ -330,57 +427,13 @@ class Worker:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 
-    def _execute(
-        self,
-        conn: db.Connection,
-        job: Job,
-        runner: Runner,
-        run: Run,
-        timeout: float,
-        confined: bool = True,
-        *,
-        gather: bool = False,
-        caps: Caps | None = None,
-    ) -> Verdict:
+    def _execute(self, conn: db.Connection, job: Job, setup: Setup, caps: Caps) -> Verdict:
+        """Run the agent under its guard (or hand the job off), its output into the job's
+        log, and judge how it went."""
+        runner, run, confined = setup.runner, setup.run, setup.confined
         pump = LogPump(self.url, job, runner.reader(), runner.gives_up)
-
-        def shutting_down() -> str | None:
-            if pump.gave_up:
-                return "temporary"
-            return "shutdown" if self.stop.is_set() and self._shutting_down_too_long() else None
-
-        beating = [conn]  # heartbeats go on over a new connection when the database restarts
-
-        def beat() -> str | None:
-            if shutting_down():
-                return "shutdown"
-            try:
-                live = self._connected(beating[0], patience=0)
-                if live is None:
-                    return UNRENEWED
-                beating[0] = live
-                return "cancel" if jobs.heartbeat(live, job, lease=self.lease) else None
-            except LeaseLost:
-                return "lease lost"
-            except McError as exc:
-                if not db.is_disconnect(exc):
-                    raise
-                # Not renewed: the guard stops the agent before the lease can run out,
-                # unless the database is back by then (then the run goes on).
-                log.warning("job %s: heartbeat not sent: %s", job.id, exc)
-                return UNRENEWED
-
-        env = agent_env(
-            {
-                "MC_PROJECT_ID": run.project_id,
-                "MC_JOB_ID": str(run.job_id),
-                "MC_ARCHETYPE": run.archetype,
-                "MC_MODEL": run.model or "",
-                "MC_PROMPT_FILE": str(run.prompt_file),
-                "MC_OUTPUT_DIR": str(run.output_dir),
-            }
-        )
-        env.update(runner.env)  # the board's own settings for this runner (mc.yaml)
+        should_stop, beat = self._stop_checks(conn, job, pump)
+        env = _run_env(run, runner)
         try:
             if not runner.spawns:
                 return self._handoff(conn, job, run, runner, env, pump, beat)
@@ -395,10 +448,10 @@ class Worker:
                 env=env,
                 sandboxed=confined,
                 stdin_file=run.prompt_file if runner.stdin else None,
-                timeout=timeout,
+                timeout=setup.archetype.timeout,
                 on_output=pump.add,
                 beat=beat,
-                should_stop=shutting_down,
+                should_stop=should_stop,
                 beat_every=self.beat_every,
                 lease=self.lease,
                 grace=self.grace,
@@ -407,15 +460,65 @@ class Worker:
             pump.close()
             if confined:
                 sandbox.take_back([run.prompt_file.parent], sandbox.agent_user())
-        if execution.stopped == "temporary":  # stuck retrying: requeued, no attempt spent
+        return self._judge(conn, job, setup, execution, pump.gave_up, caps)
+
+    def _stop_checks(
+        self, conn: db.Connection, job: Job, pump: LogPump
+    ) -> tuple[StopCheck, StopCheck]:
+        """run_agent's ``should_stop`` (asked ten times a second) and ``beat`` (every
+        ``beat_every`` seconds: it renews the lease and says whether to go on)."""
+
+        def shutting_down() -> StopReason | None:
+            if pump.gave_up:
+                return StopReason.TEMPORARY
+            if self.stop.is_set() and self._shutting_down_too_long():
+                return StopReason.SHUTDOWN
+            return None
+
+        beating = [conn]  # heartbeats go on over a new connection when the database restarts
+
+        def beat() -> StopReason | None:
+            if shutting_down():
+                return StopReason.SHUTDOWN
+            try:
+                live = self._connected(beating[0], patience=0)
+                if live is None:
+                    return StopReason.UNRENEWED
+                beating[0] = live
+                return StopReason.CANCEL if jobs.heartbeat(live, job, lease=self.lease) else None
+            except LeaseLost:
+                return StopReason.LEASE_LOST
+            except McError as exc:
+                if not db.is_disconnect(exc):
+                    raise
+                # Not renewed: the guard stops the agent before the lease can run out,
+                # unless the database is back by then (then the run goes on).
+                log.warning("job %s: heartbeat not sent: %s", job.id, exc)
+                return StopReason.UNRENEWED
+
+        return shutting_down, beat
+
+    def _judge(
+        self,
+        conn: db.Connection,
+        job: Job,
+        setup: Setup,
+        execution: Execution,
+        gave_up: str,
+        caps: Caps,
+    ) -> Verdict:
+        """How the run went: stopped, timed out, or as its runner judges it (its usage
+        recorded, fenced by the lease)."""
+        runner, run = setup.runner, setup.run
+        if execution.stopped == StopReason.TEMPORARY:  # stuck retrying: requeued, no attempt
             said = runner.judge(run, Outcome(0, execution.output, execution.errors))
-            error = said.error if not said.ok else f"stopped while retrying: {pump.gave_up}"
+            error = said.error if not said.ok else f"stopped while retrying: {gave_up}"
             return Verdict(False, error, temporary=True, usage=said.usage)
         if execution.stopped:
-            return Verdict(False, execution.stopped)
+            return Verdict(False, execution.stopped, stopped=execution.stopped)
         if execution.timed_out:
-            return Verdict(False, f"timed out after {timeout:.0f} s")
-        if gather:
+            return Verdict(False, f"timed out after {setup.archetype.timeout:.0f} s")
+        if runner.collect_workspace and setup.tree is None:
             try:
                 _gather(run.workspace, run.output_dir, caps)
             except McError as exc:
@@ -468,7 +571,7 @@ class Worker:
         runner: Runner,
         env: dict[str, str],
         pump: LogPump,
-        beat: Callable[[], str | None],
+        beat: StopCheck,
     ) -> Verdict:
         """No agent to spawn: announce the job (its log, the job event, and the runner's
         command if it has one), then wait for `mc job complete|fail JOB` (or the API)."""
@@ -479,46 +582,21 @@ class Worker:
             f"(or mc job fail {job.id} --error '...').\n",
         )
         jobs.await_report(conn, job)
-        # A token that may report this job and nothing else, for the one who does it (the
-        # announcement's command gets it; it ends with the week).
-        import datetime as dt
-
-        from mc.mirror.auth import create_token
-
-        env["MC_JOB_TOKEN"] = create_token(
-            conn, f"job-{job.id}-{job.attempt}", "agent", scope=f"job:{job.id}",
-            ttl=dt.timedelta(days=7),
-        )  # fmt: skip
+        env["MC_JOB_TOKEN"] = _report_token(conn, job)
         conn.commit()
         pump.drain()
         log.info("job %s for %s handed off: waiting for a report", job.id, job.project_id)
         if runner.command:  # e.g. tell the person's assistant; it does not do the work here
-            try:
-                told = subprocess.run(
-                    runner.argv(run),
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    timeout=60,
-                    check=False,
-                )
-                pump.add("mc", f"Announced with {runner.command[0]} (exit {told.returncode}).\n")
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                pump.add("mc", f"Announcing with {runner.command[0]} failed: {exc}\n")
+            _announce(run, runner, env, pump)
         while True:
             reason = beat()
             if reason:
-                return Verdict(False, reason)
-            row = db.fetch_one(conn, "job_get", {"id": job.id})
+                return Verdict(False, reason, stopped=reason)
+            report = jobs.read_report(conn, job.id)
             conn.commit()
-            reported = row["reported"] if row else None
-            if reported:
-                ok = bool(reported.get("ok"))
-                return Verdict(
-                    ok,
-                    "" if ok else str(reported.get("error") or "reported failed"),
-                    summary=str(reported.get("notes") or ""),
-                )
+            if report is not None:
+                error = "" if report.ok else report.error or "reported failed"
+                return Verdict(report.ok, error, summary=report.notes)
             time.sleep(min(self.beat_every, 1.0))
 
     # ------------------------------------------------------------------ results
@@ -532,18 +610,18 @@ class Worker:
         verdict: Verdict,
         extra: dict[str, bytes] | None = None,
     ) -> None:
-        if verdict.error in ("cancel",):
+        if verdict.stopped == StopReason.CANCEL:
             jobs.mark_cancelled(conn, job)
             return
-        if verdict.error == "shutdown":
+        if verdict.stopped == StopReason.SHUTDOWN:
             jobs.hand_back(conn, job)
             log.info("job %s handed back (the worker is stopping)", job.id)
             return
-        if verdict.error == "lease lost":
+        if verdict.stopped == StopReason.LEASE_LOST:
             log.warning("job %s: lease lost, result dropped", job.id)
             return
         if not verdict.ok:
-            archetype = board.config.archetype(REVIEWER if job.kind == "review" else job.archetype)
+            archetype = board.config.archetype(_archetype_name(job))
             failed = jobs.fail(
                 conn,
                 job,
@@ -553,7 +631,7 @@ class Worker:
                 base=self.backoff,
                 tempfail_cap=archetype.max_temporary,
             )
-            if failed.state == "dead":
+            if failed.state == JobState.DEAD:
                 if verdict.temporary:
                     why = f"failed temporarily {failed.tempfails} times in a row"
                 elif verdict.permanent:
@@ -562,16 +640,10 @@ class Worker:
                     why = f"failed {failed.attempts} times"
                 self._escalate(board, job, f"{job.kind} job {job.id} {why}: {verdict.error}")
             return
-        if job.kind == "work":
+        if job.kind == JobKind.WORK:
             self._work_done(conn, board, job, run, verdict, extra or {})
         else:
             self._review_done(conn, board, job, run)
-
-    def _fenced(self, conn: db.Connection, job: Job) -> None:
-        """Hold the job's row with our token for the rest of this transaction, or LeaseLost."""
-        row = db.fetch_one(conn, "job_lock_fenced", {"id": job.id, "token": job.lease_token})
-        if row is None:
-            raise LeaseLost(f"job {job.id}: lease lost before recording the result")
 
     def _work_done(
         self,
@@ -586,23 +658,14 @@ class Worker:
         if verdict.summary:
             artifacts.setdefault("summary.txt", verdict.summary.encode())
         config = board.config
-        with db.translated(), conn.transaction():
-            self._fenced(conn, job)
+        with jobs.fenced(conn, job) as fence:
             actions.complete(board, job.project_id, str(job.id), artifacts, attempt=job.attempt)
-            db.execute(
-                conn,
-                "job_mark_succeeded",
-                {
-                    "id": job.id,
-                    "token": job.lease_token,
-                    "result": db.jsonb({"artifacts": sorted(artifacts)}),
-                },
-            )
+            fence.succeed({"artifacts": sorted(artifacts)})
         reviewer = config.archetype(REVIEWER)
         jobs.enqueue(
             conn,
             job.project_id,
-            "review",
+            JobKind.REVIEW,
             REVIEWER,
             priority=job.priority,
             round=job.round,
@@ -614,13 +677,11 @@ class Worker:
         assert isinstance(found, dict)  # the judge checked it
         verdict, notes = found["verdict"], found["notes"]
         rounds = board.config.review_rounds
-        with db.translated(), conn.transaction():
-            self._fenced(conn, job)
+        with jobs.fenced(conn, job) as fence:
             # The result first: the daemon accepts ready_for_human only with a passing
             # review job behind it, and reads this row when it syncs the commit.
-            db.execute(conn, "job_set_result", {"id": job.id, "result": db.jsonb(found)})
-        with db.translated(), conn.transaction():
-            self._fenced(conn, job)
+            fence.set_result(found)
+        with jobs.fenced(conn, job) as fence:
             if verdict == "pass":
                 actions.record_review(
                     board, job.project_id, str(job.id), "pass", notes, rework=False
@@ -634,11 +695,7 @@ class Worker:
                 actions.record_review(
                     board, job.project_id, str(job.id), "fail", notes, rework=False, escalate=spent
                 )
-            db.execute(
-                conn,
-                "job_mark_succeeded",
-                {"id": job.id, "token": job.lease_token, "result": db.jsonb(found)},
-            )
+            fence.succeed(found)
         if verdict == "fail" and job.round >= rounds:
             self._on_escalation(board, job, f"the review failed {job.round} times: {notes}")
         if verdict == "fail" and job.round < rounds:
@@ -646,7 +703,7 @@ class Worker:
             jobs.enqueue(
                 conn,
                 job.project_id,
-                "work",
+                JobKind.WORK,
                 archetype.name,
                 priority=job.priority,
                 round=job.round + 1,

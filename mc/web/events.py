@@ -23,6 +23,7 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from mc.mirror import db
+from mc.pipeline import jobs
 
 log = logging.getLogger("mc.web")
 
@@ -255,9 +256,9 @@ class Hub:
             ids = note.get("jobs") or ([note["job"]] if "job" in note else [])
             out: list[tuple[int | None, bytes]] = []
             for job_id in ids[:50]:
-                row = db.fetch_one(self._read(), "job_get", {"id": job_id})
-                if row is not None:
-                    data = {"job": job_id, "project": row["project_id"], "state": row["state"]}
+                job = jobs.find(self._read(), job_id)
+                if job is not None:
+                    data = {"job": job_id, "project": job.project_id, "state": job.state}
                     out.append((None, frame("job", data)))
             return out
         out = []

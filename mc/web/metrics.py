@@ -10,6 +10,8 @@ from typing import Any
 
 from mc.board.layout import LANE_NAMES_ORDERED
 from mc.mirror import db
+from mc.pipeline import jobs
+from mc.pipeline.jobs import JobState
 
 DAYS = 30
 
@@ -70,13 +72,8 @@ def compute(
             done_per_day[day] = done_per_day.get(day, 0) + 1
     snapshot_until(today + dt.timedelta(days=1))
 
-    job_counts = {k: 0 for k in ("succeeded", "dead", "cancelled", "running", "queued")}
-    retried = failed = 0
-    for row in db.fetch_all(conn, "metrics_jobs"):
-        job_counts[row["state"]] = row["n"]
-        retried += row["retried"] or 0
-        failed += row["retries"] or 0
-    runs = [r["s"] for r in db.fetch_all(conn, "metrics_run_seconds")]
+    job_counts = _job_counts(conn)
+    runs = jobs.run_seconds(conn)
     spend = _spend(conn, tz, days)
     conn.commit()
     return {
@@ -85,41 +82,45 @@ def compute(
         "cfd": cfd,
         "lead_time_hours": {"p50": _pct(lead, 0.5), "p90": _pct(lead, 0.9)},
         "cycle_time_hours": {lane: _pct(v, 0.5) for lane, v in stays.items() if lane != "done"},
-        "jobs": {
-            "succeeded": job_counts["succeeded"],
-            "failed": failed + job_counts["dead"],
-            "retried": retried,
-            "dead": job_counts["dead"],
-            "cancelled": job_counts["cancelled"],
-            "running": job_counts["running"],
-            "queued": job_counts["queued"],
-        },
+        "jobs": job_counts,
         "agent_run_seconds": {"p50": _pct(runs, 0.5), "p90": _pct(runs, 0.9)},
         "sync_lag_seconds": sync_lag,
         "spend": spend,
     }
 
 
+def _job_counts(conn: db.Connection) -> dict[str, int]:
+    """Jobs by outcome; "failed" counts failed runs: those retried and the dead jobs'."""
+    ran = jobs.outcomes(conn)
+    n = dict.fromkeys(JobState, 0) | ran.by_state
+    return {
+        "succeeded": n[JobState.SUCCEEDED],
+        "failed": ran.retries + n[JobState.DEAD],
+        "retried": ran.retried,
+        "dead": n[JobState.DEAD],
+        "cancelled": n[JobState.CANCELLED],
+        "running": n[JobState.RUNNING],
+        "queued": n[JobState.QUEUED],
+    }
+
+
 def _spend(conn: db.Connection, tz: dt.tzinfo, days: list[dt.date]) -> dict[str, Any]:
     """What agents cost and used, per day, archetype and model (as their CLIs reported)."""
     start = dt.datetime.combine(days[0], dt.time(), tzinfo=tz)
-    rows = db.fetch_all(conn, "spend_by", {"since": start, "tz": str(tz)})
     per_day = {d.isoformat(): 0.0 for d in days}
     groups: dict[str, dict[str, dict[str, float]]] = {"archetype": {}, "model": {}}
-    for row in rows:
-        usd = float(row["usd"] or 0)
-        day = row["day"].date().isoformat()
+    for row in jobs.spend_by_day(conn, start, str(tz)):
+        day = row.day.isoformat()
         if day in per_day:
-            per_day[day] += usd
-        for key in ("archetype", "model"):
-            name = row[key] or "unknown"
+            per_day[day] += row.usd
+        for key, name in (("archetype", row.archetype), ("model", row.model)):
             entry = groups[key].setdefault(
-                name, {"usd": 0.0, "input_tokens": 0, "output_tokens": 0, "jobs": 0}
+                name or "unknown", {"usd": 0.0, "input_tokens": 0, "output_tokens": 0, "jobs": 0}
             )
-            entry["usd"] += usd
-            entry["input_tokens"] += int(row["input_tokens"] or 0)
-            entry["output_tokens"] += int(row["output_tokens"] or 0)
-            entry["jobs"] += int(row["jobs"] or 0)
+            entry["usd"] += row.usd
+            entry["input_tokens"] += row.input_tokens
+            entry["output_tokens"] += row.output_tokens
+            entry["jobs"] += row.jobs
     return {
         "by_day": [{"day": d, "usd": round(v, 6)} for d, v in per_day.items()],
         "by_archetype": [{"name": k, **v} for k, v in sorted(groups["archetype"].items())],
@@ -150,10 +151,10 @@ class Collector:
         )
         done.add_metric([], sum(d["done"] for d in m["throughput"]))
         yield done
-        jobs = GaugeMetricFamily("mc_jobs", "Jobs by outcome", labels=["state"])
+        by_state = GaugeMetricFamily("mc_jobs", "Jobs by outcome", labels=["state"])
         for state, n in m["jobs"].items():
-            jobs.add_metric([state], n)
-        yield jobs
+            by_state.add_metric([state], n)
+        yield by_state
         for name, key, help_text in (
             ("mc_lead_time_hours", "lead_time_hours", "Created to done, hours"),
             ("mc_agent_run_seconds", "agent_run_seconds", "Successful agent run time, seconds"),

@@ -25,6 +25,7 @@ from mc.mirror import auth, db
 from mc.mirror.replay import META_CONFIG, META_CONFIG_REFUSED, META_LAST
 from mc.mirror.tasks import is_overdue
 from mc.pipeline import jobs
+from mc.pipeline.jobs import JobState
 from mc.web.bodies import ProjectCreate, ProjectPatch
 from mc.web.events import activity_json
 from mc.web.http import Ctx, cookie_name, dumps, js
@@ -47,7 +48,7 @@ def _job_of(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "max_attempts": row["job_max_attempts"],
         "started_at": row["job_started_at"],
         "last_error": row["job_last_error"],
-        "retrying": row["job_state"] == "queued" and row["job_attempts"] > 0,
+        "retrying": row["job_state"] == JobState.QUEUED and row["job_attempts"] > 0,
         "last_step": row["job_last_step"],  # the agent's latest step, in words
     }
 

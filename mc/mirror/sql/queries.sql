@@ -330,12 +330,8 @@ FROM jobs WHERE project_id = %(project)s;
 SELECT id FROM jobs WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running'
 FOR UPDATE;
 
--- name: job_mark_succeeded
-UPDATE jobs SET state = 'succeeded', finished_at = now(), lease_until = NULL,
-                attempts = attempts + 1, result = %(result)s, last_error = NULL
-WHERE id = %(id)s AND lease_token = %(token)s AND state = 'running';
-
 -- name: job_set_result
+-- Only under job_lock_fenced (jobs.Fence).
 UPDATE jobs SET result = %(result)s WHERE id = %(id)s;
 
 -- name: job_report

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from mc.board.config import Caps
 from mc.errors import ConfigError, TooMuchOutput, UnsafeOutput
+from mc.pipeline.execute import StopReason
 
 EX_TEMPFAIL = 75
 # The demo runner's agent: a stdlib-only script run by path (python -I), so inside the
@@ -76,6 +77,7 @@ class Verdict(NamedTuple):
     summary: str = ""
     permanent: bool = False  # dead at once: retrying cannot help (not logged in)
     usage: Usage | None = None
+    stopped: StopReason | None = None  # the run was stopped before its agent ended (error says so)
 
 
 LineReader = Callable[[str], "str | None"]  # one output line -> it in words (None: as is)
