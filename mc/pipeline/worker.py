@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -30,17 +29,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from mc.board import actions
 from mc.board.board import Board
 from mc.board.config import Archetype, Caps
 from mc.board.layout import ARTIFACTS_DIR
 from mc.errors import LeaseLost, McError, NoOutput
 from mc.mirror import db
 from mc.mirror.sync import use_accepted_config
-from mc.pipeline import jobs, sandbox
+from mc.pipeline import jobs, results, sandbox
 from mc.pipeline.brief import render_brief
 from mc.pipeline.execute import Execution, StopReason, agent_env, run_agent
-from mc.pipeline.jobs import Job, JobKind, JobState
+from mc.pipeline.jobs import Job, JobKind
 from mc.pipeline.logpump import LogPump
 from mc.pipeline.runners import (
     Outcome,
@@ -51,7 +49,6 @@ from mc.pipeline.runners import (
     Verdict,
     missing,
     read_artifacts,
-    read_verdict,
     resolve,
 )
 
@@ -61,7 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mc.pipeline")
 
-REVIEWER = "reviewer"
 POLL_SECONDS = 5.0
 BEAT_SECONDS = 5.0
 
@@ -138,11 +134,6 @@ def _announce(run: Run, runner: Runner, env: dict[str, str], pump: LogPump) -> N
         pump.add("mc", f"Announced with {runner.command[0]} (exit {told.returncode}).\n")
     except (OSError, subprocess.TimeoutExpired) as exc:
         pump.add("mc", f"Announcing with {runner.command[0]} failed: {exc}\n")
-
-
-def _archetype_name(job: Job) -> str:
-    """The archetype whose agent runs ``job``: a review job's is always the reviewer."""
-    return REVIEWER if job.kind == JobKind.REVIEW else job.archetype
 
 
 def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
@@ -295,7 +286,7 @@ class Worker:
                     return
                 conn = back
                 verdict, extra = self._collect(job, setup, verdict, caps)
-                self._finish(conn, board, job, setup.run, verdict, extra)
+                results.finish(conn, board, job, setup.run, verdict, extra, backoff=self.backoff)
                 if self.remote:  # the daemon follows the remote: tell it a push happened
                     db.notify(conn, db.PUSHED_CHANNEL)
                     conn.commit()
@@ -318,19 +309,19 @@ class Worker:
             log.info("job %s: %s is in %s now; not run", job.id, job.project_id, entry.lane)
             return None
         config = board.config
-        archetype = config.archetype(_archetype_name(job))
+        archetype = config.archetype(results.archetype_name(job))
         runner = resolve(archetype.runner, config.runners, archetype.command, archetype.args)
         absent = missing(runner)
         if absent:
             log.error("job %s: not run: %s", job.id, absent)
             jobs.fail(conn, job, absent, permanent=True)
-            self._escalate(board, job, absent)
+            results.escalate(board, job, absent)
             return None
         confined = config.sandbox and runner.spawns
         if confined and (why := sandbox.unavailable()):
             log.error("job %s: not run: %s", job.id, why)
             jobs.fail(conn, job, f"the sandbox cannot run here: {why}", permanent=True)
-            self._escalate(board, job, f"agents cannot be confined here: {why}")
+            results.escalate(board, job, f"agents cannot be confined here: {why}")
             return None
         return entry.project, archetype, runner, confined
 
@@ -598,145 +589,3 @@ class Worker:
                 error = "" if report.ok else report.error or "reported failed"
                 return Verdict(report.ok, error, summary=report.notes)
             time.sleep(min(self.beat_every, 1.0))
-
-    # ------------------------------------------------------------------ results
-
-    def _finish(
-        self,
-        conn: db.Connection,
-        board: Board,
-        job: Job,
-        run: Run,
-        verdict: Verdict,
-        extra: dict[str, bytes] | None = None,
-    ) -> None:
-        if verdict.stopped == StopReason.CANCEL:
-            jobs.mark_cancelled(conn, job)
-            return
-        if verdict.stopped == StopReason.SHUTDOWN:
-            jobs.hand_back(conn, job)
-            log.info("job %s handed back (the worker is stopping)", job.id)
-            return
-        if verdict.stopped == StopReason.LEASE_LOST:
-            log.warning("job %s: lease lost, result dropped", job.id)
-            return
-        if not verdict.ok:
-            archetype = board.config.archetype(_archetype_name(job))
-            failed = jobs.fail(
-                conn,
-                job,
-                verdict.error,
-                temporary=verdict.temporary,
-                permanent=verdict.permanent,
-                base=self.backoff,
-                tempfail_cap=archetype.max_temporary,
-            )
-            if failed.state == JobState.DEAD:
-                if verdict.temporary:
-                    why = f"failed temporarily {failed.tempfails} times in a row"
-                elif verdict.permanent:
-                    why = "cannot succeed as things are"
-                else:
-                    why = f"failed {failed.attempts} times"
-                self._escalate(board, job, f"{job.kind} job {job.id} {why}: {verdict.error}")
-            return
-        if job.kind == JobKind.WORK:
-            self._work_done(conn, board, job, run, verdict, extra or {})
-        else:
-            self._review_done(conn, board, job, run)
-
-    def _work_done(
-        self,
-        conn: db.Connection,
-        board: Board,
-        job: Job,
-        run: Run,
-        verdict: Verdict,
-        extra: dict[str, bytes],
-    ) -> None:
-        artifacts = dict(extra)  # the output folder's files (and coder work's branch, patch)
-        if verdict.summary:
-            artifacts.setdefault("summary.txt", verdict.summary.encode())
-        config = board.config
-        with jobs.fenced(conn, job) as fence:
-            actions.complete(board, job.project_id, str(job.id), artifacts, attempt=job.attempt)
-            fence.succeed({"artifacts": sorted(artifacts)})
-        reviewer = config.archetype(REVIEWER)
-        jobs.enqueue(
-            conn,
-            job.project_id,
-            JobKind.REVIEW,
-            REVIEWER,
-            priority=job.priority,
-            round=job.round,
-            max_attempts=reviewer.max_attempts,
-        )
-
-    def _review_done(self, conn: db.Connection, board: Board, job: Job, run: Run) -> None:
-        found = read_verdict(run.output_dir)
-        assert isinstance(found, dict)  # the judge checked it
-        verdict, notes = found["verdict"], found["notes"]
-        rounds = board.config.review_rounds
-        with jobs.fenced(conn, job) as fence:
-            # The result first: the daemon accepts ready_for_human only with a passing
-            # review job behind it, and reads this row when it syncs the commit.
-            fence.set_result(found)
-        with jobs.fenced(conn, job) as fence:
-            if verdict == "pass":
-                actions.record_review(
-                    board, job.project_id, str(job.id), "pass", notes, rework=False
-                )
-            elif job.round < rounds:
-                actions.record_review(
-                    board, job.project_id, str(job.id), "fail", notes, rework=True
-                )
-            else:
-                spent = f"the review failed {job.round} times; it needs you"
-                actions.record_review(
-                    board, job.project_id, str(job.id), "fail", notes, rework=False, escalate=spent
-                )
-            fence.succeed(found)
-        if verdict == "fail" and job.round >= rounds:
-            self._on_escalation(board, job, f"the review failed {job.round} times: {notes}")
-        if verdict == "fail" and job.round < rounds:
-            archetype = board.config.archetype(board.get(job.project_id).project.archetype)  # type: ignore[union-attr]
-            jobs.enqueue(
-                conn,
-                job.project_id,
-                JobKind.WORK,
-                archetype.name,
-                priority=job.priority,
-                round=job.round + 1,
-                max_attempts=archetype.max_attempts,
-                notes=notes,
-            )
-
-    def _escalate(self, board: Board, job: Job, reason: str) -> None:
-        with contextlib.suppress(McError):
-            actions.escalate(
-                board, job.project_id, reason, job=str(job.id), attempt=max(job.attempts, 1)
-            )
-        self._on_escalation(board, job, reason)
-
-    def _on_escalation(self, board: Board, job: Job, reason: str) -> None:
-        """mc.yaml's on_escalation command, with the details (its failure is only logged)."""
-        command = board.config.on_escalation
-        if not command:
-            return
-        details = json.dumps({"project": job.project_id, "job": job.id, "reason": reason})
-        try:
-            subprocess.run(
-                [*command, details],
-                stdin=subprocess.DEVNULL,
-                timeout=30,
-                env=agent_env(
-                    {
-                        "MC_PROJECT_ID": job.project_id,
-                        "MC_JOB_ID": str(job.id),
-                        "MC_ESCALATION": reason,
-                    }
-                ),
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("on_escalation for job %s failed: %s", job.id, exc)

@@ -164,6 +164,9 @@ def _webui() -> Path:
 
 
 def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
+    """The application: the API's route table (one line per route, kept together so the
+    whole surface reads in one place, which is why this function is long), the login
+    link, the live feed and the static UI."""
     web = Web(board_path, url, hosts=hosts)
     api = [
         Route("/api/session", endpoint(get_session)),
