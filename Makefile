@@ -22,11 +22,13 @@ $(VENV)/.dev: $(BIN)/mc
 	touch $@
 
 # The real agent CLIs the tests drive (offline, against local stand-ins of their model
-# APIs), pinned: their flags and output formats move between versions.
+# APIs), pinned: their flags and output formats move between versions. And the MCP
+# Inspector's CLI, a real MCP client for the assistant's board.
 # aider in a venv of its own; OpenClaw needs Node >= 24.16, which npm's `node` provides.
 $(AGENTS)/.installed: Makefile
 	npm install --prefix $(AGENTS) --no-audit --no-fund --loglevel=error \
-	  @anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0 @google/gemini-cli@0.61.0
+	  @anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0 @google/gemini-cli@0.61.0 \
+	  @modelcontextprotocol/inspector@2.12.0
 	$(PYTHON) -m venv $(AGENTS)/aider
 	$(AGENTS)/aider/bin/pip install -q aider-chat==0.86.2
 	npm install --prefix $(AGENTS)/node24 --no-audit --no-fund --loglevel=error node@24

@@ -125,6 +125,13 @@ def _program(variable: str, text: str) -> str:
     return text
 
 
+def _secret(variable: str, text: str) -> str:
+    """A secret, one line (never repeated in an error)."""
+    if len(text) > 200 or any(c.isspace() for c in text):
+        raise InvalidSetting(f"{variable} is not a token (one word, as mc token create printed it)")
+    return text
+
+
 # ---------------------------------------------------------------------- the settings
 
 
@@ -160,6 +167,11 @@ class Settings:
     git: Setting[str] = Setting(
         "MC_GIT", _program, "git",
         "The git program mc runs: a name on PATH or a path.",
+    )  # fmt: skip
+    token: Setting[str | None] = Setting(
+        "MC_TOKEN", _secret, None,
+        "The API token `mc mcp` acts with (a human or agent token from mc token create; "
+        "--token overrides it). Never printed.",
     )  # fmt: skip
 
     def __init__(self, given: Mapping[str, str]) -> None:

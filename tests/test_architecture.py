@@ -4,7 +4,7 @@
     mc.mirror    PostgreSQL: the mirror, jobs' tables, tasks, tokens      (imports board)
     mc.pipeline  dispatch, workers, runners, sandbox                     (imports board, mirror)
     mc.machine   this machine: the demo board, doctor, services          (imports the three above)
-    mc.web, mc.cli                                                       (import anything)
+    mc.web, mc.cli, mc.mcp                                               (import anything)
 
 Lazy imports inside functions count as much as those at the top. The git hooks run on
 every commit: their entry point imports mc.board and nothing heavier.
@@ -22,7 +22,7 @@ import mc
 PACKAGE = Path(mc.__file__).parent
 SHARED = {"mc", "mc.errors", "mc.resources", "mc.settings"}  # every layer may use these
 LAYERS = ["mc.board", "mc.mirror", "mc.pipeline", "mc.machine"]
-ADAPTERS = ["mc.web", "mc.cli"]
+ADAPTERS = ["mc.web", "mc.cli", "mc.mcp"]
 
 
 def _module(path: Path) -> str:

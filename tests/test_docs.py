@@ -151,6 +151,7 @@ GOOD: dict[str, tuple[str, object]] = {
     "MC_PG_USER": ("pgrunner", "pgrunner"),
     "MC_AGENT_USER": ("mc-agent", "mc-agent"),
     "MC_GIT": ("/opt/git/bin/git", "/opt/git/bin/git"),
+    "MC_TOKEN": ("kq3-Zx_9", "kq3-Zx_9"),
 }
 
 # One bad value per type: a folder, a database URL, a time zone, a user name, a program.
@@ -161,6 +162,7 @@ BAD: dict[str, str] = {
     "MC_PG_USER": "pg user",
     "MC_AGENT_USER": "agent:x",
     "MC_GIT": "git --no-pager",
+    "MC_TOKEN": "Bearer kq3-Zx_9",
 }
 
 
@@ -190,6 +192,12 @@ def test_a_bad_value_is_refused_in_one_line_naming_its_variable(variable: str) -
     message = str(caught.value)
     assert variable in message and "\n" not in message
     assert isinstance(caught.value, InvalidInput)  # what a bad MC_TZ always raised
+
+
+def test_a_token_is_never_repeated() -> None:
+    with pytest.raises(InvalidSetting) as caught:
+        _ = Settings.from_env({"MC_TOKEN": BAD["MC_TOKEN"]}).token
+    assert "kq3" not in str(caught.value)
 
 
 def test_a_database_url_is_never_repeated() -> None:

@@ -454,7 +454,8 @@ def test_a_handoff_job_is_announced_and_its_files_land_with_the_report(
     told = tmp_path / "told.txt"
     announce = (
         f"import os, sys; open('{told}.token', 'w').write(os.environ['MC_JOB_TOKEN']); "
-        f"open('{told}', 'w').write(' '.join(sys.argv[1:]))"
+        f"open('{told}.tmp', 'w').write(' '.join(sys.argv[1:])); "
+        f"os.replace('{told}.tmp', '{told}')"
     )
     work = (
         f"{{runner: handoff, command: [{sys.executable}, -c, \"{announce}\", '{{job_id}}', "

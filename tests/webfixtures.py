@@ -21,7 +21,7 @@ class Running:
     def __init__(self, board_path: Path, url: str) -> None:
         self.board_path = board_path
         self.url = url
-        self.daemon = Daemon(board_path, url, poll=0.5, dispatch=False)
+        self.daemon = Daemon(board_path, url, poll=0.5, dispatch=None)
         self.daemon_thread = threading.Thread(target=self.daemon.run)
         self.daemon_thread.start()
         self.server = WebServer(board_path, url, port=0).start()

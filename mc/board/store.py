@@ -409,8 +409,10 @@ _VIA: contextvars.ContextVar[str | None] = contextvars.ContextVar("mc_via", defa
 
 
 @contextmanager
-def acting_for(principal: str) -> Iterator[None]:
-    token = _VIA.set(" ".join(principal.split())[:200])
+def acting_for(principal: str, surface: str = "web") -> Iterator[None]:
+    """Commits made meanwhile are a request's (``surface``: web, mcp): their Mc-Via
+    trailer names who asked, and signing never waits on a prompt."""
+    token = _VIA.set(f"{surface}: " + " ".join(principal.split())[:200])
     try:
         yield
     finally:
@@ -422,7 +424,7 @@ def message(transition: Transition, actor: Actor) -> str:
     trailers = [("Mc-Action", transition.action), ("Mc-Actor", role)]
     via = _VIA.get()
     if via is not None and actor.role.is_person:
-        trailers.append(("Mc-Via", f"web: {via}"))
+        trailers.append(("Mc-Via", via))
     if transition.project_id is not None:
         trailers.append(("Mc-Project", transition.project_id))
     if transition.job is not None:

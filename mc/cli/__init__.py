@@ -11,7 +11,18 @@ from __future__ import annotations
 import os
 import sys
 
-from mc.cli import approvers, board, db, jobs, projects, serve, service, tasks, tokens  # noqa: F401
+from mc.cli import (  # noqa: F401  (they register their commands)
+    approvers,
+    assistant,
+    board,
+    db,
+    jobs,
+    projects,
+    serve,
+    service,
+    tasks,
+    tokens,
+)
 from mc.cli.common import app
 
 __all__ = ["app", "main"]

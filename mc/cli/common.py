@@ -83,19 +83,9 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _entry_json(entry: Entry, diverged: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A project as the API has it: accepted state; ``diverged`` when git holds a refused one."""
-    from mc.board.projectfile import to_json
+    from mc.mirror.view import entry_json
 
-    out: dict[str, Any] = {"id": entry.id, "lane": entry.lane.value, "path": entry.path}
-    mark = (diverged or {}).get(entry.id)
-    out["diverged"] = mark.to_json() if mark is not None else None
-    if entry.project is not None:
-        out.update(to_json(dict(entry.project.data)))
-        out["valid"] = True
-    else:
-        out["valid"] = False
-        out["error"] = entry.error
-    return out
+    return entry_json(entry, diverged)
 
 
 def _committed(result: Any, what: str) -> None:

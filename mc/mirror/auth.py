@@ -18,6 +18,12 @@ from mc.errors import InvalidInput, TokenExists, TokenNotFound
 from mc.mirror import db
 
 ROLES = ("human", "agent", "viewer")
+# Who may do what, for every surface (the web's routes, the MCP tools): a viewer reads,
+# an agent also comments, adds tasks and reports its hand-off job; only a person
+# creates, edits, moves and queues. Nobody approves through a token: that is a signature.
+READ = frozenset({"human", "agent", "viewer"})
+HUMAN = frozenset({"human"})
+HUMAN_OR_AGENT = frozenset({"human", "agent"})
 LOGIN_TTL = dt.timedelta(minutes=15)
 SESSION_TTL = dt.timedelta(days=30)
 

@@ -10,7 +10,7 @@ agree on the lane and say the same thing about the divergence (issue 12.6).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -106,3 +106,36 @@ def _accepted_entry(board: Board, row: dict[str, Any]) -> Entry | None:
     except (InvalidProjectFile, McError):
         return None
     return Entry(row["id"], lane, blob, project)
+
+
+def entry_json(entry: Entry, diverged: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A project as the CLI's --json and the assistant's tools give it: its fields (the
+    accepted version), where it is, and ``diverged`` when git holds a refused one."""
+    from mc.board.projectfile import to_json
+
+    out: dict[str, Any] = {"id": entry.id, "lane": entry.lane.value, "path": entry.path}
+    mark = (diverged or {}).get(entry.id)
+    out["diverged"] = mark.to_json() if mark is not None else None
+    if entry.project is not None:
+        out.update(to_json(dict(entry.project.data)))
+        out["valid"] = True
+    else:
+        out["valid"] = False
+        out["error"] = entry.error
+    return out
+
+
+def activity_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of the activity history, as the live feed and the tools give it."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "project_id": row["project_id"],
+        "from_lane": row["from_lane"],
+        "to_lane": row["to_lane"],
+        "action": row["action"],
+        "actor": row["actor"],
+        "who": row["who"],
+        "summary": row["summary"],
+        "at": row["at"].isoformat(),
+    }

@@ -27,14 +27,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from mc.board.layout import Lane
-from mc.errors import JobConflict, JobNotFound, LeaseLost, TransitionRefused
+from mc.errors import (
+    InvalidInput,
+    JobConflict,
+    JobNotFound,
+    LeaseLost,
+    NotAllowed,
+    TransitionRefused,
+)
 from mc.mirror import db
+from mc.mirror.auth import Principal
 
 LEASE_SECONDS = 60
 BACKOFF_BASE = 10.0
@@ -106,8 +115,11 @@ class Job(NamedTuple):
         return self.attempts + 1
 
     def to_json(self) -> dict[str, Any]:
+        """The job as every surface shows it (never its lease token: a worker's secret)."""
         out = {
-            k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in self._asdict().items()
+            k: v.isoformat() if isinstance(v, dt.datetime) else v
+            for k, v in self._asdict().items()
+            if k != "lease_token"
         }
         out["cost_usd"] = float(self.cost_usd) if self.cost_usd is not None else None
         return out
@@ -363,14 +375,30 @@ def await_report(conn: db.Connection, job: Job) -> None:
             raise LeaseLost(f"job {job.id}: lease lost before it was handed off")
 
 
-def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error: str = "") -> Job:
-    """`mc job complete|fail JOB`: the outcome of a handoff job, for its worker to record."""
+REPORT_FILES_MAX = 50
+REPORT_BYTES_MAX = 5 * 2**20
+_REPORT_NAME = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9._-]{0,99}){0,4}"
+)
+
+
+def report(
+    conn: db.Connection,
+    job_id: int,
+    *,
+    ok: bool,
+    notes: str = "",
+    error: str = "",
+    files: Mapping[str, str] | None = None,
+) -> Job:
+    """`mc job complete|fail JOB`: the outcome of a handoff job, for its worker to record.
+    ``files``: what was produced, by name (text), for an assistant that cannot reach the
+    job's output folder; its worker writes them there, and they become the artifacts."""
+    files = dict(files or {})
+    _check_report_files(files)
+    said = {"ok": ok, "notes": notes, "error": error, "files": files}
     with db.translated(), conn.transaction():
-        row = db.fetch_one(
-            conn,
-            "job_report",
-            {"id": job_id, "reported": db.jsonb({"ok": ok, "notes": notes, "error": error})},
-        )
+        row = db.fetch_one(conn, "job_report", {"id": job_id, "reported": db.jsonb(said)})
         if row is None:
             state = get(conn, job_id).state
             raise JobConflict(
@@ -381,6 +409,13 @@ def report(conn: db.Connection, job_id: int, *, ok: bool, notes: str = "", error
     job = _job(row)
     assert job is not None
     return job
+
+
+def waiting_handoffs(conn: db.Connection) -> list[Job]:
+    """Hand-off jobs announced and waiting for their report, oldest first."""
+    rows = db.fetch_all(conn, "jobs_waiting_handoff")
+    conn.commit()
+    return [j for j in map(_job, rows) if j is not None]
 
 
 def find(conn: db.Connection, job_id: int) -> Job | None:
@@ -394,12 +429,53 @@ def get(conn: db.Connection, job_id: int) -> Job:
     return job
 
 
+def report_as(
+    conn: db.Connection,
+    who: Principal | None,
+    job_id: int,
+    *,
+    ok: bool,
+    notes: str = "",
+    error: str = "",
+    files: Mapping[str, str] | None = None,
+) -> Job:
+    """A report by ``who`` (None: the person at the terminal): a person, or the agent
+    token issued for that job (or its project) — one agent must not report another's
+    work. A failure says what went wrong."""
+    if not ok and not error.strip():
+        raise InvalidInput("error: say what went wrong")
+    found = get(conn, job_id)
+    conn.commit()
+    if who is not None and not who.may_report(found.id, found.project_id):
+        raise NotAllowed(
+            f"only a person, or the agent token issued for job {job_id} (or its project), "
+            "may report it"
+        )
+    return report(conn, job_id, ok=ok, notes=notes, error=error, files=files)
+
+
+def _check_report_files(files: Mapping[str, str]) -> None:
+    """Names that stay inside the output folder, within the caps; else InvalidInput."""
+    if len(files) > REPORT_FILES_MAX:
+        raise InvalidInput(f"files: at most {REPORT_FILES_MAX}")
+    size = 0
+    for name, text in files.items():
+        if not _REPORT_NAME.fullmatch(name) or ".." in name.split("/"):
+            raise InvalidInput(f"files: {name!r} is not a plain relative file name")
+        if not isinstance(text, str):
+            raise InvalidInput(f"files: {name!r} is not text")
+        size += len(text.encode("utf-8"))
+    if size > REPORT_BYTES_MAX:
+        raise InvalidInput(f"files: over {REPORT_BYTES_MAX // 2**20} MB in all")
+
+
 class Report(NamedTuple):
     """A hand-off job's outcome, as `mc job complete|fail` (or the API) reported it."""
 
     ok: bool
     notes: str = ""
     error: str = ""
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) of what was produced
 
 
 def read_report(conn: db.Connection, job_id: int) -> Report | None:
@@ -408,7 +484,13 @@ def read_report(conn: db.Connection, job_id: int) -> Report | None:
     said = job.reported if job is not None else None
     if not said:
         return None
-    return Report(bool(said.get("ok")), str(said.get("notes") or ""), str(said.get("error") or ""))
+    files = said.get("files") or {}
+    return Report(
+        bool(said.get("ok")),
+        str(said.get("notes") or ""),
+        str(said.get("error") or ""),
+        tuple((str(k), str(v)) for k, v in files.items()) if isinstance(files, dict) else (),
+    )
 
 
 def listing(

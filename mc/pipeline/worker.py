@@ -136,6 +136,19 @@ def _announce(run: Run, runner: Runner, env: dict[str, str], pump: LogPump) -> N
         pump.add("mc", f"Announcing with {runner.command[0]} failed: {exc}\n")
 
 
+def _write_reported(output: Path, files: dict[str, str]) -> None:
+    """A hand-off report's files into the job's output folder (jobs.report checked the
+    names; a link planted there is replaced, never followed)."""
+    for name, text in files.items():
+        target = output / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            target.unlink()
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+
 def _gather(workspace: Path, output: Path, caps: Caps | None = None) -> None:
     """A CLI that writes only where it works: its files (not the artifacts it was given
     to review) join its output. Plain files only, as every artifact."""
@@ -586,6 +599,7 @@ class Worker:
             report = jobs.read_report(conn, job.id)
             conn.commit()
             if report is not None:
+                _write_reported(run.output_dir, dict(report.files))
                 error = "" if report.ok else report.error or "reported failed"
                 return Verdict(report.ok, error, summary=report.notes)
             time.sleep(min(self.beat_every, 1.0))

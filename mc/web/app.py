@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from mc.errors import McError, MethodNotAllowed, NotFound
 from mc.mirror import auth
-from mc.mirror.auth import Principal
+from mc.mirror.auth import HUMAN, HUMAN_OR_AGENT, Principal
 from mc.resources import data_dir
 from mc.web.bodies import (
     Comment,
@@ -39,8 +39,6 @@ from mc.web.bodies import (
 )
 from mc.web.events import replay_rows
 from mc.web.http import (
-    HUMAN,
-    HUMAN_OR_AGENT,
     Guard,
     authenticate,
     cookie_name,
@@ -167,7 +165,10 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
     """The application: the API's route table (one line per route, kept together so the
     whole surface reads in one place, which is why this function is long), the login
     link, the live feed and the static UI."""
+    from mc.mcp.http import McpEndpoint, running
+
     web = Web(board_path, url, hosts=hosts)
+    mcp = McpEndpoint(web, web.connection)  # the assistant's board, by bearer token
     api = [
         Route("/api/session", endpoint(get_session)),
         Route("/api/logout", endpoint(logout, body=Empty, write=True), methods=["POST"]),
@@ -240,6 +241,7 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
         Route("/api/activity", endpoint(activity)),
         Route("/api/metrics", endpoint(api_metrics)),
         Route("/metrics", endpoint(prometheus)),
+        Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]),
         Route("/login", login),
         Route("/", index),
         Mount("/static", StaticFiles(directory=_webui()), name="static"),
@@ -253,7 +255,8 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
         import asyncio
 
         web.hub.start(asyncio.get_running_loop())
-        yield
+        async with running(mcp):
+            yield
         web.close()
 
     app = Starlette(routes=api, lifespan=lifespan)

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from mc.mirror import db
+from mc.mirror.view import activity_json
 from mc.pipeline import jobs
 
 log = logging.getLogger("mc.web")
@@ -55,21 +56,6 @@ def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
     text = json.dumps(data, separators=(",", ":"), default=str)
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {text}\n\n".encode()
-
-
-def activity_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "project_id": row["project_id"],
-        "from_lane": row["from_lane"],
-        "to_lane": row["to_lane"],
-        "action": row["action"],
-        "actor": row["actor"],
-        "who": row["who"],
-        "summary": row["summary"],
-        "at": row["at"].isoformat(),
-    }
 
 
 class Hub:

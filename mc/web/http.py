@@ -30,7 +30,7 @@ from mc.errors import (
     NotAuthenticated,
 )
 from mc.mirror import auth, db
-from mc.mirror.auth import Principal
+from mc.mirror.auth import READ, Principal
 from mc.web.bodies import Body, validation_message
 
 if TYPE_CHECKING:
@@ -61,9 +61,6 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 MAX_BODY = 1 << 20
-READ = frozenset({"human", "agent", "viewer"})
-HUMAN = frozenset({"human"})
-HUMAN_OR_AGENT = frozenset({"human", "agent"})
 
 
 # ---------------------------------------------------------------------- JSON

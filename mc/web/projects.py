@@ -24,10 +24,10 @@ from mc.errors import (
 from mc.mirror import auth, db
 from mc.mirror.replay import META_CONFIG, META_CONFIG_REFUSED, META_LAST
 from mc.mirror.tasks import is_overdue
+from mc.mirror.view import activity_json
 from mc.pipeline import jobs
 from mc.pipeline.jobs import JobState
 from mc.web.bodies import ProjectCreate, ProjectPatch
-from mc.web.events import activity_json
 from mc.web.http import Ctx, cookie_name, dumps, js
 
 ARTIFACTS_SHOWN = 200

@@ -473,3 +473,8 @@ ORDER BY id DESC LIMIT 1000;
 -- name: projects_flagged
 -- Projects whose git file the rules refused: the accepted version the CLI shows instead.
 SELECT id, lane, applied_blob, flagged, flagged_commit FROM projects WHERE flagged IS NOT NULL;
+
+-- name: jobs_waiting_handoff
+-- Hand-off jobs announced and not reported yet: work for the person's assistant.
+SELECT * FROM jobs WHERE state = 'running' AND awaiting_report AND reported IS NULL
+ORDER BY id;
