@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from mc.board import actions
 from mc.board.board import Board
@@ -215,3 +216,44 @@ def test_task_row_done_link_and_escape(web: Running, page: Opened, board_path: P
     pg.wait_for_selector(row, state="detached", timeout=5000)  # done: not in the open list
     assert c.get(f"/api/tasks/{tid}").json()["done_at"]
     assert page.problems == []
+
+
+def test_the_tab_counts_what_waits_and_the_browser_is_told_when_one_is_ready(
+    browser: Any, web: Running, board_path: Path
+) -> None:
+    """The page asks once for permission, then raises a browser notification when a
+    project becomes ready for approval, and the tab's title counts what waits."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.grant_permissions(["notifications"], origin=web.origin)
+    # Record what the page raises (headless Chromium shows no notification).
+    context.add_init_script(
+        "window.__notes = [];"
+        "window.Notification = class { constructor(t, o) { window.__notes.push([t, o && o.body]); }"
+        "  static get permission() { return 'granted'; }"
+        "  static requestPermission() { return Promise.resolve('granted'); } };"
+    )
+    pg = context.new_page()
+    try:
+        _new(board_path, "other", "Something else")
+        pg.goto(web.server.login_url())
+        pg.wait_for_selector('#connection[data-state="live"]')
+        pg.wait_for_selector(_card("other", "backlog"))
+        assert pg.title() == "Mission Control"
+        with db.connect(web.url) as conn, Board.open(board_path) as board:
+            to_review(board, "alpha", title="Build a CLI tool", conns=(conn,))
+        _wait_title(pg, "(1) Mission Control")
+        notes = pg.evaluate("window.__notes")
+        assert notes == [
+            ["Ready for your approval: Build a CLI tool", "The reviewer passed alpha."]
+        ]
+        pg.goto(f"{web.origin}/#/project/alpha")
+        _wait_title(pg, "(1) Build a CLI tool · Mission Control")
+    finally:
+        context.close()
+
+
+def _wait_title(pg: Any, title: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while pg.title() != title and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pg.title() == title

@@ -13,6 +13,7 @@ import { mountCalendar } from './calendar.js';
 import { mountActivity } from './activity.js';
 import { mountMetrics } from './metrics.js';
 import { openNewProject } from './newproject.js';
+import { showAttention } from './attention.js';
 
 const VIEWS = {
   board: mountBoard,
@@ -33,6 +34,7 @@ const refreshBoard = serialized(async () => {
   const board = await api.board();
   ctx.board = board;
   showConfigRefused(board.config_refused);
+  showAttention(board);
   view?.onBoard?.(board);
 });
 

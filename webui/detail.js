@@ -16,6 +16,7 @@ import { createActions } from './detail/actions.js';
 import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
 import { createActivityPanel } from './detail/activity.js';
+import { setTitle } from './attention.js';
 
 export function mountDetail(root, ctx, route) {
   const page = { id: route.arg, ctx, canWrite: ctx.isHuman, project: null, jobs: createJobsPanel(route.arg) };
@@ -132,7 +133,7 @@ function followChanges(page, parts) {
       page.jobs.destroy();
       refreshAll.cancel();
       refreshSide.cancel();
-      document.title = 'Mission Control';
+      setTitle('Mission Control');
     },
   };
 }

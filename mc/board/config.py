@@ -19,11 +19,13 @@ from mc.board.yamlsafe import parse
 from mc.errors import ConfigError
 
 # Bump when the settings or their checks change: checked values are cached by blob.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_BRANCH = "main"
 REVIEWER = "reviewer"
 
 _ARGV = s.list_of(s.text(4_000), 200)
+# What the person can be told about (notifications: in mc.yaml, mc.mirror.outbox).
+NOTIFY_EVENTS = ("ready_for_human", "needs_human", "dead", "approved", "budget", "handoff")
 
 
 def _money(value: Any) -> float:
@@ -93,6 +95,16 @@ _FIELDS: dict[str, s.Check] = {
             "max_total_mb": s.integer(1, 100_000),
         }
     ),
+    "notifications": s.list_of(
+        s.Block(
+            {
+                "url": s.text(2_000),
+                "events": s.list_of(s.one_of(*NOTIFY_EVENTS), len(NOTIFY_EVENTS)),
+            },
+            frozenset({"url"}),
+        ),
+        50,
+    ),
 }
 
 
@@ -139,6 +151,9 @@ DOCS: Mapping[str, str] = MappingProxyType(
         "the board); a run over a cap fails, naming it, and nothing is committed.",
         "artifacts.max_file_mb": "Megabytes one of them may have.",
         "artifacts.max_total_mb": "Megabytes they may have together.",
+        "notifications": "Where to tell you: a list of {url, events}; url is an apprise URL "
+        "(ntfy://, slack://, tgram://, mailto://, json://host/path, ...), events some of "
+        "ready_for_human, needs_human, dead, approved, budget, handoff (default: all).",
     }
 )
 
@@ -190,6 +205,13 @@ class Caps(NamedTuple):
     max_total_bytes: int = 50 * 2**20
 
 
+class Notify(NamedTuple):
+    """One notification target: where (an apprise URL) and for which events."""
+
+    url: str
+    events: frozenset[str] = frozenset(NOTIFY_EVENTS)
+
+
 class Config(NamedTuple):
     branch: str = DEFAULT_BRANCH
     archetypes: Mapping[str, Archetype] = _EMPTY
@@ -201,6 +223,7 @@ class Config(NamedTuple):
     sandbox: bool = True  # every spawned agent runs confined (mc.sandbox); off: unconfined
     daily_usd: float | None = None  # the board's budget for a day of agents (all archetypes)
     caps: Caps = Caps()
+    notifications: tuple[Notify, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -270,6 +293,10 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
         sandbox=values.get("sandbox", True),
         daily_usd=(values.get("budget") or {}).get("daily_usd"),
         caps=_caps(values.get("artifacts") or {}),
+        notifications=tuple(
+            Notify(n["url"], frozenset(n.get("events") or NOTIFY_EVENTS))
+            for n in values.get("notifications") or ()
+        ),
     )
 
 

@@ -196,4 +196,10 @@ def status_text(data: Mapping[str, object]) -> str:
             f"violation: {str(item['commit'])[:12]} {item.get('project_id') or ''}: "
             f"{item['message']}"
         )
+    for item in data.get("undelivered") or []:  # type: ignore[attr-defined]
+        given_up = "given up" if item["state"] == "dead" else f"{item['attempts']} tries"
+        lines.append(
+            f"notify:   {item['event']} {item.get('project_id') or ''} to {item['target']} "
+            f"not delivered ({given_up}): {item['error']}"
+        )
     return "\n".join(lines) + "\n"

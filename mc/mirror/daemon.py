@@ -84,8 +84,10 @@ class Daemon:
         ensure_database: Callable[[], None] | None = None,
         dispatch: Callable[[Board, db.Connection], None] | None = None,
         remote: str | None = None,
+        notify: bool = True,
     ) -> None:
         self.board = Board.open(board_path)
+        self.notify = notify  # send the outbox's notifications (mc.mirror.outbox)
         # Remote mode (workers on other machines): the board is the remote's branch,
         # fetched on every pass; workers say db.PUSHED_CHANNEL after each push they make.
         self.remote = remote
@@ -147,6 +149,8 @@ class Daemon:
         if self.remote:
             threading.Thread(target=self._listen_pushes, name="mc-pushes", daemon=True).start()
         self.tree_changed.set()  # report uncommitted edits once at start
+        if self.notify:
+            threading.Thread(target=self._notify, name="mc-notify", daemon=True).start()
         backoff = 0.1
         try:
             while not self.stop.is_set():
@@ -174,6 +178,33 @@ class Daemon:
                 self.observer.stop()
             self._drop_connection()
             self.board.close()
+
+    def _notify(self) -> None:
+        """The notification sender, on a board reader of its own, until the daemon stops."""
+        from mc.mirror import outbox, served
+        from mc.mirror.sync import use_accepted_config
+
+        board = Board.open(self.board.root)
+        board.remote = self.remote
+
+        def targets(conn: db.Connection) -> tuple[Any, ...]:
+            board.refresh()
+            use_accepted_config(board, conn)  # a refused mc.yaml never chooses targets
+            return board.config.notifications
+
+        def link(project_id: str | None) -> str | None:
+            info = served.current(board.root) or {}
+            base = str(info.get("url") or "").rstrip("/")
+            if not base:
+                return None
+            return f"{base}/#/project/{project_id}" if project_id else f"{base}/"
+
+        try:
+            outbox.Sender(self.url, targets, link).run(self.stop)
+        except Exception:  # never takes the daemon down; said in the log
+            log.exception("the notification sender stopped")
+        finally:
+            board.close()
 
     def _finish_checkout(self) -> bool:
         """Finish the person's checkout update if one is pending; True when none is."""

@@ -29,6 +29,7 @@ SQL_DIR = Path(__file__).with_name("sql")
 BOARD_CHANNEL = "mc_board"  # a sync landed: the live feed refreshes
 JOBS_CHANNEL = "mc_jobs"  # a job changed: workers wake, the feed shows it
 PUSHED_CHANNEL = "mc_pushed"  # a worker pushed board commits to the shared remote
+OUTBOX_CHANNEL = "mc_outbox"  # an event waits to be sent (mc.mirror.outbox)
 
 Connection = psycopg.Connection[dict[str, Any]]
 

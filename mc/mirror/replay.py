@@ -25,6 +25,7 @@ from mc.board.layout import (
     project_path,
     project_paths,
 )
+from mc.board.projectfile import approved_of, needs_human_of, review_of
 from mc.board.rules import Actor
 from mc.errors import InvalidProjectFile
 
@@ -102,6 +103,10 @@ class Replay:
         self.attempts: dict[str, Attempt] = {}
         self.activity: list[dict[str, Any]] = []
         self.violations: list[dict[str, Any]] = []
+        # What the person is told of (mc.mirror.outbox), when ``announce``: the
+        # incremental sync's news, never a rebuild's replay of history.
+        self.announce = False
+        self.events: list[dict[str, Any]] = []
         # The accepted signers and mc.yaml: judged by what was accepted, not git's parent.
         self.trust = Trust()
         # job id -> ("review", project, verdict) or None when there is no such job; set
@@ -358,6 +363,32 @@ class Replay:
             return
         self._accept(step, pid, acc, new, dict(project.data))
 
+    def _news(self, pid: str, acc: Accepted | None, lane: Lane, data: dict[str, Any]) -> None:
+        """Events for the person: ready for approval, needing them, approved."""
+        before = (acc.data if acc is not None else None) or {}
+        title = str(data.get("title") or pid)
+        if data.get("ready_for_human") and not before.get("ready_for_human"):
+            review = review_of(data)
+            notes = review.notes if review is not None and review.notes else ""
+            self.events.append(
+                {"kind": "ready_for_human", "project_id": pid, "title": title, "detail": notes}
+            )
+        needs = needs_human_of(data)
+        if needs is not None and not before.get("needs_human"):
+            self.events.append(
+                {"kind": "needs_human", "project_id": pid, "title": title, "detail": needs.reason}
+            )
+        approved = approved_of(data)
+        if lane is Lane.DONE and (acc is None or acc.lane is not Lane.DONE) and approved:
+            self.events.append(
+                {
+                    "kind": "approved",
+                    "project_id": pid,
+                    "title": title,
+                    "detail": f"approved by {approved.by}",
+                }
+            )
+
     def _check_ready(
         self,
         step: _Step,
@@ -397,6 +428,8 @@ class Replay:
                 self.accepted[pid] = acc._replace(flagged=None, flagged_commit=None)
                 self._note(step, "resolved", pid, acc, new[0], "")
             return
+        if self.announce:
+            self._news(pid, acc, new[0], data)
         what, summary = _describe(acc, new[0], data)
         at = step.at
         self.accepted[pid] = Accepted(

@@ -27,6 +27,7 @@ def report(board: Board) -> dict[str, Any]:
         "lanes": {},
         "invalid": [],
         "violations": [],
+        "undelivered": [],
     }
     if where.cluster is not None and not where.cluster.running():
         out["database"]["state"] = "stopped (starts with mc up / mc daemon)"
@@ -69,6 +70,9 @@ def report(board: Board) -> dict[str, Any]:
                 {**r, "at": r["at"].isoformat()}
                 for r in db.fetch_all(conn, "violations_recent", {"limit": 20})
             ]
+            from mc.mirror import outbox
+
+            out["undelivered"] = outbox.undeliverable(conn)  # notifications that failed
     except McError as exc:
         out["database"]["state"] = f"not reachable: {exc}"
     return out

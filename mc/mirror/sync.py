@@ -30,7 +30,7 @@ from mc.board.layout import (
 )
 from mc.board.projectfile import to_json
 from mc.errors import InvalidProjectFile
-from mc.mirror import db
+from mc.mirror import db, outbox
 from mc.mirror.replay import (
     _POSITION,
     MAX_WALK,
@@ -224,6 +224,7 @@ class Syncer:
         replay.resume(meta)
 
         replay.review_job = _review_jobs(conn)
+        replay.announce = True
         replay.run(commits, load)
         now = dt.datetime.now(dt.UTC)
         ids: list[int] = []
@@ -231,6 +232,14 @@ class Syncer:
             columns = {k: [a[k] for a in replay.activity] for k in replay.activity[0]}
             ids = [r["id"] for r in db.fetch_all(conn, "activity_insert_many", columns)]
         result = SyncResult(tip, len(commits), sorted(replay.touched), ids, len(replay.violations))
+        for event in replay.events:  # told in the same transaction as the change
+            outbox.record(
+                conn,
+                event["kind"],
+                project_id=event["project_id"],
+                title=event["title"],
+                detail=event["detail"],
+            )
         with db.pipeline(conn):  # the rest in one round trip
             for key, value in replay.meta(tip).items():
                 db.send(conn, "meta_set", {"key": key, "value": value})

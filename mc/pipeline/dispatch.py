@@ -14,7 +14,7 @@ from mc.board import actions
 from mc.board.board import Board
 from mc.board.layout import Lane
 from mc.errors import McError
-from mc.mirror import db
+from mc.mirror import db, outbox
 from mc.mirror.sync import use_accepted_config
 from mc.pipeline import jobs
 from mc.pipeline.jobs import JobKind
@@ -148,3 +148,4 @@ def note_holds(conn: db.Connection, held: dict[str, str]) -> None:
                     "at": dt.datetime.now(dt.UTC),
                 },
             )
+            outbox.record(conn, "budget", project_id=held[reason], title=reason, detail=reason)

@@ -42,7 +42,7 @@ from mc.errors import (
     NotAllowed,
     TransitionRefused,
 )
-from mc.mirror import db
+from mc.mirror import db, outbox
 from mc.mirror.auth import Principal
 
 LEASE_SECONDS = 60
@@ -281,6 +281,10 @@ def fail(
         )
         found = _fenced(row, job)
         _notify(conn, job=job.id, kind=found.state)
+        if found.state == JobState.DEAD:
+            outbox.record(
+                conn, "dead", project_id=job.project_id, job_id=job.id, detail=error[:2000]
+            )
     return found
 
 
@@ -373,6 +377,7 @@ def await_report(conn: db.Connection, job: Job) -> None:
     with db.translated(), conn.transaction():
         if db.fetch_one(conn, "job_await_report", {"id": job.id, "token": job.lease_token}) is None:
             raise LeaseLost(f"job {job.id}: lease lost before it was handed off")
+        outbox.record(conn, "handoff", project_id=job.project_id, job_id=job.id)
 
 
 REPORT_FILES_MAX = 50

@@ -129,6 +129,9 @@ def _build_board(c: Ctx) -> bytes:
     web = c.web
     now = dt.datetime.now(dt.UTC)
     rows = db.fetch_all(c.conn, "board_cards")
+    from mc.mirror import outbox
+
+    undelivered = outbox.undeliverable(c.conn)
     keys = [META_LAST, META_CONFIG, META_CONFIG_REFUSED]
     meta = {r["key"]: r["value"] for r in db.fetch_all(c.conn, "meta_many", {"keys": keys})}
     c.conn.commit()
@@ -154,6 +157,7 @@ def _build_board(c: Ctx) -> bytes:
         ],
         "archetypes": list(config.work_archetypes()),
         "templates": names,
+        "undelivered": undelivered,  # notifications that keep failing (mc.mirror.outbox)
     }
     return dumps(out)
 

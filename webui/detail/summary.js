@@ -1,6 +1,7 @@
 // The project page's read-only parts: the header, the banners for what is wrong, the review.
 
 import { h, fill } from '../dom.js';
+import { setTitle } from '../attention.js';
 import { laneBadge, priorityBadge, dueBadge, statusBadges } from '../badges.js';
 
 /** The project's review: on the card once it has one, else in its file. */
@@ -14,7 +15,7 @@ export function renderHeader(header, p) {
     h('h1', { class: 'detail-title' }, p.title),
     h('div', { class: 'card-badges' }, statusBadges(p)),
   );
-  document.title = `${p.title} · Mission Control`;
+  setTitle(`${p.title} · Mission Control`);
 }
 
 export function renderBanners(banners, p) {

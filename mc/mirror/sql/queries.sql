@@ -478,3 +478,59 @@ SELECT id, lane, applied_blob, flagged, flagged_commit FROM projects WHERE flagg
 -- Hand-off jobs announced and not reported yet: work for the person's assistant.
 SELECT * FROM jobs WHERE state = 'running' AND awaiting_report AND reported IS NULL
 ORDER BY id;
+
+-- name: outbox_insert
+-- The title is the project's, as the mirror has it, unless the caller gives one.
+INSERT INTO outbox (kind, project_id, job_id, title, detail)
+VALUES (%(kind)s, %(project_id)s, %(job_id)s,
+        coalesce(%(title)s::text, (SELECT title FROM projects WHERE id = %(project_id)s),
+                 %(project_id)s::text, ''),
+        %(detail)s)
+RETURNING id;
+
+-- name: outbox_unexpanded
+-- Events whose deliveries are not made yet (one sender takes them at a time).
+SELECT * FROM outbox WHERE NOT expanded ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED;
+
+-- name: outbox_expanded
+UPDATE outbox SET expanded = true WHERE id = ANY(%(ids)s);
+
+-- name: delivery_insert
+INSERT INTO deliveries (outbox_id, target, label) VALUES (%(outbox_id)s, %(target)s, %(label)s)
+ON CONFLICT DO NOTHING;
+
+-- name: deliveries_claim
+-- Due deliveries, held for a while by this sender (a sender that dies lets them go).
+-- clock_timestamp(), not now(): the moment of asking, whatever the transaction.
+UPDATE deliveries d SET claimed_until = clock_timestamp() + make_interval(secs => %(hold)s)
+FROM outbox o
+WHERE o.id = d.outbox_id AND (d.outbox_id, d.target) IN (
+    SELECT outbox_id, target FROM deliveries
+    WHERE state = 'pending' AND next_at <= clock_timestamp()
+      AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+    ORDER BY next_at, outbox_id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+RETURNING d.outbox_id, d.target, d.label, d.attempts, o.kind, o.project_id, o.job_id,
+          o.title, o.detail, o.created_at;
+
+-- name: delivery_sent
+UPDATE deliveries SET state = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,
+                      claimed_until = NULL, last_error = NULL
+WHERE outbox_id = %(outbox_id)s AND target = %(target)s AND state = 'pending';
+
+-- name: delivery_failed
+UPDATE deliveries SET attempts = attempts + 1, last_error = %(error)s, claimed_until = NULL,
+                      next_at = clock_timestamp() + make_interval(secs => %(delay)s),
+                      state = CASE WHEN %(dead)s THEN 'dead' ELSE 'pending' END
+WHERE outbox_id = %(outbox_id)s AND target = %(target)s AND state = 'pending';
+
+-- name: deliveries_next_due
+SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending';
+
+-- name: deliveries_undeliverable
+-- What could not be delivered (dead) or keeps failing (3 attempts or more): for mc
+-- status and the page.
+SELECT d.label, d.state, d.attempts, d.last_error, o.kind, o.project_id, o.created_at
+FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+WHERE d.state = 'dead' OR (d.state = 'pending' AND d.attempts >= 3)
+ORDER BY o.id DESC LIMIT 20;
