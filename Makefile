@@ -59,6 +59,9 @@ bench: dev
 	$(BIN)/python tests/bench/bench_recovery.py
 	$(BIN)/python tests/bench/bench_web.py
 	$(BIN)/python tests/bench/bench_browser.py
+	$(BIN)/python tests/bench/bench_db_restart.py
+	$(BIN)/python tests/bench/bench_mcp.py
+	$(BIN)/python tests/bench/bench_notify.py
 
 # The demo: a board of its own (in ~/.local/state/mc/demo, or BOARD=DIR) run by the
 # built-in demo agent, the web board on http://127.0.0.1:$(PORT) (open the login link
