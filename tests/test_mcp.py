@@ -269,6 +269,9 @@ def test_an_assistant_picks_up_a_handoff_job_and_completes_it(
                         break
                     await asyncio.sleep(0.1)
                 job = found.structured_content["handoffs"][0]
+                claimed = await client.call_tool("claim_handoff", {"job_id": job["job"]})
+                assert not claimed.is_error, _text(claimed)
+                assert "# Book the flights" in claimed.structured_content["brief"]
                 bad = await client.call_tool(
                     "complete_handoff", {"job_id": job["job"], "files": {"../escape.md": "x"}}
                 )

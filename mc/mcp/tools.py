@@ -473,7 +473,8 @@ def _handoff_tools(server: MCPServer, access: Access) -> None:
     @_guarded
     def list_handoffs() -> dict[str, Any]:
         """Hand-off jobs waiting for their work to be done and reported: the job, its
-        project, and the brief (do the work, then complete_handoff or fail_handoff)."""
+        project, and the brief (claim_handoff, do the work, then complete_handoff or
+        fail_handoff)."""
         _who(auth.READ)
         with access.connection() as conn:
             waiting = jobs.waiting_handoffs(conn)
@@ -494,6 +495,28 @@ def _handoff_tools(server: MCPServer, access: Access) -> None:
                     }
                 )
         return {"handoffs": out}
+
+    @server.tool()
+    @_guarded
+    def claim_handoff(job_id: int) -> dict[str, Any]:
+        """Take a hand-off job: its whole brief (as an agent would get it), and a note on
+        the project's page that you are on it. Then do the work and report it."""
+        from mc.mirror import comments
+        from mc.mirror import tasks as task_list
+        from mc.pipeline.brief import render_brief
+
+        who = _who(auth.HUMAN_OR_AGENT)
+        with access.connection() as conn:
+            job = jobs.get(conn, job_id)
+            if job.id not in {j.id for j in jobs.waiting_handoffs(conn)}:
+                raise McError(f"job {job_id} is not a hand-off job waiting for its work")
+            if not who.may_report(job.id, job.project_id):
+                raise NotAllowed(f"this token may not report job {job_id}")
+            linked = task_list.listing(conn, project=job.project_id)
+            comments.add(conn, job.project_id, who.name, who.role, f"Took job {job.id}.")
+        with access.reading():
+            brief = render_brief(access.current(), job.project_id, job, linked)
+        return {"job": job.id, "project_id": job.project_id, "kind": job.kind, "brief": brief}
 
     def report(
         job_id: int, ok: bool, notes: str, error: str, files: dict[str, str]
