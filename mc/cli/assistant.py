@@ -19,7 +19,8 @@ def mcp_command(
     """Serve the board to an assistant over MCP (stdio): plan, queue, watch, report."""
     from mc import settings
     from mc.errors import McError
-    from mc.mcp.tools import PRINCIPAL, LocalAccess, build
+    from mc.mcp.access import PRINCIPAL, LocalAccess
+    from mc.mcp.tools import build
     from mc.mirror import auth, db
     from mc.mirror.target import opened
 

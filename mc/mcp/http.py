@@ -22,7 +22,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from mc.mcp.tools import PRINCIPAL, Access
+from mc.mcp.access import PRINCIPAL, Access
 from mc.mirror import auth
 from mc.mirror.auth import Principal
 

@@ -27,23 +27,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from mc.board.layout import Lane
 from mc.errors import (
-    InvalidInput,
     JobConflict,
     JobNotFound,
     LeaseLost,
-    NotAllowed,
     TransitionRefused,
 )
 from mc.mirror import db, outbox
-from mc.mirror.auth import Principal
 
 LEASE_SECONDS = 60
 BACKOFF_BASE = 10.0
@@ -372,57 +368,6 @@ def retry_project(conn: db.Connection, project_id: str, lane: Lane) -> Job:
     return retry(conn, last.id)
 
 
-def await_report(conn: db.Connection, job: Job) -> None:
-    """A hand-off job's worker announces it: from now on it may be reported on."""
-    with db.translated(), conn.transaction():
-        if db.fetch_one(conn, "job_await_report", {"id": job.id, "token": job.lease_token}) is None:
-            raise LeaseLost(f"job {job.id}: lease lost before it was handed off")
-        outbox.record(conn, "handoff", project_id=job.project_id, job_id=job.id)
-
-
-REPORT_FILES_MAX = 50
-REPORT_BYTES_MAX = 5 * 2**20
-_REPORT_NAME = re.compile(
-    r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9._-]{0,99}){0,4}"
-)
-
-
-def report(
-    conn: db.Connection,
-    job_id: int,
-    *,
-    ok: bool,
-    notes: str = "",
-    error: str = "",
-    files: Mapping[str, str] | None = None,
-) -> Job:
-    """`mc job complete|fail JOB`: the outcome of a handoff job, for its worker to record.
-    ``files``: what was produced, by name (text), for an assistant that cannot reach the
-    job's output folder; its worker writes them there, and they become the artifacts."""
-    files = dict(files or {})
-    _check_report_files(files)
-    said = {"ok": ok, "notes": notes, "error": error, "files": files}
-    with db.translated(), conn.transaction():
-        row = db.fetch_one(conn, "job_report", {"id": job_id, "reported": db.jsonb(said)})
-        if row is None:
-            state = get(conn, job_id).state
-            raise JobConflict(
-                f"job {job_id} is {state}, not a hand-off job waiting for a report, or "
-                "already reported: nothing to complete"
-            )
-        _notify(conn, job=job_id, kind="reported")
-    job = _job(row)
-    assert job is not None
-    return job
-
-
-def waiting_handoffs(conn: db.Connection) -> list[Job]:
-    """Hand-off jobs announced and waiting for their report, oldest first."""
-    rows = db.fetch_all(conn, "jobs_waiting_handoff")
-    conn.commit()
-    return [j for j in map(_job, rows) if j is not None]
-
-
 def find(conn: db.Connection, job_id: int) -> Job | None:
     return _job(db.fetch_one(conn, "job_get", {"id": job_id}))
 
@@ -432,70 +377,6 @@ def get(conn: db.Connection, job_id: int) -> Job:
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     return job
-
-
-def report_as(
-    conn: db.Connection,
-    who: Principal | None,
-    job_id: int,
-    *,
-    ok: bool,
-    notes: str = "",
-    error: str = "",
-    files: Mapping[str, str] | None = None,
-) -> Job:
-    """A report by ``who`` (None: the person at the terminal): a person, or the agent
-    token issued for that job (or its project) — one agent must not report another's
-    work. A failure says what went wrong."""
-    if not ok and not error.strip():
-        raise InvalidInput("error: say what went wrong")
-    found = get(conn, job_id)
-    conn.commit()
-    if who is not None and not who.may_report(found.id, found.project_id):
-        raise NotAllowed(
-            f"only a person, or the agent token issued for job {job_id} (or its project), "
-            "may report it"
-        )
-    return report(conn, job_id, ok=ok, notes=notes, error=error, files=files)
-
-
-def _check_report_files(files: Mapping[str, str]) -> None:
-    """Names that stay inside the output folder, within the caps; else InvalidInput."""
-    if len(files) > REPORT_FILES_MAX:
-        raise InvalidInput(f"files: at most {REPORT_FILES_MAX}")
-    size = 0
-    for name, text in files.items():
-        if not _REPORT_NAME.fullmatch(name) or ".." in name.split("/"):
-            raise InvalidInput(f"files: {name!r} is not a plain relative file name")
-        if not isinstance(text, str):
-            raise InvalidInput(f"files: {name!r} is not text")
-        size += len(text.encode("utf-8"))
-    if size > REPORT_BYTES_MAX:
-        raise InvalidInput(f"files: over {REPORT_BYTES_MAX // 2**20} MB in all")
-
-
-class Report(NamedTuple):
-    """A hand-off job's outcome, as `mc job complete|fail` (or the API) reported it."""
-
-    ok: bool
-    notes: str = ""
-    error: str = ""
-    files: tuple[tuple[str, str], ...] = ()  # (name, text) of what was produced
-
-
-def read_report(conn: db.Connection, job_id: int) -> Report | None:
-    """The report on a hand-off job, or None while there is none."""
-    job = find(conn, job_id)
-    said = job.reported if job is not None else None
-    if not said:
-        return None
-    files = said.get("files") or {}
-    return Report(
-        bool(said.get("ok")),
-        str(said.get("notes") or ""),
-        str(said.get("error") or ""),
-        tuple((str(k), str(v)) for k, v in files.items()) if isinstance(files, dict) else (),
-    )
 
 
 def listing(
@@ -546,111 +427,9 @@ def log_many(conn: db.Connection, job: Job, lines: Sequence[tuple[str, str, str 
         db.notify(conn, db.JOBS_CHANNEL, json.dumps({"log": job.id}))
 
 
-class Spend(NamedTuple):
-    """What a project's jobs cost, all runs together."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return self._asdict()
-
-
-def project_spend(conn: db.Connection, project_id: str) -> Spend:
-    row = db.fetch_one(conn, "project_spend", {"project": project_id})
-    if row is None:
-        return Spend()
-    return Spend(
-        int(row["input_tokens"] or 0),
-        int(row["output_tokens"] or 0),
-        int(row["cached_tokens"] or 0),
-        float(row["usd"]) if row["costed"] else None,
-    )
-
-
-def spend_since(conn: db.Connection, since: dt.datetime) -> dict[str, float]:
-    """What agents cost since ``since``, per archetype (the dispatcher's daily budgets)."""
-    rows = db.fetch_all(conn, "spend_since", {"since": since})
-    return {r["archetype"]: float(r["usd"] or 0) for r in rows}
-
-
-class DaySpend(NamedTuple):
-    """What the jobs of one archetype and model cost and used on one day."""
-
-    day: dt.date
-    archetype: str
-    model: str | None
-    usd: float
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    jobs: int
-
-
-def spend_by_day(conn: db.Connection, since: dt.datetime, tz: str) -> list[DaySpend]:
-    """Cost and tokens per day (in time zone ``tz``), archetype and model since ``since``."""
-    rows = db.fetch_all(conn, "spend_by", {"since": since, "tz": tz})
-    return [
-        DaySpend(
-            r["day"].date(),
-            r["archetype"],
-            r["model"],
-            float(r["usd"] or 0),
-            int(r["input_tokens"] or 0),
-            int(r["output_tokens"] or 0),
-            int(r["cached_tokens"] or 0),
-            int(r["jobs"] or 0),
-        )
-        for r in rows
-    ]
-
-
-class Outcomes(NamedTuple):
-    """All jobs by state, and how often they were run again (the board's metrics)."""
-
-    by_state: dict[JobState, int]
-    retried: int  # jobs that ran more than once
-    retries: int  # runs beyond each job's first
-
-
-def outcomes(conn: db.Connection) -> Outcomes:
-    by_state: dict[JobState, int] = {}
-    retried = retries = 0
-    for row in db.fetch_all(conn, "metrics_jobs"):
-        by_state[JobState(row["state"])] = row["n"]
-        retried += row["retried"] or 0
-        retries += row["retries"] or 0
-    return Outcomes(by_state, retried, retries)
-
-
-def run_seconds(conn: db.Connection) -> list[float]:
-    """How long the latest (up to 1,000) successful runs took, newest first."""
-    return [r["s"] for r in db.fetch_all(conn, "metrics_run_seconds")]
-
-
 def active_work_by_archetype(conn: db.Connection) -> dict[str, int]:
     """Queued and running work jobs per archetype (for its concurrency)."""
     return {r["archetype"]: r["n"] for r in db.fetch_all(conn, "jobs_active_by_archetype")}
-
-
-def record_usage(conn: db.Connection, job: Job, usage: Any, model: str | None) -> None:
-    """Add one run's tokens and cost (a runners.Usage) to its job, fenced by the lease."""
-    with db.translated(), conn.transaction():
-        db.execute(
-            conn,
-            "job_add_usage",
-            {
-                "id": job.id,
-                "token": job.lease_token,
-                "model": model,
-                "input": usage.input_tokens,
-                "output": usage.output_tokens,
-                "cached": usage.cached_tokens,
-                "cost": usage.cost_usd,
-            },
-        )
 
 
 def read_log(
@@ -666,3 +445,51 @@ def cancel_parked(conn: db.Connection) -> list[int]:
         for job_id in ids:
             _notify(conn, job=job_id, kind="cancel")
     return ids
+
+
+# Hand-off reports and usage live in their own modules of this package; the queue's
+# callers reach them as jobs.<name>, as ever.
+from mc.pipeline.jobs.handoff import (  # noqa: E402
+    REPORT_BYTES_MAX,
+    REPORT_FILES_MAX,
+    Report,
+    await_report,
+    read_report,
+    report,
+    report_as,
+    waiting_handoffs,
+)
+from mc.pipeline.jobs.usage import (  # noqa: E402
+    DaySpend,
+    Outcomes,
+    Spend,
+    outcomes,
+    project_spend,
+    record_usage,
+    run_seconds,
+    spend_by_day,
+    spend_since,
+)
+
+__all__ = [
+    "REPORT_BYTES_MAX",
+    "REPORT_FILES_MAX",
+    "DaySpend",
+    "Job",
+    "JobKind",
+    "JobState",
+    "Outcomes",
+    "Report",
+    "Spend",
+    "await_report",
+    "outcomes",
+    "project_spend",
+    "read_report",
+    "record_usage",
+    "report",
+    "report_as",
+    "run_seconds",
+    "spend_by_day",
+    "spend_since",
+    "waiting_handoffs",
+]
