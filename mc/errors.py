@@ -267,3 +267,9 @@ class VersionRequired(McError):
     """If-Match: required (the etag of the version you change)."""
 
     http_status = 428
+
+
+class Undeliverable(McError):
+    """This notification target can never take a message (its URL is not usable)."""
+
+    http_status = 422

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 import mc
 from mc import errors
 from mc.errors import Busy, McError, NotHere, TokenNotFound
+from mc.mirror import auth
 from mc.mirror.auth import Principal
 from mc.web import http
 from mc.web.app import not_found
@@ -160,7 +161,7 @@ def test_a_refusal_of_who_asks_is_a_named_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(
         http, "authenticate", lambda request, conn: Principal("v", "viewer", "token", b"d")
     )
-    app = Starlette(routes=[Route("/write", endpoint(lambda c: Response(), roles=http.HUMAN))])
+    app = Starlette(routes=[Route("/write", endpoint(lambda c: Response(), roles=auth.HUMAN))])
     app.state.web = _Web()
     (r,) = _get(app, "/write")
     assert r.status_code == errors.NotAllowed.http_status == 403

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from mc.board.config import Notify
-from mc.errors import McError
+from mc.errors import McError, Undeliverable
 from mc.mirror import db
 
 log = logging.getLogger("mc.notify")
@@ -138,10 +138,6 @@ def apprise_send(url: str, msg: Message) -> str | None:
         return None
     said = [entry.message for entry in result.logs()] if hasattr(result, "logs") else []
     return (said[-1] if said else f"the target did not take it ({result.status})")[:500]
-
-
-class Undeliverable(McError):
-    """This notification target can never take a message (its URL is not usable)."""
 
 
 class Sender:
