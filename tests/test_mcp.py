@@ -80,7 +80,12 @@ def _session(target: Any, token: str | None = None) -> Any:
 
 
 def _run(body: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(body())
+    """The client's coroutine on a thread of its own: the browser tests' Playwright keeps
+    an event loop running on the main thread for the whole session."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, body()).result(timeout=300)
 
 
 def _text(result: Any) -> str:

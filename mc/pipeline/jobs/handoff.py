@@ -47,7 +47,9 @@ def report(
     job's output folder; its worker writes them there, and they become the artifacts."""
     files = dict(files or {})
     _check_report_files(files)
-    said = {"ok": ok, "notes": notes, "error": error, "files": files}
+    said: dict[str, object] = {"ok": ok, "notes": notes, "error": error}
+    if files:
+        said["files"] = files
     with db.translated(), conn.transaction():
         row = db.fetch_one(conn, "job_report", {"id": job_id, "reported": db.jsonb(said)})
         if row is None:
