@@ -1,5 +1,5 @@
 -- The whole schema as of the newest migration. A new database gets this file; an
--- existing one gets the migrations in migrations/. tests/test_db.py proves both
+-- existing one gets the migrations in migrations/. tests/mirror/test_db.py proves both
 -- give the same database.
 
 -- Board state mirrored from git -------------------------------------------------

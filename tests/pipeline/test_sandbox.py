@@ -24,10 +24,10 @@ from mc.mirror import db
 from mc.pipeline import sandbox
 from mc.pipeline.execute import agent_env, run_agent
 
-from .conftest import alive, git, marked_processes, run_mc
+from ..conftest import alive, git, marked_processes, run_mc
 from .test_worker import Services, _queue, _wait
 
-ATTACK = Path(__file__).with_name("attack_agent.py")
+ATTACK = Path(__file__).parents[1] / "attack_agent.py"
 ARCHETYPES = ("coder", "researcher", "writer", "ops", "reviewer")
 
 
@@ -291,7 +291,7 @@ def test_killing_the_guard_ends_every_process_of_the_agent(tmp_path: Path, who: 
     script = textwrap.dedent(
         f"""
         import os, sys, time
-        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
         from pathlib import Path
         from mc.pipeline.execute import run_agent
         run_agent({sandbox.argv(plan, user)!r}, cwd=Path({str(plan.workspace)!r}),
@@ -408,7 +408,7 @@ def test_the_sandbox_confines_an_unprivileged_persons_agent(tmp_path: Path) -> N
     base = Path("/var/tmp") / f"mc-unprivileged-{uuid.uuid4().hex[:8]}"
     try:
         code = base / "code"
-        shutil.copytree(Path(__file__).parents[1] / "mc", code / "mc",
+        shutil.copytree(Path(__file__).parents[2] / "mc", code / "mc",
                         ignore=shutil.ignore_patterns("__pycache__", "web", "cli"))  # fmt: skip
         shutil.copy(ATTACK, code / "attack_agent.py")
         home = base / "home"

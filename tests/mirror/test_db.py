@@ -26,9 +26,9 @@ from mc.board.layout import Lane
 from mc.mirror import db, tasks
 from mc.mirror.embedded import Cluster
 
-from .conftest import git, head, run_mc
+from ..conftest import git, head, run_mc
 
-SOURCE = Path(__file__).resolve().parents[1]
+SOURCE = Path(__file__).resolve().parents[2]
 MakeDb = Callable[[], str]  # the empty_db fixture: makes an empty database, returns its URL
 
 

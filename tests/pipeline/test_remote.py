@@ -17,7 +17,7 @@ from mc.mirror.daemon import Daemon
 from mc.pipeline import dispatch
 from mc.pipeline.worker import Worker
 
-from .conftest import git, run_mc
+from ..conftest import git, run_mc
 from .test_worker import _configure, _queue
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import git, run_mc
+from ..conftest import git, run_mc
 
 
 def test_mc_demo_runs_the_whole_loop(tmp_path: Path, database_url: str) -> None:
@@ -94,7 +94,7 @@ def test_the_demo_board_gets_a_demo_only_approver_when_the_person_has_no_key(
     from mc.board.board import Board
     from mc.machine import demo
 
-    from .conftest import to_review
+    from ..conftest import to_review
 
     _no_signing_key()
     prepared = demo.prepare(tmp_path / "demo")
@@ -137,7 +137,7 @@ def test_a_real_board_without_a_key_says_how_to_get_one_in_one_line(tmp_path: Pa
     assert "mc approvers add alice@example.com ~/.ssh/id_ed25519.pub" in note
     from mc.board.board import Board
 
-    from .conftest import to_review
+    from ..conftest import to_review
 
     with Board.open(tmp_path / "board") as board:
         to_review(board, "p")

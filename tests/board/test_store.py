@@ -12,7 +12,7 @@ from mc.board.board import Board
 from mc.board.layout import Lane
 from mc.errors import ProjectExists, TransitionRefused, UncommittedChanges
 
-from .conftest import git, head, run_mc, write
+from ..conftest import git, head, run_mc, write
 
 
 def _status(path: Path) -> str:
@@ -226,7 +226,7 @@ def test_a_person_committing_while_the_pipeline_commits_is_never_refused(
     how often.)"""
     from mc.board.store import Store
 
-    from .concurrent_person import run
+    from ..concurrent_person import run
 
     counts = run(board_path, person_commits=30, projects=8, pace=0.15)
     assert counts["refused"] == 0, counts["refusals"]

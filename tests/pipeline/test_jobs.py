@@ -195,7 +195,7 @@ def test_a_cut_job_listing_says_so(board_path: Path, database_url: str) -> None:
 
     from mc.mirror import db as dbm
 
-    from .conftest import run_mc
+    from ..conftest import run_mc
 
     with dbm.connect(database_url) as conn:
         for i in range(120):

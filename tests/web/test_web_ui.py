@@ -15,8 +15,8 @@ from mc.board import actions
 from mc.board.board import Board
 from mc.mirror import db
 
-from .conftest import git, to_review, wait_for_file
-from .webfixtures import Running, web  # noqa: F401
+from ..conftest import git, to_review, wait_for_file
+from ..webfixtures import Running, web  # noqa: F401
 
 # ruff: noqa: F811  (the web fixture is imported by name)
 

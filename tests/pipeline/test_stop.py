@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import alive, marked_processes, run_mc
+from ..conftest import alive, marked_processes, run_mc
 from .test_worker import _configure, _queue
 
 

@@ -24,7 +24,7 @@ from mc.mirror import db
 from mc.mirror.embedded import Cluster
 from mc.mirror.sync import Syncer, SyncResult, scan_uncommitted, store_uncommitted
 
-from .conftest import Key, back_review_job, git, head, run_mc, to_review, write
+from ..conftest import Key, back_review_job, git, head, run_mc, to_review, write
 
 # What "the same mirror" means: every column a sync decides (not the clock's).
 PROJECT_COLUMNS = (

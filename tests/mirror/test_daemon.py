@@ -34,7 +34,7 @@ from mc.mirror import db
 from mc.mirror.embedded import Cluster
 from mc.mirror.sync import Syncer
 
-from .conftest import git, head, run_mc, write
+from ..conftest import git, head, run_mc, write
 
 T = TypeVar("T")
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import git
+from ..conftest import git
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:

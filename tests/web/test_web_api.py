@@ -17,8 +17,8 @@ from mc.board.board import Board
 from mc.mirror import db
 from mc.pipeline import jobs
 
-from .conftest import Key, git, to_review
-from .webfixtures import Running, web  # noqa: F401
+from ..conftest import Key, git, to_review
+from ..webfixtures import Running, web  # noqa: F401
 
 # ruff: noqa: F811  (the web fixture is imported by name)
 
@@ -82,7 +82,7 @@ def test_no_or_bad_credentials_are_401_with_a_json_error(web: Running) -> None:
 
 
 def test_a_revoked_token_stops_working(web: Running, board_path: Path) -> None:
-    from .conftest import run_mc
+    from ..conftest import run_mc
 
     env = {"MC_DATABASE_URL": web.url}
     made = run_mc(board_path, "token", "create", "ci-bot", "--role", "agent", env=env)
@@ -706,7 +706,7 @@ def test_approve_with_a_key_that_wants_a_passphrase_fails_fast_with_the_command(
 
 
 def test_logging_out_ends_the_session(web: Running, board_path: Path) -> None:
-    from .conftest import run_mc
+    from ..conftest import run_mc
 
     c, csrf = web.session()
     assert c.post("/api/logout", json={}).status_code == 403  # no CSRF header
@@ -755,7 +755,7 @@ def test_every_surface_shows_the_accepted_state_and_the_divergence_alike(
     `mc board`, `mc project list/show`, /api/board and /api/projects/ID all put the
     project where the rules accepted it and mark the divergence with the same commit and
     reason. And 12.1's part of the page: a refused mc.yaml is named in the board answer."""
-    from .conftest import run_mc
+    from ..conftest import run_mc
 
     _new(board_path, "alpha")
     _new(board_path, "beta")

@@ -13,7 +13,7 @@ from mc.mirror import db
 from mc.mirror.daemon import Daemon
 from mc.pipeline import dispatch
 
-from .conftest import git, run_mc
+from ..conftest import git, run_mc
 
 
 def _config(board_path: Path, budgets: str) -> None:

@@ -23,7 +23,7 @@ from mc.board.board import Board
 from mc.board.git import find_repo
 from mc.board.hooks.install import install_server
 
-from .conftest import Key, git, head, run_mc, to_review, write
+from ..conftest import Key, git, head, run_mc, to_review, write
 
 VALID = "title: X\narchetype: coder\n"
 

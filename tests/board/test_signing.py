@@ -27,7 +27,7 @@ from mc.board.signing import (
 )
 from mc.errors import InvalidInput, SigningError
 
-from .conftest import Key, git, head, run_mc, to_review, write
+from ..conftest import Key, git, head, run_mc, to_review, write
 
 K1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne"
 K2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITwo"

@@ -17,7 +17,7 @@ from mc.board.git import (
 )
 from mc.board.git.objects import _changed_entries
 
-from .conftest import git
+from ..conftest import git
 
 
 def _tree(entries: dict[str, str]) -> bytes:

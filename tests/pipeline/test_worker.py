@@ -25,9 +25,9 @@ from mc.mirror.daemon import Daemon
 from mc.pipeline import dispatch, jobs
 from mc.pipeline.worker import Worker
 
-from .conftest import alive, git, marked_processes, run_mc, wait_for_file
+from ..conftest import alive, git, marked_processes, run_mc, wait_for_file
 
-FAKE = str(Path(__file__).with_name("fake_agent.py"))
+FAKE = str(Path(__file__).parents[1] / "fake_agent.py")
 
 
 def _configure(board_path: Path, mode: str, *, timeout: int = 60, attempts: int = 2,
@@ -248,7 +248,7 @@ def test_a_worker_killed_or_paused_mid_run_loses_nothing(
     thread = threading.Thread(target=daemon.run)
     thread.start()
     script = WORKER.format(
-        root=str(Path(__file__).parents[1]), board=str(board_path), url=database_url
+        root=str(Path(__file__).parents[2]), board=str(board_path), url=database_url
     )
     first = subprocess.Popen([sys.executable, "-c", script])
     second: subprocess.Popen[bytes] | None = None

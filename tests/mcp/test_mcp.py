@@ -20,12 +20,12 @@ import pytest
 from mc.mirror import db
 from mc.mirror.auth import create_token
 
-from .conftest import git, run_mc, wait_for_file
-from .test_worker import FAKE, Services, _write_config
-from .webfixtures import Running, web  # noqa: F401
+from ..conftest import git, run_mc, wait_for_file
+from ..pipeline.test_worker import FAKE, Services, _write_config
+from ..webfixtures import Running, web  # noqa: F401
 
 AGENTS = Path(
-    os.environ.get("MC_AGENTS") or Path(__file__).resolve().parents[1] / ".venv" / "agents"
+    os.environ.get("MC_AGENTS") or Path(__file__).resolve().parents[2] / ".venv" / "agents"
 )
 INSPECTOR = AGENTS / "node_modules" / ".bin" / "mcp-inspector"
 

@@ -25,7 +25,7 @@ from mc.board.init import init
 from mc.board.store import Store, Transition, person_identity
 from mc.errors import InvalidInput, NotAnApprover, SigningError, TransitionRefused
 
-from .conftest import Key, git, head, run_mc, to_review, write
+from ..conftest import Key, git, head, run_mc, to_review, write
 
 
 @dataclass(frozen=True)

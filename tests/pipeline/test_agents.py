@@ -21,11 +21,11 @@ import pytest
 
 from mc.mirror import db
 
-from .conftest import git
-from .standin import Script, StandinServer, Turn, serve
+from ..conftest import git
+from ..standin import Script, StandinServer, Turn, serve
 from .test_worker import Services, _coder_project, _queue, _wait, _workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AGENTS = Path(os.environ.get("MC_AGENTS") or REPO / ".venv" / "agents")  # make agent-clis
 AGENT_BIN = os.pathsep.join(
     str(AGENTS / part) for part in ("node_modules/.bin", "aider/bin", "openclaw/node_modules/.bin")
@@ -98,7 +98,7 @@ def _gemini(
     turns: list[Turn],
     attempts: int = 1,
 ) -> StandinServer:
-    from .standin.gemini import GeminiHandler
+    from ..standin.gemini import GeminiHandler
 
     cli("gemini")
     server = serve(GeminiHandler, Script(turns))
@@ -246,7 +246,7 @@ def _claude(
     turns: list[Turn],
     retries: int = 0,
 ) -> StandinServer:
-    from .standin.anthropic import AnthropicHandler
+    from ..standin.anthropic import AnthropicHandler
 
     cli("claude")
     server = serve(AnthropicHandler, Script(turns))
@@ -379,7 +379,7 @@ def _aider(
     board_path: Path, standin: list[StandinServer], monkeypatch: pytest.MonkeyPatch,
     turns: list[Turn],
 ) -> StandinServer:  # fmt: skip
-    from .standin.openai_chat import ChatHandler
+    from ..standin.openai_chat import ChatHandler
 
     cli("aider")
     server = serve(ChatHandler, Script(turns))
@@ -458,7 +458,7 @@ def _openclaw(
     board_path: Path, standin: list[StandinServer], monkeypatch: pytest.MonkeyPatch,
     turns: list[Turn], key: str | None = "sk-standin",
 ) -> StandinServer:  # fmt: skip
-    from .standin.openai_chat import ChatHandler
+    from ..standin.openai_chat import ChatHandler
 
     cli("openclaw")
     monkeypatch.setenv("PATH", f"{NODE24}{os.pathsep}{os.environ['PATH']}")
@@ -551,7 +551,7 @@ def _codex(
     board_path: Path, standin: list[StandinServer], monkeypatch: pytest.MonkeyPatch,
     turns: list[Turn], retries: int = 0,
 ) -> StandinServer:  # fmt: skip
-    from .standin.openai_responses import ResponsesHandler, config_toml
+    from ..standin.openai_responses import ResponsesHandler, config_toml
 
     cli("codex")
     server = serve(ResponsesHandler, Script(turns))
@@ -565,7 +565,7 @@ def _codex(
 
 
 def _codex_writes(path: str, text: str) -> Turn:
-    from .standin.openai_responses import shell_turn
+    from ..standin.openai_responses import shell_turn
 
     quoted = text.replace("'", "'\\''")
     return shell_turn(f"printf '%s' '{quoted}' > {path}")
@@ -615,7 +615,7 @@ def test_codex_reconnecting_then_completing_is_a_success(
     monkeypatch: pytest.MonkeyPatch, on_path: None,
 ) -> None:  # fmt: skip
     """A transient error event ("Reconnecting... 1/3") followed by turn.completed."""
-    from .standin.openai_responses import DROP
+    from ..standin.openai_responses import DROP
 
     verdict = '{"verdict": "pass", "notes": "Good."}'
     _codex(board_path, standin, monkeypatch, [

@@ -25,8 +25,8 @@ from mc.board.config import Notify
 from mc.mirror import db, outbox
 from mc.mirror.sync import Syncer
 
-from .conftest import git, run_mc, to_review
-from .test_worker import FAKE
+from ..conftest import git, run_mc, to_review
+from ..pipeline.test_worker import FAKE
 
 
 class Receiver:

@@ -14,7 +14,7 @@ from mc.mirror.daemon import Daemon
 from mc.pipeline import dispatch, jobs
 from mc.pipeline.worker import Worker
 
-from .conftest import git, run_mc
+from ..conftest import git, run_mc
 
 
 def _use_runner(board_path: Path, runner_lines: str, rounds: int = 2) -> None:

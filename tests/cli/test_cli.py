@@ -24,9 +24,9 @@ import yaml
 from mc.board import actions
 from mc.board.board import Board
 
-from .conftest import Key, git, head, run_mc, to_review, write
+from ..conftest import Key, git, head, run_mc, to_review, write
 
-SOURCE = Path(__file__).resolve().parents[1]
+SOURCE = Path(__file__).resolve().parents[2]
 LANE_NAMES = ("backlog", "up-next", "in-progress", "review", "done")
 MISSIONCTL = Path(sys.executable).parent / "missionctl"
 MC = Path(sys.executable).parent / "mc"

@@ -15,7 +15,7 @@ import pytest
 
 from mc.pipeline.execute import KILLED_BY_GUARD, agent_env, run_agent
 
-FAKE = str(Path(__file__).with_name("fake_agent.py"))
+FAKE = str(Path(__file__).parents[1] / "fake_agent.py")
 
 
 def _alive(pid: int) -> bool:
@@ -133,7 +133,7 @@ def test_a_dead_or_paused_worker_takes_its_agent_down(tmp_path: Path, how: int) 
     """SIGKILL: the guard sees its pipe close. SIGSTOP: it sees the heartbeats stop."""
     pids_file = tmp_path / "pids"
     script = WORKER.format(
-        root=str(Path(__file__).parents[1]), fake=FAKE, cwd=str(tmp_path), pids=str(pids_file)
+        root=str(Path(__file__).parents[2]), fake=FAKE, cwd=str(tmp_path), pids=str(pids_file)
     )
     worker = subprocess.Popen([sys.executable, "-c", script])
     try:

@@ -12,9 +12,9 @@ from mc.board import actions
 from mc.board.board import Board
 from mc.mirror import db
 
-from .conftest import git, to_review, wait_for_file
+from ..conftest import git, to_review, wait_for_file
+from ..webfixtures import Running, web  # noqa: F401
 from .test_web_ui import Opened, _card, _new, page  # noqa: F401
-from .webfixtures import Running, web  # noqa: F401
 
 # ruff: noqa: F811
 
