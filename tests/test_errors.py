@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import concurrent.futures
 import json
 import logging
 from collections.abc import Iterator
@@ -129,7 +130,10 @@ def _get(app: ASGIApp, *paths: str, **headers: str) -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             return [await c.get(path, headers=headers) for path in paths]
 
-    return asyncio.run(get())
+    # On a thread of its own: the browser tests' Playwright keeps an event loop running
+    # on the main thread for the rest of the session.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, get()).result(timeout=60)
 
 
 def test_a_route_answers_a_named_error_with_its_status(monkeypatch: pytest.MonkeyPatch) -> None:

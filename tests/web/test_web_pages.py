@@ -119,6 +119,14 @@ def test_review_rework_artifacts_and_approve_cancel(
     confirm = pg.locator(".approve-confirm")
     confirm.wait_for()
     assert "It covers exactly the work its review" in (confirm.text_content() or "")
+    # The confirm button takes the focus (Enter confirms); focus lands a moment later.
+    deadline = time.monotonic() + 5
+    while (
+        pg.evaluate("document.activeElement && document.activeElement.dataset.action")
+        != "approve-confirm"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     assert pg.evaluate("document.activeElement.dataset.action") == "approve-confirm"
     pg.click("[data-action=approve-cancel]")
     pg.wait_for_selector("[data-action=approve]")
