@@ -79,11 +79,14 @@ class Auditor:
         repo: Repo,
         cat: CatFile | None = None,
         parser: Callable[[str, str, bytes | None], Any] | None = None,
+        configs: Callable[[str], Any] | None = None,
     ) -> None:
-        """``parser(blob, name, data)``: a project parser to share (the board's cached one)."""
+        """``parser(blob, name, data)``: a project parser to share (the board's cached
+        one); ``configs(blob)``: the same for mc.yaml (the board's, cached by blob)."""
         self.repo = repo
         self.cat = cat or CatFile(repo)
         self.parser = parser
+        self.configs = configs
         # Pushed blobs can be huge: ask their size before reading (costs a process).
         self.guard_size = False
         self._parsed: dict[str, tuple[dict[str, object] | None, str | None]] = {}
@@ -568,8 +571,11 @@ class Auditor:
         key = f"config:{blob}"
         if key not in self._configs:
             try:
-                data = self._read(blob) if blob else None
-                self._configs[key] = load_config(data).work_archetypes()
+                if blob and blob not in self.pending and self.configs is not None:
+                    config = self.configs(blob)
+                else:
+                    config = load_config(self._read(blob) if blob else None)
+                self._configs[key] = config.work_archetypes()
             except ConfigError:
                 self._configs[key] = None
         return self._configs[key]

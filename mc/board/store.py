@@ -147,7 +147,12 @@ class Store:
         lanes = self._check_shape(transition, tip)
         from mc.board.audit import Auditor, CommitInfo
 
-        auditor = Auditor(self.repo, self.board.cat, parser=self.board.parse_blob)
+        auditor = Auditor(
+            self.repo,
+            self.board.cat,
+            parser=self.board.parse_blob,
+            configs=self.board.config_from_blob,
+        )
         auditor.pending = {
             blob_id(data): data for data in transition.files.values() if data is not None
         }

@@ -150,7 +150,9 @@ class Syncer:
 
     def __init__(self, board: Board) -> None:
         self.board = board
-        self.auditor = Auditor(board.repo, board.cat, parser=board.parse_blob)
+        self.auditor = Auditor(
+            board.repo, board.cat, parser=board.parse_blob, configs=board.config_from_blob
+        )
         self.syncs = 0  # transactions that changed something (for the daemon's counters)
 
     def sync(self, conn: db.Connection) -> SyncResult | None:
