@@ -288,3 +288,22 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def mc_up(
+    board_path: Path, mark: str, *, workers: int = 2, output: bool = True
+) -> subprocess.Popen[str]:
+    """A real `mc up` on the board's embedded PostgreSQL, in a process group of its own
+    (as a terminal's foreground job); its agents carry FAKE_MARK=mark. ``output``: its
+    stdout and stderr in a pipe (else dropped)."""
+    env = {k: v for k, v in os.environ.items() if k != "MC_DATABASE_URL"}  # embedded
+    env["FAKE_MARK"] = mark
+    return subprocess.Popen(
+        [sys.executable, "-m", "mc", "--board", str(board_path), "up", "--port", "0",
+         "--workers", str(workers), "--poll", "0.5"],
+        env=env,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip

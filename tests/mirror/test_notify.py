@@ -25,7 +25,7 @@ from mc.board.config import Notify
 from mc.mirror import db, outbox
 from mc.mirror.sync import Syncer
 
-from ..conftest import git, run_mc, to_review
+from ..conftest import git, mc_up, run_mc, to_review
 from ..pipeline.test_worker import FAKE
 
 
@@ -220,16 +220,7 @@ def test_a_dead_job_a_handoff_and_a_budget_hold_are_events(database_url: str) ->
 
 
 def _up(board_path: Path, mark: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MC_DATABASE_URL"}  # embedded
-    env["FAKE_MARK"] = mark
-    return subprocess.Popen(
-        [sys.executable, "-m", "mc", "--board", str(board_path), "up", "--port", "0",
-         "--workers", "1", "--poll", "0.5"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    return mc_up(board_path, mark, workers=1, output=False)
 
 
 def _stop(up: subprocess.Popen[str]) -> None:

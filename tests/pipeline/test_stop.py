@@ -17,22 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import alive, marked_processes, run_mc
+from ..conftest import alive, marked_processes, mc_up, run_mc
 from .test_worker import _configure, _queue
 
 
 def _up(board_path: Path, mark: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MC_DATABASE_URL"}  # embedded
-    env["FAKE_MARK"] = mark
-    return subprocess.Popen(
-        [sys.executable, "-m", "mc", "--board", str(board_path), "up", "--port", "0",
-         "--workers", "2", "--poll", "0.5"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a group of its own, as a terminal's foreground job
-    )  # fmt: skip
+    return mc_up(board_path, mark)
 
 
 def _agents(mark: str) -> list[int]:

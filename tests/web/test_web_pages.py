@@ -14,7 +14,7 @@ from mc.mirror import db
 
 from ..conftest import git, to_review, wait_for_file
 from ..webfixtures import Running, web  # noqa: F401
-from .test_web_ui import Opened, _card, _new, page  # noqa: F401
+from .test_web_ui import Opened, _card, _new, _running_job_page, page  # noqa: F401
 
 # ruff: noqa: F811
 
@@ -175,18 +175,7 @@ def test_other_views_render(web: Running, page: Opened, board_path: Path) -> Non
 def test_job_log_raw_toggle_and_live_step(
     web: Running, page: Opened, board_path: Path, database_url: str
 ) -> None:
-    from mc.pipeline import jobs
-
-    _new(board_path, "alpha", lane=actions.Lane.UP_NEXT)
-    web.wait_synced()
-    with db.connect(database_url) as conn:
-        jobs.enqueue(conn, "alpha", "work", "coder")
-        job = jobs.claim(conn, "w1")
-        assert job is not None
-        jobs.log(conn, job, "stdout", "first line")
-    pg = page.page
-    pg.goto(f"{web.origin}/#/project/alpha")
-    pg.wait_for_selector('pre.log .log-line:has-text("first line")')
+    pg, _ = _running_job_page(web, page, board_path, database_url)
     assert pg.locator(".job-list li.job.is-selected").count() == 1
     pg.check("[data-action=log-raw]")
     pg.wait_for_selector('pre.log .log-line:has-text("first line")')

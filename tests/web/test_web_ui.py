@@ -269,9 +269,10 @@ def test_tasks_can_be_linked_edited_and_deleted(
     assert page.problems == []
 
 
-def test_a_running_jobs_log_grows_in_the_detail_page(
+def _running_job_page(
     web: Running, page: Opened, board_path: Path, database_url: str
-) -> None:
+) -> tuple[Page, Any]:
+    """Project alpha with a running job that logged a first line, open in the page."""
     from mc.pipeline import jobs
 
     _new(board_path, "alpha", lane=actions.Lane.UP_NEXT)
@@ -284,6 +285,15 @@ def test_a_running_jobs_log_grows_in_the_detail_page(
     pg = page.page
     pg.goto(f"{web.origin}/#/project/alpha")
     pg.wait_for_selector('pre.log .log-line:has-text("first line")')
+    return pg, job
+
+
+def test_a_running_jobs_log_grows_in_the_detail_page(
+    web: Running, page: Opened, board_path: Path, database_url: str
+) -> None:
+    from mc.pipeline import jobs
+
+    pg, job = _running_job_page(web, page, board_path, database_url)
     with db.connect(database_url) as conn:
         jobs.log(conn, job, "stderr", "second line")
     pg.wait_for_selector('pre.log .log-stderr:has-text("second line")')
