@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from mc.board.board import Board
 from mc.board.layout import artifacts_dir, artifacts_prefix
+from mc.errors import NotFound
 
 SHOWN = 200  # a listing stops here
 TEXT_MAX = 512 * 1024  # bigger files are listed, not read
@@ -35,15 +36,28 @@ def listing(board: Board, project_id: str) -> list[Artifact]:
     for n, (path, blob) in enumerate(files(board, project_id)):
         if n == SHOWN:
             break
-        size = board.cat.size(blob) or 0
-        kind, text = "binary", None
-        if size <= TEXT_MAX:
-            data = board.read_blob(blob) or b""
-            if b"\0" not in data:
-                try:
-                    text = data.decode("utf-8")
-                    kind = "patch" if path.endswith((".patch", ".diff")) else "text"
-                except UnicodeDecodeError:
-                    pass
-        out.append(Artifact(path, size, kind, text))
+        out.append(_artifact(board, path, blob))
     return out
+
+
+def read(board: Board, project_id: str, path: str) -> Artifact:
+    """One artifact (its text read when it is text); NotFound when there is none."""
+    board.get(project_id)
+    for found, blob in files(board, project_id):
+        if found == path:
+            return _artifact(board, path, blob)
+    raise NotFound(f"{project_id} has no artifact {path!r}")
+
+
+def _artifact(board: Board, path: str, blob: str) -> Artifact:
+    size = board.cat.size(blob) or 0
+    kind, text = "binary", None
+    if size <= TEXT_MAX:  # bigger ones are listed, not read
+        data = board.read_blob(blob) or b""
+        if b"\0" not in data:
+            try:
+                text = data.decode("utf-8")
+                kind = "patch" if path.endswith((".patch", ".diff")) else "text"
+            except UnicodeDecodeError:
+                pass
+    return Artifact(path, size, kind, text)

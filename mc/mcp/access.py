@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 
@@ -13,10 +13,6 @@ from mc.board.board import Board
 from mc.errors import McError, NotAllowed
 from mc.mirror import db
 from mc.mirror.auth import Principal
-
-if TYPE_CHECKING:
-    pass
-
 
 PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "mc_mcp_principal", default=None

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from mc.board.board import Entry
 from mc.board.layout import Lane, parse_lane
-from mc.mirror import auth, db
-from mc.mirror.view import activity_json, entry_json
+from mc.mirror import auth, db, view
+from mc.mirror.view import Diverged, activity_json, entry_json
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -15,18 +15,33 @@ if TYPE_CHECKING:
 from mc.mcp.access import LIST_MAX, Access, CursorArg, LaneArg, LimitArg, TextArg, caller, guarded
 
 
+def accepted_projects(
+    access: Access, lane: Lane | None = None, text: str | None = None
+) -> tuple[list[Entry], dict[str, Diverged]]:
+    """The projects as every surface shows them: the mirror's accepted version where git
+    holds one the rules refused (marked ``diverged``), filtered by ``text``."""
+    with access.reading():
+        board = access.current()
+        with access.connection() as conn:
+            entries, diverged = view.accepted(board, conn, board.projects(lane))
+    if text:
+        needle = text.lower()
+        entries = [e for e in entries if needle in _searchable(e)]
+    return entries, diverged
+
+
 def board_summary_of(access: Access) -> dict[str, Any]:
     """Lanes with their projects (id, title, state), and what waits for the person."""
     caller(auth.READ)
+    entries, diverged = accepted_projects(access)
     with access.reading():
-        board = access.current()
-        entries = board.projects()
-        config = board.config
+        config = access.current().config
     lanes: dict[str, list[dict[str, Any]]] = {lane.value: [] for lane in Lane}
     waiting = []
     for e in entries:
         p = e.project
-        card = {"id": e.id, "title": p.title if p else None, "valid": p is not None}
+        card: dict[str, Any] = {"id": e.id, "title": p.title if p else None, "valid": bool(p)}
+        card["diverged"] = diverged[e.id].to_json() if e.id in diverged else None
         if p is not None:
             card["ready_for_human"] = p.ready_for_human
             card["needs_human"] = p.needs_human.reason if p.needs_human else None
@@ -49,15 +64,13 @@ def board_summary_of(access: Access) -> dict[str, Any]:
 
 
 def project_json(access: Access, project_id: str) -> dict[str, Any]:
-    from mc.mirror import view
-
+    """One project as the CLI's --json gives it: the accepted version, marked diverged."""
     with access.reading():
         board = access.current()
         entry = board.get(project_id)
         with access.connection() as conn:
             entries, diverged = view.accepted(board, conn, [entry])
-    out = entry_json(entries[0], diverged)
-    return out
+    return entry_json(entries[0], diverged)
 
 
 def read_tools(server: MCPServer, access: Access) -> None:
@@ -73,17 +86,11 @@ def read_tools(server: MCPServer, access: Access) -> None:
         lane: LaneArg = None,
         text: TextArg = None,
     ) -> dict[str, Any]:
-        """Projects (the accepted state), newest lanes first; at most 500."""
+        """Projects (the accepted state), in lane order; at most 500."""
         caller(auth.READ)
-        wanted = parse_lane(lane) if lane else None
-        with access.reading():
-            board = access.current()
-            entries = board.projects(wanted)
-        if text:
-            needle = text.lower()
-            entries = [e for e in entries if needle in _searchable(e)]
+        entries, diverged = accepted_projects(access, parse_lane(lane) if lane else None, text)
         return {
-            "projects": [entry_json(e) for e in entries[:LIST_MAX]],
+            "projects": [entry_json(e, diverged) for e in entries[:LIST_MAX]],
             "total": len(entries),
         }
 
@@ -93,13 +100,10 @@ def read_tools(server: MCPServer, access: Access) -> None:
         """Every project (done included) whose title, brief, acceptance or labels contain
         ``text`` (case-insensitive): id, title and lane."""
         caller(auth.READ)
-        needle = text.lower()
-        with access.reading():
-            entries = access.current().projects()
+        entries, _ = accepted_projects(access, text=text)
         found = [
             {"id": e.id, "title": e.project.title if e.project else None, "lane": e.lane.value}
             for e in entries
-            if needle in _searchable(e)
         ]
         return {"projects": found[:LIST_MAX], "total": len(found)}
 

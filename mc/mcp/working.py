@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from mc.errors import McError, NotAllowed
+from mc.errors import JobConflict, McError, NotAllowed
 from mc.mirror import auth
 
 if TYPE_CHECKING:
@@ -85,10 +84,7 @@ def job_tools(server: MCPServer, access: Access) -> None:
 
         caller(auth.READ)
         with access.reading():
-            found = {a.path: a for a in artifacts.listing(access.current(), project_id)}
-        if path not in found:
-            raise McError(f"{project_id} has no artifact {path!r} (list_artifacts lists them)")
-        a = found[path]
+            a = artifacts.read(access.current(), project_id, path)
         return {"path": a.path, "kind": a.kind, "size": a.size, "text": a.text}
 
     handoff_tools(server, access)
@@ -108,20 +104,20 @@ def handoff_tools(server: MCPServer, access: Access) -> None:
             waiting = jobs.waiting_handoffs(conn)
         out = []
         for job in waiting:
-            with contextlib.suppress(McError):
+            handoff: dict[str, Any] = {
+                "job": job.id,
+                "project_id": job.project_id,
+                "kind": job.kind,
+                "archetype": job.archetype,
+                "notes": job.notes or None,
+            }
+            try:
                 project = project_json(access, job.project_id)
-                out.append(
-                    {
-                        "job": job.id,
-                        "project_id": job.project_id,
-                        "kind": job.kind,
-                        "archetype": job.archetype,
-                        "title": project.get("title"),
-                        "description": project.get("description"),
-                        "acceptance": project.get("acceptance"),
-                        "notes": job.notes or None,
-                    }
-                )
+                for key in ("title", "description", "acceptance"):
+                    handoff[key] = project.get(key)
+            except McError as exc:  # listed all the same: a job is never hidden
+                handoff["error"] = str(exc)
+            out.append(handoff)
         return {"handoffs": out}
 
     @server.tool()
@@ -136,8 +132,10 @@ def handoff_tools(server: MCPServer, access: Access) -> None:
         who = caller(auth.HUMAN_OR_AGENT)
         with access.connection() as conn:
             job = jobs.get(conn, job_id)
-            if job.id not in {j.id for j in jobs.waiting_handoffs(conn)}:
-                raise McError(f"job {job_id} is not a hand-off job waiting for its work")
+            if not (
+                job.state == jobs.JobState.RUNNING and job.awaiting_report and not job.reported
+            ):
+                raise JobConflict(f"job {job_id} is not a hand-off job waiting for its work")
             if not who.may_report(job.id, job.project_id):
                 raise NotAllowed(f"this token may not report job {job_id}")
             linked = task_list.listing(conn, project=job.project_id)

@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import subprocess
-from typing import TYPE_CHECKING
 
 from mc.board import actions
 from mc.board.board import Board
@@ -23,10 +22,6 @@ from mc.pipeline.runners import (
     Verdict,
     read_verdict,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 log = logging.getLogger("mc.pipeline")
 REVIEWER = "reviewer"

@@ -782,8 +782,19 @@ def test_every_surface_shows_the_accepted_state_and_the_divergence_alike(
     board = mc_json("board")
     listed = {p["id"]: p for p in mc_json("project", "list")}
     shown = mc_json("project", "show", "alpha")
-    answers = [card, page, listed["alpha"], shown, board["backlog"][0]]
-    assert [a["lane"] for a in answers] == ["backlog"] * 5
+    # And the assistant's board (MCP over HTTP): the same project, the same mark.
+    from ..mcp.test_mcp import _run, _session
+
+    async def assistant() -> tuple[Any, Any]:
+        async with _session(f"{web.origin}/mcp", viewer) as client:
+            listed = await client.call_tool("list_projects", {"lane": "backlog"})
+            shown = await client.call_tool("show_project", {"project_id": "alpha"})
+            return listed.structured_content, shown.structured_content
+
+    over_mcp, shown_mcp = _run(assistant)
+    mcp_alpha = next(p for p in over_mcp["projects"] if p["id"] == "alpha")
+    answers = [card, page, listed["alpha"], shown, board["backlog"][0], mcp_alpha, shown_mcp]
+    assert [a["lane"] for a in answers] == ["backlog"] * 7
     assert board["done"] == []
     for answer in answers:
         assert answer["diverged"]["commit"] == forbidden

@@ -106,6 +106,11 @@ class Job(NamedTuple):
     last_step: str | None = None
 
     @property
+    def waiting_for_report(self) -> bool:
+        """A hand-off job announced and not reported yet (as jobs_waiting_handoff lists)."""
+        return self.state == JobState.RUNNING and self.awaiting_report and not self.reported
+
+    @property
     def attempt(self) -> int:
         """The number of the run in progress (1-based)."""
         return self.attempts + 1
