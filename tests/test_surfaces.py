@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mc.board import actions
 from mc.board.board import Board
+from mc.errors import StaleVersion
 from mc.mirror import comments, db, tasks
 from mc.mirror.sync import Syncer
 from mc.pipeline import jobs
@@ -79,10 +82,8 @@ def test_a_task_edited_from_a_stale_copy_is_refused(database_url: str) -> None:
         task = tasks.add(conn, "Buy milk")
         seen = tasks.etag(task)
         tasks.update(conn, task.id, title="Buy oat milk", expect=seen)
-        try:
+        with pytest.raises(StaleVersion):
             tasks.update(conn, task.id, title="Buy cow milk", expect=seen)
-        except Exception as exc:
-            assert type(exc).__name__ == "StaleVersion"
-        else:
-            raise AssertionError("a stale edit was taken")
+        with pytest.raises(StaleVersion):  # nor deleted from a stale copy
+            tasks.delete(conn, task.id, expect=seen)
         assert tasks.get(conn, task.id).title == "Buy oat milk"
