@@ -196,20 +196,23 @@ class Sender:
 
     def step(self, conn: db.Connection) -> int:
         """Expand new events into deliveries, then send what is due; how many it sent
-        or gave up on (0: nothing to do now)."""
-        self.expand(conn)
+        or gave up on (0: nothing to do now). The targets (the accepted mc.yaml) are
+        read only when there is something to do."""
+        work = db.fetch_one(conn, "outbox_work")
+        conn.commit()
+        if work is None or not (work["new"] or work["due"]):
+            return 0
+        targets = self.targets(conn)  # (it reads the accepted mc.yaml: its own transaction)
+        self.expand(conn, targets)
         with db.translated(), conn.transaction():
             due = db.fetch_all(conn, "deliveries_claim", {"hold": HOLD_SECONDS, "limit": 20})
-        if not due:
-            return 0
-        urls = {target_id(t.url): t.url for t in self.targets(conn)}
+        urls = {target_id(t.url): t.url for t in targets}
         for d in due:
             self._deliver(conn, d, urls.get(d["target"]))
         return len(due)
 
-    def expand(self, conn: db.Connection) -> int:
+    def expand(self, conn: db.Connection, targets: Sequence[Notify]) -> int:
         """Each new event gets a delivery per target that wants its kind."""
-        targets = self.targets(conn)  # (it reads the accepted mc.yaml: its own transaction)
         with db.translated(), conn.transaction():
             events = db.fetch_all(conn, "outbox_unexpanded")
             if not events:

@@ -488,6 +488,12 @@ VALUES (%(kind)s, %(project_id)s, %(job_id)s,
         %(detail)s)
 RETURNING id;
 
+-- name: outbox_work
+-- Whether the sender has anything to do: new events, or deliveries due now.
+SELECT EXISTS (SELECT 1 FROM outbox WHERE NOT expanded) AS new,
+       EXISTS (SELECT 1 FROM deliveries WHERE state = 'pending' AND next_at <= clock_timestamp()
+               AND (claimed_until IS NULL OR claimed_until < clock_timestamp())) AS due;
+
 -- name: outbox_unexpanded
 -- Events whose deliveries are not made yet (one sender takes them at a time).
 SELECT * FROM outbox WHERE NOT expanded ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED;
