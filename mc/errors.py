@@ -106,6 +106,18 @@ class TokenNotFound(NotFound):
     http_status = 404
 
 
+class BeforeHistory(NotFound):
+    """The board did not exist yet at that time: it is before the board's first commit."""
+
+    http_status = 404
+
+
+class InvalidTimePoint(McError):
+    """at: not a commit id (hex) or an ISO date (2026-11-20, 2026-11-20T14:00)."""
+
+    http_status = 400
+
+
 # ---------------------------------------------------------------------- projects, jobs, tokens
 
 

@@ -38,6 +38,7 @@ from mc.web.bodies import (
     TaskPatch,
 )
 from mc.web.events import replay_rows
+from mc.web.history import get_board_at, get_history, project_history
 from mc.web.http import (
     Guard,
     authenticate,
@@ -173,6 +174,8 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
         Route("/api/session", endpoint(get_session)),
         Route("/api/logout", endpoint(logout, body=Empty, write=True), methods=["POST"]),
         Route("/api/board", endpoint(get_board)),
+        Route("/api/history", endpoint(get_history)),
+        Route("/api/history/board", endpoint(get_board_at)),
         Route(
             "/api/projects",
             endpoint(create_project, roles=HUMAN, body=ProjectCreate, write=True),
@@ -185,6 +188,7 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
             methods=["PATCH"],
         ),
         Route("/api/projects/{id}/activity", endpoint(project_activity)),
+        Route("/api/projects/{id}/history", endpoint(project_history)),
         Route("/api/projects/{id}/artifacts", endpoint(project_artifacts)),
         Route(
             "/api/projects/{id}/comments",

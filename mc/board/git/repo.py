@@ -174,13 +174,33 @@ class Repo(NamedTuple):
         return int(self.out("log", "-1", "--format=%ct", rev).strip())
 
     def log_records(
-        self, rev: str, fields: Sequence[str], paths: Sequence[str] = ()
+        self,
+        rev: str,
+        fields: Sequence[str],
+        paths: Sequence[str] = (),
+        *,
+        limit: int | None = None,
+        first_parent: bool = False,
     ) -> list[list[str]]:
         """One record per commit from ``rev`` back (touching ``paths``), newest first:
-        the values of ``fields`` (git log format placeholders) in order."""
+        the values of ``fields`` (git log format placeholders) in order; at most
+        ``limit`` of them, along the first-parent line when ``first_parent``."""
         sep = "%x1f"
-        out = self.out("log", "-z", f"--format={sep.join(fields)}", rev, "--", *paths)
+        args = ["log", "-z", f"--format={sep.join(fields)}"]
+        if limit is not None:
+            args.append(f"--max-count={int(limit)}")
+        if first_parent:
+            args.append("--first-parent")
+        out = self.out(*args, "--end-of-options", rev, "--", *paths)
         return [rec.split("\x1f") for rec in out.split("\0") if rec]
+
+    def last_commit_at(self, rev: str, when: int) -> str | None:
+        """The newest commit on ``rev``'s first-parent line committed at or before
+        ``when`` (Unix seconds), or None when every commit is later."""
+        found = self.out(
+            "rev-list", "-1", "--first-parent", f"--before=@{int(when)}", "--end-of-options", rev
+        ).split()
+        return found[0] if found else None
 
     def signature_records(
         self,

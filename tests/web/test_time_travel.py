@@ -1,0 +1,193 @@
+"""Time travel: the board branch's history, the board as of a commit or a date (read-only,
+from git), and a project's story — over the real API and in a real Chromium."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mc.board import actions
+from mc.board.board import Board
+
+from ..conftest import git
+from ..webfixtures import Running, web  # noqa: F401
+from .test_web_ui import Opened, page  # noqa: F401
+
+# ruff: noqa: F811  (the web and page fixtures are imported by name)
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """The next commits are dated ``when`` (author and committer)."""
+    monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+    monkeypatch.setenv("GIT_AUTHOR_DATE", when)
+
+
+def _head(board_path: Path) -> str:
+    return git(board_path, "rev-parse", "HEAD").stdout.strip()
+
+
+def _lanes(answer: dict[str, Any]) -> dict[str, list[str]]:
+    return {lane["name"]: [c["id"] for c in lane["projects"]] for lane in answer["lanes"]}
+
+
+class Story:
+    """A board with a dated past: alpha and beta made on Dec 10, alpha queued on Dec 12,
+    gamma made on Dec 14 (the board's own first commit is today, Dec 6 or later)."""
+
+    def __init__(self, board_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.first = _head(board_path)
+        with Board.open(board_path) as board:
+            _at(monkeypatch, "2026-12-10T12:00:00Z")
+            actions.new_project(board, "Alpha work", "coder", project_id="alpha")
+            self.alpha = _head(board_path)
+            actions.new_project(board, "Beta work", "coder", project_id="beta")
+            self.made = _head(board_path)
+            _at(monkeypatch, "2026-12-12T12:00:00Z")
+            actions.queue(board, "alpha")
+            self.queued = _head(board_path)
+            _at(monkeypatch, "2026-12-14T12:00:00Z")
+            actions.new_project(board, "Gamma work", "coder", project_id="gamma")
+            self.last = _head(board_path)
+        monkeypatch.delenv("GIT_COMMITTER_DATE")
+        monkeypatch.delenv("GIT_AUTHOR_DATE")
+
+
+@pytest.fixture
+def story(board_path: Path, monkeypatch: pytest.MonkeyPatch) -> Story:
+    return Story(board_path, monkeypatch)
+
+
+# ---------------------------------------------------------------------- the API
+
+
+def test_history_pages_through_the_board_branch_newest_first(story: Story, web: Running) -> None:
+    with web.client(web.token("viewer")) as c:
+        everything = c.get("/api/history").json()
+        shas = [p["commit"] for p in everything["commits"]]
+        assert shas[0] == story.last and shas[-1] == story.first and len(shas) == 5
+        assert everything["next"] is None
+        top = everything["commits"][0]
+        assert top["subject"] and top["time"].startswith("2026-12-14") and top["author"]
+        first_page = c.get("/api/history", params={"limit": 2}).json()
+        assert [p["commit"] for p in first_page["commits"]] == shas[:2]
+        assert first_page["next"] == shas[1]
+        second = c.get("/api/history", params={"limit": 2, "before": first_page["next"]}).json()
+        assert [p["commit"] for p in second["commits"]] == shas[2:4]
+        rest = c.get("/api/history", params={"limit": 2, "before": second["next"]}).json()
+        assert [p["commit"] for p in rest["commits"]] == shas[4:] and rest["next"] is None
+        for bad in ("0", "501", "x", "-1"):
+            r = c.get("/api/history", params={"limit": bad})
+            assert r.status_code == 400 and r.json()["error"].startswith("limit:")
+        r = c.get("/api/history", params={"before": "--output=/tmp/x"})
+        assert r.status_code == 400 and r.json()["error"].startswith("before:")
+
+
+def test_the_board_at_a_commit_and_at_a_date_shows_the_earlier_lanes(
+    story: Story, web: Running
+) -> None:
+    with web.client(web.token("viewer")) as c:
+        now = _lanes(c.get("/api/board").json())
+        assert now["up-next"] == ["alpha"] and sorted(now["backlog"]) == ["beta", "gamma"]
+
+        made = c.get("/api/history/board", params={"at": story.made}).json()
+        assert _lanes(made)["backlog"] == ["alpha", "beta"] and _lanes(made)["up-next"] == []
+        assert made["read_only"] is True and made["at"]["commit"] == story.made
+        assert [lane["name"] for lane in made["lanes"]] == [
+            "backlog", "up-next", "in-progress", "review", "done"
+        ]  # fmt: skip
+        alpha = made["lanes"][0]["projects"][0]
+        assert alpha["title"] == "Alpha work" and alpha["archetype"] == "coder"
+        assert alpha["job"] is None and alpha["lane"] == "backlog"
+
+        short = c.get("/api/history/board", params={"at": story.made[:8]}).json()
+        assert short["at"]["commit"] == story.made
+
+        day = c.get("/api/history/board", params={"at": "2026-12-11"}).json()
+        assert day["at"]["commit"] == story.made  # the last commit on or before that day
+        assert _lanes(day)["up-next"] == []
+        queued = c.get("/api/history/board", params={"at": "2026-12-12"}).json()
+        assert queued["at"]["commit"] == story.queued and _lanes(queued)["up-next"] == ["alpha"]
+        assert "gamma" not in _lanes(queued)["backlog"]
+        noon = c.get("/api/history/board", params={"at": "2026-12-12T11:00:00Z"}).json()
+        assert noon["at"]["commit"] == story.made  # an hour before alpha was queued
+
+
+def test_bad_at_values_are_400_naming_at_and_git_never_sees_them(
+    story: Story, web: Running, board_path: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "x"
+    with web.client(web.token("viewer")) as c:
+        for bad in (f"--output={target}", "HEAD~1;rm", "2026-13-45", "2026-02-30", "HEAD",
+                    "main", "", "tomorrow", "$(touch /tmp/pwned)", "2026-12-12T25:00"):  # fmt: skip
+            r = c.get("/api/history/board", params={"at": bad})
+            assert r.status_code == 400, (bad, r.text)
+            message = r.json()["error"]
+            assert message.startswith("at:") and "\n" not in message
+        assert not target.exists()
+        missing = c.get("/api/history/board", params={"at": "deadbeef"})
+        assert missing.status_code == 404 and missing.json()["error"].startswith("at:")
+
+
+def test_a_date_before_the_first_commit_is_404_saying_so(story: Story, web: Running) -> None:
+    with web.client(web.token("viewer")) as c:
+        r = c.get("/api/history/board", params={"at": "2020-01-01"})
+        assert r.status_code == 404
+        assert "before the board's first commit" in r.json()["error"]
+
+
+def test_a_commit_off_the_board_branch_is_not_shown(
+    story: Story, web: Running, board_path: Path
+) -> None:
+    git(board_path, "checkout", "-q", "-b", "elsewhere")
+    git(board_path, "commit", "-q", "--allow-empty", "--no-verify", "-m", "not the board")
+    other = _head(board_path)
+    git(board_path, "checkout", "-q", "main")
+    with web.client(web.token("viewer")) as c:
+        r = c.get("/api/history/board", params={"at": other})
+        assert r.status_code == 404 and "not on the board branch" in r.json()["error"]
+
+
+def test_the_past_is_read_from_git_not_the_database(
+    story: Story, web: Running, board_path: Path
+) -> None:
+    """A second writer moves the board on while the past is asked: the past stays as it was."""
+    with web.client(web.token("viewer")) as c:
+        before = c.get("/api/history/board", params={"at": story.made}).json()
+        with Board.open(board_path) as board:
+            actions.queue(board, "beta")
+        web.wait_synced()
+        again = c.get("/api/history/board", params={"at": story.made}).json()
+        assert again == before
+        assert sorted(_lanes(c.get("/api/board").json())["up-next"]) == ["alpha", "beta"]
+
+
+def test_the_project_history_is_mc_project_log(story: Story, web: Running) -> None:
+    with web.client(web.token("viewer")) as c:
+        entries = c.get("/api/projects/alpha/history").json()
+        assert [e["commit"] for e in entries] == [story.queued, story.alpha]
+        assert entries[0]["action"] == "queue" and entries[0]["at"].startswith("2026-12-12")
+        assert c.get("/api/projects/nope/history").status_code == 404
+        assert c.get("/api/projects/NOPE;rm/history").status_code == 404
+
+
+def test_a_1000_project_board_of_the_past_answers_fast(web: Running, board_path: Path) -> None:
+    """The board at a commit is read with cat-file batches and cached per commit."""
+    for i in range(1000):
+        (board_path / "backlog" / f"p{i:04}.yaml").write_text(f"title: P {i}\narchetype: coder\n")
+    git(board_path, "add", "backlog")
+    git(board_path, "commit", "-q", "-m", "a thousand projects")
+    old = _head(board_path)
+    git(board_path, "mv", "backlog/p0000.yaml", "up-next/p0000.yaml")
+    git(board_path, "commit", "-q", "-m", "queue p0000")
+    with web.client(web.token("viewer")) as c:
+        started = time.perf_counter()
+        first = c.get("/api/history/board", params={"at": old})
+        cold = time.perf_counter() - started
+        assert first.status_code == 200 and len(_lanes(first.json())["backlog"]) == 1000
+        started = time.perf_counter()
+        assert c.get("/api/history/board", params={"at": old}).content == first.content
+        warm = time.perf_counter() - started
+    assert cold < 5 and warm < 0.5, (cold, warm)
