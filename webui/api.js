@@ -91,4 +91,9 @@ export const api = {
   calendar: (month) => request('GET', `/api/calendar${query({ month })}`),
   activity: ({ before, limit = 50 } = {}) => request('GET', `/api/activity${query({ before, limit })}`),
   metrics: () => request('GET', '/api/metrics'),
+
+  // time travel: the board branch's commits, the board at a commit or date, a project's story
+  history: ({ limit, before } = {}) => request('GET', `/api/history${query({ limit, before })}`),
+  boardAt: (at) => request('GET', `/api/history/board${query({ at })}`),
+  projectHistory: (id) => request('GET', `/api/projects/${enc(id)}/history`),
 };

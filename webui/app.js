@@ -14,6 +14,7 @@ import { mountActivity } from './activity.js';
 import { mountMetrics } from './metrics.js';
 import { openNewProject } from './newproject.js';
 import { showAttention } from './attention.js';
+import { mountHistory, adoptQueryAt } from './history.js';
 
 const VIEWS = {
   board: mountBoard,
@@ -66,7 +67,8 @@ let signedOut = false;
 function route() {
   if (signedOut) return;
   const current = parseHash();
-  const mount = VIEWS[current.name] || VIEWS.board;
+  const past = current.name === 'board' && current.params.get('at'); // time travel: history.js
+  const mount = past ? mountHistory : VIEWS[current.name] || VIEWS.board;
   view?.unmount?.();
   view = null;
   main.replaceChildren();
@@ -150,6 +152,7 @@ async function start() {
   newProject.addEventListener('click', () => openNewProject(ctx));
 
   startClock();
+  adoptQueryAt();
   window.addEventListener('hashchange', route);
   route();
   refreshBoard().catch((err) => {

@@ -16,6 +16,7 @@ import { createActions } from './detail/actions.js';
 import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
 import { createActivityPanel } from './detail/activity.js';
+import { createTimelinePanel } from './detail/timeline.js';
 import { setTitle } from './attention.js';
 
 export function mountDetail(root, ctx, route) {
@@ -39,6 +40,7 @@ function createParts(page) {
     artifacts: createArtifactsPanel(page.id),
     tasks: createTasksPanel(page),
     activity: createActivityPanel(page),
+    timeline: createTimelinePanel(page),
   };
 }
 
@@ -61,7 +63,7 @@ function layout(page, parts) {
         panel('Jobs', page.jobs.el),
         panel('Artifacts', parts.artifacts.el),
       ),
-      h('aside', { class: 'detail-side' }, panel('Tasks', ...parts.tasks.els), panel('Activity', ...parts.activity.els)),
+      h('aside', { class: 'detail-side' }, panel('Tasks', ...parts.tasks.els), panel('Activity', ...parts.activity.els), panel('Timeline', parts.timeline.el)),
     ),
   );
 }
@@ -96,6 +98,7 @@ async function open(root, page, parts) {
   parts.artifacts.load();
   parts.activity.load();
   parts.tasks.load();
+  parts.timeline.load();
 }
 
 /** The view's hooks: the board, the live events and leaving the page. */
@@ -106,6 +109,7 @@ function followChanges(page, parts) {
     page.jobs.refresh();
     parts.artifacts.load();
     parts.activity.load();
+    parts.timeline.load();
   }, 100);
   const refreshSide = coalesce(() => {
     parts.activity.load();

@@ -22,8 +22,9 @@ export function projectHref(id) {
 
 /** Rewrites the query of the current route without a navigation (no hashchange, no history entry). */
 export function replaceParams(params) {
-  const { name, arg } = parseHash();
-  history.replaceState(null, '', hrefFor(name, arg, params));
+  const { name, arg, params: current } = parseHash();
+  const at = current.get('at'); // a board of the past stays in the past while it is filtered
+  history.replaceState(null, '', hrefFor(name, arg, at ? { at, ...params } : params));
 }
 
 export function navigate(href) {

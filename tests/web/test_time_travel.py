@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from mc.board import actions
 from mc.board.board import Board
@@ -191,3 +192,79 @@ def test_a_1000_project_board_of_the_past_answers_fast(web: Running, board_path:
         assert c.get("/api/history/board", params={"at": old}).content == first.content
         warm = time.perf_counter() - started
     assert cold < 5 and warm < 0.5, (cold, warm)
+
+
+# ---------------------------------------------------------------------- the page
+
+
+def _wait_card(pg: Page, pid: str, lane: str) -> None:
+    pg.wait_for_selector(f'[data-lane="{lane}"] [data-project="{pid}"]', timeout=10000)
+
+
+def test_the_page_shows_the_past_read_only_and_comes_back_to_now(
+    story: Story, web: Running, page: Opened
+) -> None:
+    pg = page.page
+    _wait_card(pg, "alpha", "up-next")
+    pg.goto(f"{web.origin}/?at={story.made}")
+    banner = pg.locator(".time-travel-banner")
+    expect(banner).to_contain_text("The board as of")
+    expect(banner).to_contain_text("read-only")
+    _wait_card(pg, "alpha", "backlog")
+    assert pg.locator('[data-lane="up-next"] [data-project]').count() == 0
+    assert pg.locator('[data-project="gamma"]').count() == 0
+    # read-only: nothing to drag, no move controls, no new project
+    assert pg.locator('[data-project][draggable="true"]').count() == 0
+    assert pg.locator(".move-select").count() == 0
+    expect(pg.locator("#new-project")).to_be_hidden()
+
+    # the slider moves through time: its newest end is today's board
+    slider = pg.locator('input[type="range"].history-slider')
+    expect(slider).to_be_visible()
+    maximum = slider.get_attribute("max")
+    slider.fill(str(maximum))
+    _wait_card(pg, "gamma", "backlog")
+    _wait_card(pg, "alpha", "up-next")
+    assert pg.locator('[data-project][draggable="true"]').count() == 0
+    assert story.last in pg.url
+
+    pg.locator(".time-travel-banner a", has_text="Back to now").click()
+    expect(banner).to_have_count(0)
+    _wait_card(pg, "alpha", "up-next")
+    expect(pg.locator('[data-project="alpha"][draggable="true"]')).to_have_count(1)
+    expect(pg.locator("#new-project")).to_be_visible()
+    assert page.problems == []
+
+
+def test_the_live_feed_does_not_change_the_board_of_the_past(
+    story: Story, web: Running, page: Opened, board_path: Path
+) -> None:
+    pg = page.page
+    pg.goto(f"{web.origin}/#/board?at={story.made}")
+    _wait_card(pg, "beta", "backlog")
+    with Board.open(board_path) as board:
+        actions.queue(board, "beta")
+        actions.new_project(board, "Delta work", "coder", project_id="delta")
+    web.wait_synced()
+    time.sleep(1.5)  # the feed has had its chance to redraw
+    assert pg.locator('[data-lane="backlog"] [data-project="beta"]').count() == 1
+    assert pg.locator('[data-project="delta"]').count() == 0
+    expect(pg.locator(".time-travel-banner")).to_have_count(1)
+    assert page.problems == []
+
+
+def test_the_project_page_tells_its_story_with_links_to_the_past(
+    story: Story, web: Running, page: Opened
+) -> None:
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/alpha")
+    items = pg.locator(".timeline li")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("queue")
+    expect(items.nth(1)).to_contain_text("created")
+    link = items.nth(1).locator("a.timeline-at")
+    assert link.get_attribute("href") == f"#/board?at={story.alpha}"
+    link.click()
+    expect(pg.locator(".time-travel-banner")).to_contain_text("The board as of")
+    _wait_card(pg, "alpha", "backlog")
+    assert page.problems == []
