@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -42,25 +42,77 @@ def init(
 
 
 @app.command("board")
-def board_cmd(as_json: bool = JsonOpt) -> None:
-    """Show the five lanes in the terminal."""
+def board_cmd(
+    as_json: bool = JsonOpt,
+    watch: bool = typer.Option(
+        False, "--watch", "-w", help="Redraw on every commit (Ctrl-C to stop)."
+    ),
+) -> None:
+    """Show the five lanes in the terminal (with --watch: live, until Ctrl-C)."""
+    if watch:
+        if as_json:
+            _fail("--watch: not with --json (a listing is one answer; run mc board --json again)")
+        _watch_board()
+        return
+    with _board() as board:
+        if as_json:
+            _print_json(_board_json(board))
+            return
+        sys.stdout.write(_board_text(board))
+
+
+def _board_json(board: Board) -> dict[str, list[dict[str, Any]]]:
     from mc.board.layout import LANES
     from mc.mirror import view
 
-    with _board() as board, view.mirror(board) as conn:
+    with view.mirror(board) as conn:
         entries, diverged = view.accepted(board, conn, board.projects())
-        if as_json:
-            _print_json(
-                {
-                    lane.value: [_entry_json(e, diverged) for e in entries if e.lane is lane]
-                    for lane in LANES
-                }
-            )
-            return
-        limits = board.config.wip_limits
-    from mc.cli.render import board_columns
+    return {
+        lane.value: [_entry_json(e, diverged) for e in entries if e.lane is lane] for lane in LANES
+    }
 
-    sys.stdout.write(board_columns(entries, limits, _width(), diverged))
+
+def _board_text(board: Board) -> str:
+    """The lanes as every surface shows them (the mirror's accepted state where it differs
+    from git), laid out for the terminal's width."""
+    from mc.cli.render import board_columns
+    from mc.mirror import view
+
+    with view.mirror(board) as conn:
+        entries, diverged = view.accepted(board, conn, board.projects())
+    return board_columns(entries, board.config.wip_limits, _width(), diverged)
+
+
+def _watch_board() -> None:
+    """Redraw the board whenever it may have changed (mc.mirror.follow), a resize
+    included; Ctrl-C ends it with status 0, as a person closing a pane expects."""
+    import datetime as dt
+    import signal
+
+    from mc.mirror.follow import Follower
+
+    with _board() as board:
+        follower = Follower(board)
+    if hasattr(signal, "SIGWINCH"):
+        signal.signal(signal.SIGWINCH, lambda *_: follower.changed.set())
+    tty = sys.stdout.isatty()
+    shown = None
+    try:
+        while True:
+            with _board() as board:  # a fresh reader: the tip and mc.yaml as they are now
+                frame = _board_text(board)
+            if frame != shown:
+                shown = frame
+                stamp = dt.datetime.now().strftime("%H:%M:%S")
+                footer = f"— {stamp} · live ({', '.join(follower.via)}) · Ctrl-C to stop\n"
+                # A terminal is cleared and drawn over; a pipe gets one frame after another.
+                sys.stdout.write(("\x1b[H\x1b[2J" if tty else "\n") + frame + footer)
+                sys.stdout.flush()
+            follower.wait()
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+    finally:
+        follower.close()
 
 
 @app.command()

@@ -110,35 +110,78 @@ def project_detail(
     return "\n".join(lines) + "\n"
 
 
+COLUMN_MIN = 24  # narrower lanes than this are stacked: an id and a few words of title
+
+
 def board_columns(
     entries: Sequence[Entry],
     limits: Mapping[Lane, int],
     width: int,
     diverged: Mapping[str, object] = {},
 ) -> str:
-    col = max(14, (width - 4 * 2) // len(LANES))
+    """The five lanes in ``width`` columns of text: side by side when each lane gets at
+    least COLUMN_MIN, else one under the other; every line fits, titles cut with …."""
+    width = max(width, 20)
     by_lane = {lane: [e for e in entries if e.lane is lane] for lane in LANES}
-    heads = []
-    for lane in LANES:
-        count = len(by_lane[lane])
-        limit = f"/{limits[lane]}" if lane in limits else ""
-        heads.append(_cut(f"{lane.title} ({count}{limit})", col).ljust(col))
-    lines = ["  ".join(heads).rstrip(), "  ".join("─" * col for _ in LANES)]
+    heads = {lane: _lane_head(lane, len(by_lane[lane]), limits) for lane in LANES}
+    col = (width - 2 * (len(LANES) - 1)) // len(LANES)
+    if col >= COLUMN_MIN:
+        lines = _side_by_side(by_lane, heads, col, diverged)
+    else:
+        lines = _stacked(by_lane, heads, width, diverged)
+    notes = [_cut(line, width) for line in _divergence_notes(diverged)]
+    return "\n".join(lines + notes) + "\n"
+
+
+def _lane_head(lane: Lane, count: int, limits: Mapping[Lane, int]) -> str:
+    limit = f"/{limits[lane]}" if lane in limits else ""
+    return f"{lane.title} ({count}{limit})"
+
+
+def _card_text(entry: Entry, diverged: Mapping[str, object], id_width: int = 0) -> str:
+    """A project in one line: its id, its title, and a mark for what waits on a person."""
+    mark = {"ready": " ✓", "needs-human": " !", "INVALID": " ✗"}.get(_state(entry), "")
+    mark += " ⚠" if entry.id in diverged else ""
+    title = entry.project.title if entry.project else (entry.error or "")
+    return f"{entry.id.ljust(id_width)}  {title}{mark}"
+
+
+def _side_by_side(
+    by_lane: Mapping[Lane, list[Entry]],
+    heads: Mapping[Lane, str],
+    col: int,
+    diverged: Mapping[str, object],
+) -> list[str]:
+    lines = ["  ".join(_cut(heads[lane], col).ljust(col) for lane in LANES).rstrip()]
+    lines.append("  ".join("─" * col for _ in LANES))
     depth = max((len(v) for v in by_lane.values()), default=0)
     for i in range(depth):
         cells = []
         for lane in LANES:
             items = by_lane[lane]
-            if i < len(items):
-                e = items[i]
-                mark = {"ready": " ✓", "needs-human": " !", "INVALID": " ✗"}.get(_state(e), "")
-                mark += " ⚠" if e.id in diverged else ""
-                title = e.project.title if e.project else e.id
-                cells.append(_cut(f"{title}{mark}", col).ljust(col))
-            else:
-                cells.append(" " * col)
+            text = _card_text(items[i], diverged) if i < len(items) else ""
+            cells.append(_cut(text, col).ljust(col))
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines + _divergence_notes(diverged)) + "\n"
+    return lines
+
+
+def _stacked(
+    by_lane: Mapping[Lane, list[Entry]],
+    heads: Mapping[Lane, str],
+    width: int,
+    diverged: Mapping[str, object],
+) -> list[str]:
+    lines: list[str] = []
+    for lane in LANES:
+        if lines:
+            lines.append("")
+        lines += [_cut(heads[lane], width), "─" * min(width, max(len(heads[lane]), 12))]
+        items = by_lane[lane]
+        id_width = max((len(e.id) for e in items), default=0)
+        lines += [_cut("  " + _card_text(e, diverged, id_width), width) for e in items] or [
+            "  (empty)"
+        ]
+    return lines
 
 
 def task_line(task: object, now: dt.datetime, tz: dt.tzinfo) -> str:

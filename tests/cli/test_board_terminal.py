@@ -1,0 +1,171 @@
+"""`mc board` in a terminal: project ids, the terminal's width (columns or stacked lanes,
+titles cut with …), and `mc board --watch` redrawing live on every commit until Ctrl-C —
+each through the real CLI in a subprocess, on a real board."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mc.board import actions
+from mc.board.board import Board
+
+from ..conftest import git, run_mc
+
+LONG = "Build a command line tool whose title is much too long for any lane of the board"
+
+
+def _board(board_path: Path) -> None:
+    with Board.open(board_path) as board:
+        actions.new_project(board, LONG, "coder", project_id="long-one")
+        actions.new_project(board, "Short", "coder", project_id="short")
+        actions.queue(board, "short")
+
+
+def _show(board_path: Path, columns: int) -> list[str]:
+    proc = run_mc(board_path, "board", env={"COLUMNS": str(columns)})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_wide_terminal_lanes_are_columns_with_ids(board_path: Path) -> None:
+    _board(board_path)
+    lines = _show(board_path, 200)
+    assert all(len(line) <= 200 for line in lines)
+    head = lines[0]
+    for title in ("Backlog (1)", "Up next (1)", "In progress (0/3)", "Review (0/10)", "Done (0)"):
+        assert title in head  # one line: the lanes side by side
+    row = lines[2]
+    assert row.startswith("long-one  Build a command") and row.split("  ")[1].endswith("…")
+    assert "short  Short" in row and row.index("short") >= 40  # in the second column
+    assert LONG not in "\n".join(lines)
+
+
+def test_narrow_terminal_lanes_are_stacked_and_fit(board_path: Path) -> None:
+    _board(board_path)
+    lines = _show(board_path, 80)
+    assert all(len(line) <= 80 for line in lines), [ln for ln in lines if len(ln) > 80]
+    assert lines[0] == "Backlog (1)"
+    assert lines.index("Up next (1)") > lines.index("Backlog (1)")
+    backlog = lines[lines.index("Backlog (1)") + 2]
+    assert backlog.startswith("  long-one  Build a command") and backlog.endswith("…")
+    assert len(backlog) == 80
+    up_next = lines[lines.index("Up next (1)") + 2]
+    assert up_next == "  short  Short"
+    review = lines[lines.index("Review (0/10)") + 2]
+    assert review == "  (empty)"
+
+
+def test_a_tiny_or_silly_width_still_draws(board_path: Path) -> None:
+    _board(board_path)
+    for columns in ("10", "0", "abc"):
+        proc = run_mc(board_path, "board", env={"COLUMNS": columns})
+        assert proc.returncode == 0, proc.stderr
+        assert "long-one" in proc.stdout and "Traceback" not in proc.stderr
+
+
+class Watching:
+    """A running `mc board --watch`; its output read line by line on a thread."""
+
+    def __init__(self, board_path: Path, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mc", "--board", str(board_path), "board", "--watch"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "80", **(env or {})},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def frame(self, seconds: float = 10) -> list[str]:
+        """The next whole frame (up to its footer line)."""
+        deadline = time.monotonic() + seconds
+        got: list[str] = []
+        while True:
+            line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            if line.startswith("— ") and "Ctrl-C to stop" in line:
+                return [*got, line]
+            if line:
+                got.append(line)
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        assert self.proc.stderr is not None
+        return code, self.proc.stderr.read()
+
+
+def _lane(frame: list[str], heading: str) -> list[str]:
+    """The project lines under a lane's heading in a stacked frame."""
+    start = next(i for i, line in enumerate(frame) if line.startswith(heading + " ("))
+    out = []
+    for line in frame[start + 2 :]:
+        if not line.startswith("  "):
+            break
+        out.append(line.strip())
+    return out
+
+
+def test_watch_redraws_on_a_commit_and_ctrl_c_exits_0(board_path: Path) -> None:
+    _board(board_path)
+    watching = Watching(board_path)
+    try:
+        first = watching.frame()
+        assert _lane(first, "Backlog")[0].startswith("long-one")
+        assert "live (git)" in first[-1]
+        # a second writer: a person's own commit in the board's checkout
+        git(board_path, "mv", "backlog/long-one.yaml", "up-next/long-one.yaml")
+        started = time.monotonic()
+        git(board_path, "commit", "-q", "-m", "queue long-one by hand")
+        second = watching.frame(seconds=5)
+        took = time.monotonic() - started
+        assert [p.split()[0] for p in _lane(second, "Up next")] == ["long-one", "short"]
+        assert _lane(second, "Backlog") == ["(empty)"]
+        assert took < 3, took
+        # through mc's own store too (compare-and-swap on the ref)
+        with Board.open(board_path) as board:
+            actions.cancel(board, "short")
+        third = watching.frame(seconds=5)
+        assert [p.split()[0] for p in _lane(third, "Backlog")] == ["short"]
+    finally:
+        code, err = watching.stop()
+    assert code == 0, err
+    assert "Traceback" not in err and "Aborted" not in err
+
+
+def test_watch_follows_the_database_feed_when_it_runs(board_path: Path, database_url: str) -> None:
+    """With the board's database up, the watch also LISTENs on the board channel."""
+    _board(board_path)
+    watching = Watching(board_path, env={"MC_DATABASE_URL": database_url})
+    try:
+        first = watching.frame()
+        assert "live (git, database)" in first[-1]
+        with Board.open(board_path) as board:
+            actions.queue(board, "long-one")
+        second = watching.frame(seconds=5)
+        assert [p.split()[0] for p in _lane(second, "Up next")] == ["long-one", "short"]
+    finally:
+        code, err = watching.stop()
+    assert code == 0, err
+
+
+def test_watch_refuses_json(board_path: Path) -> None:
+    proc = run_mc(board_path, "board", "--watch", "--json")
+    assert proc.returncode == 1 and proc.stderr.startswith("mc: --watch:")
+    assert len(proc.stderr.strip().splitlines()) == 1
