@@ -165,6 +165,21 @@ def test_the_past_is_read_from_git_not_the_database(
         assert sorted(_lanes(c.get("/api/board").json())["up-next"]) == ["alpha", "beta"]
 
 
+def test_a_killed_git_reader_is_started_again(story: Story, web: Running) -> None:
+    """The server's long-running cat-file dies (OOM killer, a person's kill): the next
+    question about the past starts a new one and answers the same."""
+    with web.client(web.token("viewer")) as c:
+        first = c.get("/api/history/board", params={"at": story.queued}).json()
+        reader = web.server.web.current().cat._proc
+        assert reader is not None and reader.poll() is None
+        reader.kill()
+        reader.wait(5)
+        again = c.get("/api/history/board", params={"at": story.made})
+        assert again.status_code == 200, again.text
+        assert _lanes(again.json())["backlog"] == ["alpha", "beta"]
+        assert c.get("/api/history/board", params={"at": story.queued}).json() == first
+
+
 def test_the_project_history_is_mc_project_log(story: Story, web: Running) -> None:
     with web.client(web.token("viewer")) as c:
         entries = c.get("/api/projects/alpha/history").json()
@@ -202,7 +217,7 @@ def _wait_card(pg: Page, pid: str, lane: str) -> None:
 
 
 def test_the_page_shows_the_past_read_only_and_comes_back_to_now(
-    story: Story, web: Running, page: Opened
+    story: Story, web: Running, page: Opened, board_path: Path
 ) -> None:
     pg = page.page
     _wait_card(pg, "alpha", "up-next")
@@ -227,6 +242,13 @@ def test_the_page_shows_the_past_read_only_and_comes_back_to_now(
     _wait_card(pg, "alpha", "up-next")
     assert pg.locator('[data-project][draggable="true"]').count() == 0
     assert story.last in pg.url
+
+    # a drag in the past moves nothing and commits nothing
+    head = _head(board_path)
+    pg.drag_and_drop('[data-project="beta"]', '[data-lane="up-next"]')
+    pg.wait_for_timeout(500)
+    assert pg.locator('[data-lane="backlog"] [data-project="beta"]').count() == 1
+    assert _head(board_path) == head
 
     pg.locator(".time-travel-banner a", has_text="Back to now").click()
     expect(banner).to_have_count(0)
@@ -268,3 +290,34 @@ def test_the_project_page_tells_its_story_with_links_to_the_past(
     expect(pg.locator(".time-travel-banner")).to_contain_text("The board as of")
     _wait_card(pg, "alpha", "backlog")
     assert page.problems == []
+
+
+def test_hostile_titles_in_the_timeline_and_the_banner_are_text(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    title = '<img src=x onerror="window.__pwned=1">'
+    with Board.open(board_path) as board:
+        actions.new_project(board, title, "coder", project_id="hostile")
+    commit = _head(board_path)
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/hostile")
+    step = pg.locator(".timeline li")
+    expect(step).to_have_count(1)
+    expect(step).to_contain_text(title)
+    pg.goto(f"{web.origin}/#/board?at={commit}")
+    expect(pg.locator(".time-travel-banner")).to_contain_text(title)
+    _wait_card(pg, "hostile", "backlog")
+    assert pg.locator(".timeline img, .time-travel-banner img, .card img").count() == 0
+    assert pg.evaluate("window.__pwned") is None
+    assert page.problems == []
+
+
+def test_a_bad_at_in_the_page_says_so_and_offers_the_way_back(web: Running, page: Opened) -> None:
+    pg = page.page
+    pg.goto(f"{web.origin}/#/board?at=2026-13-45")
+    banner = pg.locator(".time-travel-banner")
+    expect(banner).to_contain_text("at:")
+    assert banner.get_attribute("role") == "alert"
+    banner.locator("a", has_text="Back to now").click()
+    expect(banner).to_have_count(0)
+    expect(pg.locator("#new-project")).to_be_visible()
