@@ -321,3 +321,29 @@ def test_a_bad_at_in_the_page_says_so_and_offers_the_way_back(web: Running, page
     banner.locator("a", has_text="Back to now").click()
     expect(banner).to_have_count(0)
     expect(pg.locator("#new-project")).to_be_visible()
+
+
+def test_the_slider_pages_through_a_long_history(
+    story: Story, web: Running, page: Opened, board_path: Path
+) -> None:
+    for i in range(110):
+        git(board_path, "commit", "-q", "--allow-empty", "--no-verify", "-m", f"note {i}")
+    web.wait_synced()
+    pg = page.page
+    slider = pg.locator("input.history-slider")
+    # the commit shown is older than the first page: the slider loads until it has it
+    pg.goto(f"{web.origin}/#/board?at={story.made}")
+    expect(slider).to_have_attribute("max", "114")
+    expect(slider).to_have_value("2")  # the root, alpha, then beta's commit
+    expect(pg.locator(".history-bar button", has_text="Earlier")).to_be_hidden()
+    # the newest commit: one page, and "Earlier…" for the rest
+    pg.goto(f"{web.origin}/#/board?at={_head(board_path)}")
+    expect(slider).to_have_attribute("max", "99")
+    expect(slider).to_have_value("99")
+    pg.locator(".history-bar button", has_text="Earlier").click()
+    expect(slider).to_have_attribute("max", "114")
+    expect(slider).to_have_value("114")  # still the commit on screen
+    slider.fill("2")
+    _wait_card(pg, "beta", "backlog")
+    expect(pg.locator(".time-travel-banner")).to_contain_text("New project beta")
+    assert pg.locator('[data-lane="up-next"] [data-project]').count() == 0
