@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Mapping, Sequence
 
 from mc.board.board import Entry
@@ -129,7 +130,11 @@ def board_columns(
         lines = _side_by_side(by_lane, heads, col, diverged)
     else:
         lines = _stacked(by_lane, heads, width, diverged)
-    notes = [_cut(line, width) for line in _divergence_notes(diverged)]
+    notes = [
+        part
+        for line in _divergence_notes(diverged)
+        for part in textwrap.wrap(line, width, subsequent_indent="    ") or [""]
+    ]  # the reason matters more than one line: wrapped, never cut
     return "\n".join(lines + notes) + "\n"
 
 
