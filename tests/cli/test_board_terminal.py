@@ -4,6 +4,7 @@ each through the real CLI in a subprocess, on a real board."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -11,13 +12,15 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from mc.board import actions
 from mc.board.board import Board
 
-from ..conftest import git, run_mc
+from ..conftest import git, mc_up, run_mc
 
+EMBEDDED = {"MC_DATABASE_URL": ""}  # the board's own database, as mc up runs it
 LONG = "Build a command line tool whose title is much too long for any lane of the board"
 
 
@@ -80,6 +83,7 @@ class Watching:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "COLUMNS": "80", **(env or {})},
+            start_new_session=True,  # not in mc up's group, nor the test's
         )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -163,6 +167,34 @@ def test_watch_follows_the_database_feed_when_it_runs(board_path: Path, database
     finally:
         code, err = watching.stop()
     assert code == 0, err
+
+
+def test_watch_beside_mc_up_listens_to_its_feed(board_path: Path) -> None:
+    """The way a person uses it: `mc up` in one pane, `mc board --watch` in another."""
+    _board(board_path)
+    up = mc_up(board_path, uuid.uuid4().hex, workers=1, output=False)
+    watching = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = run_mc(board_path, "status", "--json", env=EMBEDDED)
+            if status.returncode == 0 and json.loads(status.stdout)["daemon"]["running"]:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("mc up did not start")
+        watching = Watching(board_path, env=EMBEDDED)
+        first = watching.frame(seconds=20)
+        assert "live (git, database)" in first[-1]
+        queued = run_mc(board_path, "project", "queue", "long-one", env=EMBEDDED)
+        assert queued.returncode == 0, queued.stderr
+        frame = watching.frame(seconds=10)  # queued, and then the dispatcher takes it
+        assert "long-one" not in " ".join(_lane(frame, "Backlog"))
+    finally:
+        code = watching.stop()[0] if watching is not None else 0
+        os.killpg(up.pid, signal.SIGINT)
+        up.wait(60)
+    assert code == 0
 
 
 def test_watch_refuses_json(board_path: Path) -> None:
