@@ -23,6 +23,7 @@ const VIEWS = {
   calendar: mountCalendar,
   activity: mountActivity,
   metrics: mountMetrics,
+  history: mountHistory, // #/history: the newest commit, and the slider back from it
 };
 
 const STATE_LABELS = { live: 'Live', polling: 'Polling', offline: 'Offline' };

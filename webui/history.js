@@ -1,4 +1,4 @@
-// Time travel (#/board?at=<commit|date>, or /?at=…): the board as it was, read-only, from
+// Time travel (#/board?at=<commit|date>, /?at=…, #/history): the board as it was, read-only, from
 // git, with a slider over the board branch's commits. The board view is board.js's own,
 // given a read-only context of its own: the live feed never reaches it (this view has no
 // onBoard), so the past stays on screen until the person moves the slider or goes back.
@@ -38,7 +38,7 @@ export function mountHistory(root, ctx, route) {
   document.body.classList.add('time-travel');
   tt.board = mountBoard(slot, past, route);
   wireSlider(tt);
-  show(tt, route.params.get('at'), false).then(() => findOnSlider(tt));
+  start(tt, route.params.get('at'));
   return {
     unmount() {
       tt.gone = true;
@@ -46,6 +46,17 @@ export function mountHistory(root, ctx, route) {
       tt.board.unmount?.();
     },
   };
+}
+
+/** The board at `at`, or (#/history) at the newest commit; then the slider around it. */
+async function start(tt, at) {
+  if (!at) {
+    await loadPage(tt);
+    if (!tt.commits.length) return;
+    at = tt.commits[tt.commits.length - 1].commit;
+  }
+  await show(tt, at, false);
+  await findOnSlider(tt);
 }
 
 /** Fetches the board at `at` and shows it; `remember` writes its commit into the URL. */
@@ -102,7 +113,7 @@ function go(tt) {
 
 /** Loads the commits until the one shown is among them (or the history ends). */
 async function findOnSlider(tt) {
-  await loadPage(tt);
+  if (!tt.commits.length) await loadPage(tt);
   for (let i = 0; i < MAX_PAGES_TO_FIND && tt.next && !tt.commits.some((p) => p.commit === tt.shown); i++) await loadPage(tt);
   placeSlider(tt);
 }

@@ -347,3 +347,21 @@ def test_the_slider_pages_through_a_long_history(
     _wait_card(pg, "beta", "backlog")
     expect(pg.locator(".time-travel-banner")).to_contain_text("New project beta")
     assert pg.locator('[data-lane="up-next"] [data-project]').count() == 0
+
+
+def test_the_history_link_opens_the_newest_commit_with_the_slider_back(
+    story: Story, web: Running, page: Opened
+) -> None:
+    pg = page.page
+    _wait_card(pg, "alpha", "up-next")
+    pg.click('a[data-nav="history"]')
+    banner = pg.locator(".time-travel-banner")
+    expect(banner).to_contain_text("New project gamma")
+    slider = pg.locator("input.history-slider")
+    expect(slider).to_have_attribute("max", "4")
+    expect(slider).to_have_value("4")
+    assert pg.locator(".move-select").count() == 0
+    slider.fill("0")  # the board's first commit: nothing on it yet
+    expect(banner).to_contain_text(story.first[:10])
+    expect(pg.locator("[data-project]")).to_have_count(0)
+    assert page.problems == []
