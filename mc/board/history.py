@@ -93,9 +93,9 @@ def resolve(board: Board, at: str, tz: dt.tzinfo) -> str:
     tip = board.tip
     found = board.repo.last_commit_at(tip, int(when.timestamp())) if tip else None
     if found is None:
-        first = commits(board, 1, None)
-        since = f" (its first commit is of {first_time(board)})" if first else ""
-        raise BeforeHistory(f"at: {at} is before the board's first commit{since}")
+        raise BeforeHistory(
+            f"at: {at} is before the board's first commit (made {first_time(board)})"
+        )
     return found
 
 
