@@ -365,3 +365,19 @@ def test_the_history_link_opens_the_newest_commit_with_the_slider_back(
     expect(banner).to_contain_text(story.first[:10])
     expect(pg.locator("[data-project]")).to_have_count(0)
     assert page.problems == []
+
+
+def test_filters_in_the_past_keep_the_page_in_the_past(
+    story: Story, web: Running, page: Opened
+) -> None:
+    pg = page.page
+    pg.goto(f"{web.origin}/#/board?at={story.made}")
+    _wait_card(pg, "beta", "backlog")
+    pg.fill(".filters input[name=q]", "beta")
+    expect(pg.locator('[data-project="alpha"]')).to_have_count(0)
+    assert f"at={story.made}" in pg.url and "q=beta" in pg.url
+    pg.reload()
+    expect(pg.locator(".time-travel-banner")).to_contain_text("New project beta")
+    _wait_card(pg, "beta", "backlog")
+    expect(pg.locator('[data-project="alpha"]')).to_have_count(0)
+    assert page.problems == []
