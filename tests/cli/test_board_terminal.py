@@ -201,3 +201,66 @@ def test_watch_refuses_json(board_path: Path) -> None:
     proc = run_mc(board_path, "board", "--watch", "--json")
     assert proc.returncode == 1 and proc.stderr.startswith("mc: --watch:")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+class Pane:
+    """`mc board --watch` in a real pseudo-terminal of a given size (no COLUMNS)."""
+
+    def __init__(self, board_path: Path, columns: int) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.resize(columns)
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mc", "--board", str(board_path), "board", "--watch"],
+            stdin=slave,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.seen = b""
+
+    def resize(self, columns: int) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+
+    def screen(self, seconds: float = 10) -> str:
+        """What the next clear-and-draw put on the screen."""
+        import select
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            frames = self.seen.split(b"\x1b[H\x1b[2J")
+            if len(frames) > 1 and b"Ctrl-C to stop" in frames[1]:
+                screen, rest = frames[1].split(b"Ctrl-C to stop", 1)
+                self.seen = b"\x1b[H\x1b[2J".join([rest, *frames[2:]])
+                return screen.decode().replace("\r\n", "\n")
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                self.seen += os.read(self.master, 65536)
+        raise AssertionError(f"no new screen: {self.seen[-400:]!r}")
+
+
+def test_watch_in_a_terminal_clears_redraws_and_follows_a_resize(board_path: Path) -> None:
+    _board(board_path)
+    pane = Pane(board_path, 200)
+    try:
+        wide = pane.screen().splitlines()
+        assert "Backlog (1)" in wide[0] and "Done (0)" in wide[0]  # side by side
+        assert all(len(line) <= 200 for line in wide)
+        pane.resize(80)
+        os.killpg(pane.proc.pid, signal.SIGWINCH)  # what the terminal sends its job
+        narrow = pane.screen().splitlines()
+        assert narrow[0] == "Backlog (1)" and "Up next (1)" in narrow  # stacked
+        assert all(len(line) <= 80 for line in narrow)
+    finally:
+        os.killpg(pane.proc.pid, signal.SIGINT)  # Ctrl-C in the pane
+        code = pane.proc.wait(10)
+        os.close(pane.master)
+    assert code == 0
