@@ -14,6 +14,8 @@ import { mountActivity } from './activity.js';
 import { mountMetrics } from './metrics.js';
 import { openNewProject } from './newproject.js';
 import { showAttention } from './attention.js';
+import { initTheme } from './theme.js';
+import { installKeys } from './keys.js';
 
 const VIEWS = {
   board: mountBoard,
@@ -150,6 +152,7 @@ async function start() {
   newProject.addEventListener('click', () => openNewProject(ctx));
 
   startClock();
+  installKeys(ctx);
   window.addEventListener('hashchange', route);
   route();
   refreshBoard().catch((err) => {
@@ -162,4 +165,5 @@ async function start() {
   });
 }
 
+initTheme();
 start();

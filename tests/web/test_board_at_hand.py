@@ -1,0 +1,339 @@
+"""The board at hand (issue 13): keys and the command palette, a phone's width, light and
+dark, the activity in words and the WIP limits explained — in a real Chromium against the
+real server, daemon, database and board."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from mc.board import actions
+from mc.board.board import Board
+
+from ..conftest import git
+from ..webfixtures import Running, web  # noqa: F401
+
+# ruff: noqa: F811  (the web fixture is imported by name)
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+class Opened:
+    def __init__(self, page: Page, problems: list[str]) -> None:
+        self.page = page
+        self.problems = problems
+
+
+Opener = Callable[..., Opened]
+
+
+@pytest.fixture
+def opener(browser: Browser, web: Running) -> Iterator[Opener]:
+    """Opens logged-in pages with the given context options (viewport, color_scheme,
+    is_mobile ...); page errors, dialogs and failed requests are collected."""
+    contexts: list[Any] = []
+
+    def open_page(**options: Any) -> Opened:
+        options.setdefault("viewport", {"width": 1400, "height": 900})
+        context = browser.new_context(**options)
+        contexts.append(context)
+        pg = context.new_page()
+        problems: list[str] = []
+        pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        pg.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+        pg.on(
+            "response",
+            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        pg.goto(web.server.login_url())
+        pg.wait_for_url(f"{web.origin}/**")
+        pg.wait_for_selector('#connection[data-state="live"]')
+        return Opened(pg, problems)
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _new(board_path: Path, pid: str, title: str | None = None, **kw: Any) -> None:
+    with Board.open(board_path) as board:
+        actions.new_project(board, title or pid, "coder", project_id=pid, **kw)
+
+
+def _focused_card(pg: Page) -> str | None:
+    return pg.evaluate("() => document.activeElement?.dataset?.project ?? null")
+
+
+def _wait_focus(pg: Page, pid: str) -> None:
+    deadline = time.monotonic() + 5
+    while _focused_card(pg) != pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _focused_card(pg) == pid
+
+
+# ------------------------------------------------------------------ keyboard
+
+
+def _keyboard_board(board_path: Path) -> None:
+    """backlog: a1, a2; up-next: b1; in-progress, review: empty; nothing done."""
+    _new(board_path, "a1", "First in the backlog")
+    _new(board_path, "a2", "Second in the backlog")
+    _new(board_path, "b1", "Queued one")
+    with Board.open(board_path) as board:
+        actions.queue(board, "b1")
+
+
+def test_the_keys_walk_the_board(web: Running, opener: Opener, board_path: Path) -> None:
+    _keyboard_board(board_path)
+    opened = opener()
+    pg = opened.page
+    pg.wait_for_selector('[data-lane="up-next"] [data-project="b1"]')
+    pg.keyboard.press("j")  # nothing focused: the first card of the first lane
+    _wait_focus(pg, "a1")
+    pg.keyboard.press("ArrowDown")
+    _wait_focus(pg, "a2")
+    pg.keyboard.press("ArrowDown")  # the last card stays
+    _wait_focus(pg, "a2")
+    pg.keyboard.press("ArrowRight")  # up-next has one card
+    _wait_focus(pg, "b1")
+    pg.keyboard.press("l")  # nothing to the right (empty lanes are skipped): stays
+    _wait_focus(pg, "b1")
+    pg.keyboard.press("h")
+    _wait_focus(pg, "a1")
+    pg.keyboard.press("k")
+    _wait_focus(pg, "a1")
+    pg.keyboard.press("j")
+    _wait_focus(pg, "a2")
+
+    pg.keyboard.press("m")  # its "Move to…" list
+    expect(pg.locator('[data-project="a2"] .move-select')).to_be_focused()
+    pg.keyboard.press("Escape")
+    pg.locator('[data-project="a2"]').focus()
+
+    pg.keyboard.press("Enter")
+    pg.wait_for_url("**/#/project/a2")
+    expect(pg.locator(".detail-title")).to_have_text("Second in the backlog")
+    pg.keyboard.press("Escape")
+    pg.wait_for_url("**/#/board")
+    pg.goto(f"{web.origin}/#/project/a1")
+    expect(pg.locator(".detail-title")).to_have_text("First in the backlog")
+    pg.keyboard.press("g")
+    pg.keyboard.press("b")
+    pg.wait_for_url("**/#/board")
+    pg.keyboard.press("g")
+    pg.keyboard.press("t")
+    pg.wait_for_url("**/#/tasks")
+
+    pg.keyboard.press("/")  # search is on the board: it goes there
+    pg.wait_for_url("**/#/board")
+    search = pg.locator('.filters input[name="q"]')
+    expect(search).to_be_focused()
+    pg.keyboard.type("jn?m")  # typed into the field: text, never a shortcut
+    expect(search).to_have_value("jn?m")
+    assert pg.locator("dialog[open]").count() == 0
+    assert "#/board" in pg.url
+    search.fill("")
+    pg.locator('[data-project="a1"]').focus()
+
+    pg.keyboard.press("n")
+    dialog = pg.locator("#new-project-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator('input[name="title"]')).to_be_focused()
+    pg.keyboard.type("k?")  # typing in the dialog moves nothing
+    expect(dialog.locator('input[name="title"]')).to_have_value("k?")
+    pg.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    pg.keyboard.press("?")
+    keys = pg.locator("#keys-dialog")
+    expect(keys).to_be_visible()
+    assert "Command palette" in (keys.text_content() or "")
+    assert keys.locator("kbd", has_text="/").count() == 1
+    pg.keyboard.press("Escape")
+    expect(keys).to_be_hidden()
+    assert opened.problems == []
+
+
+def test_the_palette_finds_a_project_and_opens_it(
+    web: Running, opener: Opener, board_path: Path
+) -> None:
+    _keyboard_board(board_path)
+    _new(board_path, "evil", EVIL)
+    opened = opener()
+    pg = opened.page
+    pg.wait_for_selector('[data-project="evil"]')
+    pg.locator('[data-project="a1"]').focus()
+    pg.keyboard.press("Control+k")
+    palette = pg.locator("#palette")
+    expect(palette).to_be_visible()
+    assert palette.get_attribute("aria-modal") == "true"
+    field = pg.locator("#palette-input")
+    expect(field).to_be_focused()
+    assert field.get_attribute("aria-label")
+    assert pg.locator("#palette-list").get_attribute("role") == "listbox"
+
+    pg.keyboard.type("second back")  # words of the title, not a prefix
+    first = pg.locator('#palette-list [role="option"]').first
+    expect(first).to_have_attribute("data-project", "a2")
+    expect(first).to_have_attribute("aria-selected", "true")
+
+    pg.keyboard.press("Escape")  # closes; the focus is back on the card
+    expect(palette).to_be_hidden()
+    _wait_focus(pg, "a1")
+
+    pg.keyboard.press("Control+k")
+    pg.keyboard.type("img src")  # the hostile title is text in the list
+    option = pg.locator('#palette-list [role="option"][data-project="evil"]')
+    expect(option.locator(".palette-label")).to_have_text(EVIL)
+    assert pg.locator("img[src=x]").count() == 0
+    field.fill("")
+    pg.keyboard.type("scnd")  # letters in order: fuzzy-ish
+    expect(pg.locator('#palette-list [role="option"]').first).to_have_attribute(
+        "data-project", "a2"
+    )
+    field.fill("queued")
+    pg.keyboard.press("ArrowDown")  # one match: the arrow wraps round to it
+    pg.keyboard.press("Enter")
+    pg.wait_for_url("**/#/project/b1")
+    expect(palette).to_be_hidden()
+
+    pg.keyboard.press("Meta+k")  # Cmd-K as well; actions too
+    pg.keyboard.type("calendar")
+    pg.keyboard.press("Enter")
+    pg.wait_for_url("**/#/calendar")
+    assert opened.problems == []
+
+
+# ------------------------------------------------------------------ phone
+
+
+def _no_overflow(pg: Page) -> None:
+    width = pg.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px viewport"
+
+
+def _header_reachable(pg: Page) -> None:
+    """Every visible control of the header lies inside the viewport, big enough to tap."""
+    controls = pg.locator(".topbar a:visible, .topbar button:visible")
+    assert controls.count() >= 7
+    for i in range(controls.count()):
+        box = controls.nth(i).bounding_box()
+        assert box is not None
+        name = controls.nth(i).text_content()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844, name
+        if controls.nth(i).evaluate("e => e.tagName") == "BUTTON" or "nav" in (
+            controls.nth(i).evaluate("e => e.parentElement.className") or ""
+        ):
+            assert box["height"] >= 40, f"{name}: {box['height']} px high"
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_a_phone_reaches_every_control_without_sideways_scrolling(
+    web: Running, opener: Opener, board_path: Path
+) -> None:
+    _keyboard_board(board_path)
+    _new(board_path, "long", "A long title " * 6 + "Unbroken" * 12)
+    opened = opener(**PHONE)
+    pg = opened.page
+    pg.wait_for_selector('[data-project="long"]')
+    _no_overflow(pg)
+    _header_reachable(pg)
+    # the lanes scroll sideways inside the board, one lane at a time
+    board = pg.locator(".board")
+    assert board.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert board.evaluate("e => getComputedStyle(e).scrollSnapType").startswith("x")
+    pg.locator("#new-project").click()  # the control the first user could not tap
+    expect(pg.locator("#new-project-dialog")).to_be_visible()
+    pg.keyboard.press("Escape")
+    for view in ("#/project/long", "#/tasks", "#/calendar", "#/activity", "#/metrics"):
+        pg.goto(f"{web.origin}/{view}")
+        pg.wait_for_selector("main > *")
+        time.sleep(0.3)
+        _no_overflow(pg)
+        _header_reachable(pg)
+    pg.locator('.nav a[data-nav="board"]').click()
+    pg.wait_for_url("**/#/board")
+    pg.locator("#theme-toggle").tap()
+    assert opened.problems == []
+
+
+# ------------------------------------------------------------------ themes
+
+
+def _background(pg: Page) -> str:
+    return str(pg.evaluate("() => getComputedStyle(document.body).backgroundColor"))
+
+
+def test_the_theme_follows_the_system_until_the_toggle_says_otherwise(
+    web: Running, opener: Opener
+) -> None:
+    light = opener(color_scheme="light").page
+    dark = opener(color_scheme="dark").page
+    light_bg, dark_bg = _background(light), _background(dark)
+    assert light_bg != dark_bg
+    assert light.evaluate("() => document.documentElement.dataset.theme") == "light"
+    assert dark.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    # the light text is dark on a light ground, and the other way round
+    assert sum(map(int, light_bg[4:-1].split(","))) > sum(map(int, dark_bg[4:-1].split(",")))
+
+    toggle = dark.locator("#theme-toggle")
+    expect(toggle).to_have_attribute("data-theme", "system")
+    toggle.click()  # system -> light, though the system says dark
+    expect(toggle).to_have_attribute("data-theme", "light")
+    assert _background(dark) == light_bg
+    dark.reload()
+    dark.wait_for_selector('#connection[data-state="live"]')
+    expect(dark.locator("#theme-toggle")).to_have_attribute("data-theme", "light")
+    assert _background(dark) == light_bg
+    dark.locator("#theme-toggle").click()  # -> dark
+    assert _background(dark) == dark_bg
+    dark.locator("#theme-toggle").click()  # -> system again: dark, from the media query
+    expect(dark.locator("#theme-toggle")).to_have_attribute("data-theme", "system")
+    assert _background(dark) == dark_bg
+    # a stored value that is not a theme counts as "system"
+    light.evaluate("() => localStorage.setItem('mc-theme', '</style><b>x')")
+    light.reload()
+    light.wait_for_selector('#connection[data-state="live"]')
+    expect(light.locator("#theme-toggle")).to_have_attribute("data-theme", "system")
+    assert _background(light) == light_bg
+
+
+# ------------------------------------------------------------------ WIP limits
+
+
+def _set_limits(board_path: Path, lanes: str) -> None:
+    path = board_path / "mc.yaml"
+    text = path.read_text().replace(
+        "lanes:\n  in-progress: {wip_limit: 3}\n  review: {wip_limit: 10}", lanes
+    )
+    assert text != path.read_text()
+    path.write_text(text)
+    git(board_path, "commit", "-q", "-S", "-am", "tighter limits")
+
+
+def test_a_lane_over_its_limit_says_what_it_means(
+    web: Running, opener: Opener, board_path: Path
+) -> None:
+    _set_limits(board_path, "lanes:\n  backlog: {wip_limit: 1}\n  up-next: {wip_limit: 3}")
+    for pid in ("w1", "w2", "w3"):
+        _new(board_path, pid)
+    web.wait_synced()
+    pg = opener().page
+    note = pg.locator('[data-lane="backlog"] .lane-wip')
+    expect(note).to_have_text("2 over the limit of 1: park or cancel some before adding more")
+    expect(pg.locator('[data-lane="backlog"] .lane-count')).to_have_text("3 / 1")
+    assert pg.locator('[data-lane="up-next"] .lane-wip:visible').count() == 0
+    with Board.open(board_path) as board:
+        actions.delete(board, "w3")
+    expect(note).to_have_text("1 over the limit of 1: park or cancel some before adding more")
+    with Board.open(board_path) as board:
+        actions.delete(board, "w2")
+    expect(note).to_be_hidden()  # at the limit is not over it
