@@ -14,8 +14,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from mc.board import actions
 from mc.board.board import Board
+from mc.mirror import db
 
-from ..conftest import git
+from ..conftest import git, to_review
 from ..webfixtures import Running, web  # noqa: F401
 
 # ruff: noqa: F811  (the web fixture is imported by name)
@@ -38,7 +39,7 @@ def opener(browser: Browser, web: Running) -> Iterator[Opener]:
     is_mobile ...); page errors, dialogs and failed requests are collected."""
     contexts: list[Any] = []
 
-    def open_page(**options: Any) -> Opened:
+    def open_page(login: str = "you", **options: Any) -> Opened:
         options.setdefault("viewport", {"width": 1400, "height": 900})
         context = browser.new_context(**options)
         contexts.append(context)
@@ -50,7 +51,7 @@ def opener(browser: Browser, web: Running) -> Iterator[Opener]:
             "response",
             lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
         )
-        pg.goto(web.server.login_url())
+        pg.goto(web.server.login_url(login))
         pg.wait_for_url(f"{web.origin}/**")
         pg.wait_for_selector('#connection[data-state="live"]')
         return Opened(pg, problems)
@@ -337,3 +338,68 @@ def test_a_lane_over_its_limit_says_what_it_means(
     with Board.open(board_path) as board:
         actions.delete(board, "w2")
     expect(note).to_be_hidden()  # at the limit is not over it
+
+
+# ------------------------------------------------------------------ activity in words
+
+
+def _activity_lines(pg: Page, count: int) -> list[str]:
+    lines = pg.locator("li.activity-item .activity-text")
+    deadline = time.monotonic() + 10
+    while lines.count() < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [t.strip() for t in lines.all_text_contents()]
+
+
+def test_the_activity_reads_in_words(
+    web: Running, opener: Opener, board_path: Path, database_url: str
+) -> None:
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        to_review(board, "cli", title="Build a CLI tool", conns=(conn,))
+        to_review(board, "docs", title="Write the docs", verdict="fail", jobs=(3, 4), conns=(conn,))
+        actions.cancel(board, "docs")
+        actions.approve(board, "cli")
+        actions.new_project(board, EVIL, "coder", project_id="evil")
+        actions.queue(board, "evil")
+    web.wait_synced()
+    opened = opener(login="Alice")  # the name the CLI's commits carry: "You" in the feed
+    pg = opened.page
+    pg.goto(f"{web.origin}/#/activity")
+    assert _activity_lines(pg, 14) == [
+        f"You queued {EVIL}",
+        f"You added {EVIL} to the backlog",
+        "alice@example.com approved Build a CLI tool — done",  # the approver's signing key
+        "Write the docs was cancelled by you — back in the backlog",
+        "Reviewer asked for changes on Write the docs: checked",
+        "Agent finished Write the docs — in review",
+        "Dispatcher started coder on Write the docs",
+        "You queued Write the docs",
+        "You added Write the docs to the backlog",
+        "Reviewer passed Build a CLI tool — ready for your approval",
+        "Agent finished Build a CLI tool — in review",
+        "Dispatcher started coder on Build a CLI tool",
+        "You queued Build a CLI tool",
+        "You added Build a CLI tool to the backlog",
+    ]
+    assert pg.locator("img[src=x]").count() == 0
+    # one line each, the time in a column of its own: the texts start at one x
+    starts = {round(b["x"]) for b in _boxes(pg.locator("li.activity-item .activity-text"))}
+    assert len(starts) == 1
+
+    # the project page tells the same story; another viewer reads the name
+    other = opener().page
+    other.goto(f"{web.origin}/#/project/docs")
+    lines = _activity_lines(other, 6)
+    assert lines[0] == "Write the docs was cancelled by Alice — back in the backlog"
+    assert "Reviewer asked for changes on Write the docs: checked" in lines
+
+    # the same words for the API (and the MCP tools: one builder)
+    with web.client(web.token("viewer")) as client:
+        items = client.get("/api/activity").json()["items"]
+    assert items[0]["text"] == f"Alice queued {EVIL}"
+    assert items[0]["summary"] == "backlog → up-next"  # the facts stay
+    assert opened.problems == []
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    return [b for b in (locator.nth(i).bounding_box() for i in range(locator.count())) if b]
