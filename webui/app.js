@@ -16,6 +16,7 @@ import { openNewProject } from './newproject.js';
 import { showAttention } from './attention.js';
 import { initTheme } from './theme.js';
 import { installKeys } from './keys.js';
+import { refreshPalette } from './palette.js';
 
 const VIEWS = {
   board: mountBoard,
@@ -37,6 +38,7 @@ const refreshBoard = serialized(async () => {
   ctx.board = board;
   showConfigRefused(board.config_refused);
   showAttention(board);
+  refreshPalette(ctx);
   view?.onBoard?.(board);
 });
 

@@ -152,6 +152,19 @@ function choose(state, index) {
   item.run();
 }
 
+/** A new board answer while the palette is open: its matches follow (a project just added shows). */
+export function refreshPalette(ctx) {
+  if (!palette?.dialog.open) return;
+  const chosen = palette.items[palette.active];
+  palette.all = choices(ctx);
+  show(palette);
+  const again = palette.items.findIndex((item) => item.label === chosen?.label && item.id === chosen?.id);
+  if (again > 0) {
+    palette.active = again;
+    highlight(palette);
+  }
+}
+
 /** Opens the palette over the current page (a second Ctrl-K while it is open does nothing). */
 export function openPalette(ctx) {
   palette ??= build();

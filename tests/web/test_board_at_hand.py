@@ -203,6 +203,15 @@ def test_the_palette_finds_a_project_and_opens_it(
     pg.wait_for_url("**/#/project/b1")
     expect(palette).to_be_hidden()
 
+    pg.keyboard.press("Control+k")
+    pg.keyboard.type("arrived")
+    expect(pg.locator(".palette-empty")).to_have_text("No match")
+    _new(board_path, "late", "Arrived while the palette was open")  # a second writer: the CLI
+    expect(pg.locator('#palette-list [role="option"]').first).to_have_attribute(
+        "data-project", "late"
+    )
+    pg.keyboard.press("Escape")
+
     pg.keyboard.press("Meta+k")  # Cmd-K as well; actions too
     pg.keyboard.type("calendar")
     pg.keyboard.press("Enter")
@@ -382,6 +391,11 @@ def test_the_activity_reads_in_words(
         "You added Build a CLI tool to the backlog",
     ]
     assert pg.locator("img[src=x]").count() == 0
+    with Board.open(board_path) as board:  # live, from the stream: in words too
+        actions.queue(board, "docs")
+    expect(pg.locator("li.activity-item .activity-text").first).to_have_text(
+        "You queued Write the docs"
+    )
     # one line each, the time in a column of its own: the texts start at one x
     starts = {round(b["x"]) for b in _boxes(pg.locator("li.activity-item .activity-text"))}
     assert len(starts) == 1
@@ -389,15 +403,18 @@ def test_the_activity_reads_in_words(
     # the project page tells the same story; another viewer reads the name
     other = opener().page
     other.goto(f"{web.origin}/#/project/docs")
-    lines = _activity_lines(other, 6)
-    assert lines[0] == "Write the docs was cancelled by Alice — back in the backlog"
+    lines = _activity_lines(other, 7)
+    assert lines[:2] == [
+        "Alice queued Write the docs",
+        "Write the docs was cancelled by Alice — back in the backlog",
+    ]
     assert "Reviewer asked for changes on Write the docs: checked" in lines
 
     # the same words for the API (and the MCP tools: one builder)
     with web.client(web.token("viewer")) as client:
         items = client.get("/api/activity").json()["items"]
-    assert items[0]["text"] == f"Alice queued {EVIL}"
-    assert items[0]["summary"] == "backlog → up-next"  # the facts stay
+    assert [i["text"] for i in items[:2]] == ["Alice queued Write the docs", f"Alice queued {EVIL}"]
+    assert items[1]["summary"] == "backlog → up-next" and items[1]["title"] == EVIL  # the facts
     assert opened.problems == []
 
 
