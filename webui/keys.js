@@ -4,7 +4,7 @@
 
 import { h } from './dom.js';
 import { LANES } from './badges.js';
-import { hrefFor, navigate } from './router.js';
+import { hrefFor, navigate, parseHash } from './router.js';
 import { openPalette } from './palette.js';
 import { openNewProject } from './newproject.js';
 
@@ -64,7 +64,7 @@ export function installKeys(ctx) {
 
 /** The action of a key pressed outside any form control, or null. */
 function plainKey(key, ctx) {
-  const onBoard = document.getElementById('main')?.dataset.view === 'board';
+  const onBoard = document.getElementById('main')?.dataset.view === 'board' && parseHash().name === 'board';
   const step = { ArrowUp: [0, -1], k: [0, -1], ArrowDown: [0, 1], j: [0, 1], ArrowLeft: [-1, 0], h: [-1, 0], ArrowRight: [1, 0], l: [1, 0] }[key];
   if (step && onBoard) return () => moveFocus(...step);
   switch (key) {
@@ -123,15 +123,21 @@ function openMoveSelect() {
   }
 }
 
-/** "/": the board's search box (going to the board first from another view). */
+/**
+ * "/": the board's search box (going to the board first from another view). The route
+ * decides, not what the page shows: right after "g t" the board is still on screen for a
+ * moment while the URL already says tasks.
+ */
 function focusSearch() {
   const search = () => document.querySelector('.filters input[name="q"]');
-  if (search()) {
-    search().focus();
+  const wanted = parseHash().name;
+  const shown = document.getElementById('main')?.dataset.view;
+  if (wanted === 'board' && shown === 'board') {
+    search()?.focus();
     return;
   }
   window.addEventListener('hashchange', () => setTimeout(() => search()?.focus()), { once: true });
-  navigate(hrefFor('board'));
+  if (wanted !== 'board') navigate(hrefFor('board'));
 }
 
 // --- the key list ----------------------------------------------------------------

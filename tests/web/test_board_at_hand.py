@@ -330,23 +330,49 @@ def _set_limits(board_path: Path, lanes: str) -> None:
 
 
 def test_a_lane_over_its_limit_says_what_it_means(
-    web: Running, opener: Opener, board_path: Path
+    web: Running, opener: Opener, board_path: Path, database_url: str
 ) -> None:
-    _set_limits(board_path, "lanes:\n  backlog: {wip_limit: 1}\n  up-next: {wip_limit: 3}")
+    _set_limits(board_path, "lanes:\n  backlog: {wip_limit: 1}\n  review: {wip_limit: 1}")
     for pid in ("w1", "w2", "w3"):
         _new(board_path, pid)
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        to_review(board, "r1", conns=(conn,))
+        to_review(board, "r2", jobs=(3, 4), conns=(conn,))
     web.wait_synced()
     pg = opener().page
     note = pg.locator('[data-lane="backlog"] .lane-wip')
     expect(note).to_have_text("2 over the limit of 1: park or cancel some before adding more")
     expect(pg.locator('[data-lane="backlog"] .lane-count')).to_have_text("3 / 1")
+    expect(pg.locator('[data-lane="review"] .lane-wip')).to_have_text(
+        "1 over the review limit of 1: waiting for you"
+    )
     assert pg.locator('[data-lane="up-next"] .lane-wip:visible').count() == 0
-    with Board.open(board_path) as board:
+    with Board.open(board_path) as board:  # a second writer changes the count under the page
         actions.delete(board, "w3")
     expect(note).to_have_text("1 over the limit of 1: park or cancel some before adding more")
     with Board.open(board_path) as board:
         actions.delete(board, "w2")
     expect(note).to_be_hidden()  # at the limit is not over it
+
+    # every lane's sentence, from the one function that makes them
+    said = pg.evaluate(
+        """async () => {
+            const { wipSentence } = await import('/static/badges.js');
+            return [
+                wipSentence('in-progress', 5, 3), wipSentence('up-next', 4, 2),
+                wipSentence('done', 2, 1), wipSentence('review', 10, 10),
+                wipSentence('review', 3, null), wipSentence('odd-lane', 2, 1),
+            ];
+        }"""
+    )
+    assert said == [
+        "2 over the limit of 3: no new project starts until one finishes",
+        "2 over the limit of 2: queued work waits until in progress has room",
+        "1 over the limit of 1: finished work piles up",
+        "",
+        "",
+        "1 over the limit of 1",
+    ]
 
 
 # ------------------------------------------------------------------ activity in words
