@@ -436,11 +436,22 @@ def test_the_activity_reads_in_words(
     ]
     assert "Reviewer asked for changes on Write the docs: checked" in lines
 
-    # the same words for the API (and the MCP tools: one builder)
+    # the same words for the API (and the MCP tools: one builder); a comment names the
+    # project by its title too, and its first line only
+    with web.client(web.token("agent", "helper")) as client:
+        said = client.post("/api/projects/cli/comments", json={"text": "Shipped.\nDetails."})
+        assert said.status_code == 201, said.text
     with web.client(web.token("viewer")) as client:
         items = client.get("/api/activity").json()["items"]
-    assert [i["text"] for i in items[:2]] == ["Alice queued Write the docs", f"Alice queued {EVIL}"]
-    assert items[1]["summary"] == "backlog → up-next" and items[1]["title"] == EVIL  # the facts
+    assert [i["text"] for i in items[:3]] == [
+        "helper commented on Build a CLI tool: Shipped.",
+        "Alice queued Write the docs",
+        f"Alice queued {EVIL}",
+    ]
+    expect(pg.locator("li.activity-item").first.locator(".activity-more")).to_have_text(
+        "Shipped.\nDetails."
+    )
+    assert items[2]["summary"] == "backlog → up-next" and items[2]["title"] == EVIL  # the facts
     assert opened.problems == []
 
 
