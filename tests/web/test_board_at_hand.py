@@ -316,6 +316,43 @@ def test_the_theme_follows_the_system_until_the_toggle_says_otherwise(
     assert _background(light) == light_bg
 
 
+TEXT_COLOURS = ("--text", "--text-muted", "--accent", "--red-text", "--green-text", "--ready-text")
+TEXT_COLOURS += ("--label-text", "--orange-text")
+GROUNDS = ("--bg", "--bg-raised", "--bg-card")
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG 2 relative luminance of a #rrggbb colour."""
+    value = hex_colour.strip().lstrip("#")
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_each_theme_keeps_text_readable(web: Running, opener: Opener, scheme: str) -> None:
+    pg = opener(color_scheme=scheme).page
+    assert pg.evaluate("() => document.documentElement.dataset.theme") == scheme
+    names = TEXT_COLOURS + GROUNDS
+    values = pg.evaluate(
+        "names => names.map(n => getComputedStyle(document.documentElement).getPropertyValue(n))",
+        list(names),
+    )
+    colour = dict(zip(names, values, strict=True))
+    low = [
+        f"{fg} on {bg}: {_contrast(colour[fg], colour[bg]):.2f}"
+        for fg in TEXT_COLOURS
+        for bg in GROUNDS
+        if _contrast(colour[fg], colour[bg]) < 4.5  # WCAG AA for body text
+    ]
+    assert low == []
+
+
 # ------------------------------------------------------------------ WIP limits
 
 
