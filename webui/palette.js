@@ -10,13 +10,17 @@ import { cycleTheme } from './theme.js';
 import { showKeys } from './keys.js';
 
 const MAX_SHOWN = 50;
-const VIEWS = [['board', 'Board'], ['tasks', 'Tasks'], ['calendar', 'Calendar'], ['activity', 'Activity'], ['metrics', 'Metrics']];
+
+/** The views the header links to ([route name, label]): the palette offers the same pages. */
+function views() {
+  return [...document.querySelectorAll('.nav a[data-nav]')].map((a) => [a.dataset.nav, a.textContent.trim()]);
+}
 
 /** Every choice: the actions, then the board's projects. */
 function choices(ctx) {
   const actions = [
     ctx.isHuman && { kind: 'Action', label: 'New project', run: () => openNewProject(ctx) },
-    ...VIEWS.map(([name, label]) => ({ kind: 'Go to', label, run: () => navigate(hrefFor(name)) })),
+    ...views().map(([name, label]) => ({ kind: 'Go to', label, run: () => navigate(hrefFor(name)) })),
     { kind: 'Action', label: 'Switch theme (system, light, dark)', run: cycleTheme },
     { kind: 'Action', label: 'Keyboard shortcuts', run: showKeys },
   ].filter(Boolean);

@@ -260,6 +260,20 @@ def test_a_phone_reaches_every_control_without_sideways_scrolling(
     board = pg.locator(".board")
     assert board.evaluate("e => e.scrollWidth > e.clientWidth")
     assert board.evaluate("e => getComputedStyle(e).scrollSnapType").startswith("x")
+    # the header has room to grow: two more views (main's History, one more) still fit
+    pg.evaluate(
+        """() => {
+            const nav = document.querySelector('.nav');
+            for (const name of ['History', 'Integrations']) {
+                const a = document.createElement('a');
+                a.href = '#/board';
+                a.textContent = name;
+                nav.append(a);
+            }
+        }"""
+    )
+    _no_overflow(pg)
+    _header_reachable(pg)
     pg.locator("#new-project").click()  # the control the first user could not tap
     expect(pg.locator("#new-project-dialog")).to_be_visible()
     pg.keyboard.press("Escape")
