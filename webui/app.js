@@ -15,6 +15,9 @@ import { mountMetrics } from './metrics.js';
 import { openNewProject } from './newproject.js';
 import { showAttention } from './attention.js';
 import { mountHistory, adoptQueryAt } from './history.js';
+import { initTheme } from './theme.js';
+import { installKeys } from './keys.js';
+import { refreshPalette } from './palette.js';
 
 const VIEWS = {
   board: mountBoard,
@@ -37,6 +40,7 @@ const refreshBoard = serialized(async () => {
   ctx.board = board;
   showConfigRefused(board.config_refused);
   showAttention(board);
+  refreshPalette(ctx);
   view?.onBoard?.(board);
 });
 
@@ -154,6 +158,7 @@ async function start() {
 
   startClock();
   adoptQueryAt();
+  installKeys(ctx);
   window.addEventListener('hashchange', route);
   route();
   refreshBoard().catch((err) => {
@@ -166,4 +171,5 @@ async function start() {
   });
 }
 
+initTheme();
 start();

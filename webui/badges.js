@@ -97,3 +97,36 @@ export function statusBadges(card) {
     card.violation && badge('violation', 'violation', card.violation),
   ];
 }
+
+// What being over a lane's WIP limit means for the person, lane by lane.
+const WIP_CONSEQUENCES = {
+  backlog: 'park or cancel some before adding more',
+  'up-next': 'queued work waits until in progress has room',
+  'in-progress': 'no new project starts until one finishes',
+  review: 'waiting for you',
+  done: 'finished work piles up',
+};
+
+/**
+ * The sentence for a lane over its WIP limit ("3 over the review limit of 10: waiting for
+ * you"), or '' when it is within it. The one place the board says what "20 / 10" means.
+ */
+export function wipSentence(lane, count, limit) {
+  if (limit == null || count <= limit) return '';
+  const which = lane === 'review' ? 'the review limit' : 'the limit';
+  const consequence = WIP_CONSEQUENCES[lane];
+  return `${count - limit} over ${which} of ${limit}${consequence ? `: ${consequence}` : ''}`;
+}
+
+/** Shows (or hides) the WIP sentence under a lane's header; the element is made on first use. */
+export function showWipNote(section, lane) {
+  const text = wipSentence(lane.name, lane.projects.length, lane.wip_limit);
+  let note = section.querySelector(':scope > .lane-wip');
+  if (!note && !text) return;
+  if (!note) {
+    note = h('p', { class: 'lane-wip', role: 'note' });
+    section.querySelector(':scope > .lane-header').after(note);
+  }
+  note.textContent = text;
+  note.hidden = !text;
+}

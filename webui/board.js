@@ -7,7 +7,7 @@
 
 import { api } from './api.js';
 import { h, coalesce } from './dom.js';
-import { LANES, laneLabel, priorityBadge, dueBadge, statusBadges, moveSelect } from './badges.js';
+import { LANES, laneLabel, priorityBadge, dueBadge, statusBadges, moveSelect, showWipNote } from './badges.js';
 import { findCard } from './boarddata.js';
 import { createFilterBar, matches } from './boardfilters.js';
 import { navigate, projectHref } from './router.js';
@@ -200,6 +200,7 @@ function renderLane(view, parts, lane, seen) {
   parts.count.classList.toggle('over', over);
   parts.count.title = lane.wip_limit != null ? `${total} projects, WIP limit ${lane.wip_limit}${over ? ' — over the limit' : ''}` : `${total} projects`;
   parts.section.classList.toggle('over-limit', over);
+  showWipNote(parts.section, lane);
 
   const visible = lane.projects.filter((c) => matches(c, view.filterBar.filters));
   parts.shown.textContent = visible.length !== total ? `${visible.length} shown` : '';

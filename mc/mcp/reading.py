@@ -121,8 +121,8 @@ def read_tools(server: MCPServer, access: Access) -> None:
         cursor: CursorArg = 0,
         limit: LimitArg = 100,
     ) -> dict[str, Any]:
-        """What happened on the board after ``cursor``, oldest first, and the cursor to
-        ask with next time."""
+        """What happened on the board after ``cursor``, oldest first (each event's ``text``
+        says it in words), and the cursor to ask with next time."""
         caller(auth.READ)
         with access.connection() as conn:
             rows = db.fetch_all(conn, "activity_since", {"after": cursor, "limit": limit})

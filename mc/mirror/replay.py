@@ -28,6 +28,7 @@ from mc.board.layout import (
 from mc.board.projectfile import approved_of, needs_human_of, review_of
 from mc.board.rules import Actor
 from mc.errors import InvalidProjectFile
+from mc.mirror.words import detail_of
 
 META_LAST = "last_synced_commit"
 META_AT = "last_synced_at"
@@ -315,6 +316,8 @@ class Replay:
                         "actor": step.role,
                         "who": step.who,
                         "summary": (v.path + ": " if v.path else "") + v.message,
+                        "title": None,
+                        "detail": "",
                         "at": step.at,
                     }
                 )
@@ -443,7 +446,7 @@ class Replay:
             acc.created_at if acc is not None and acc.created_at else at,
         )
         self.deleted.discard(pid)
-        self._note(step, what, pid, acc, new[0], summary)
+        self._note(step, what, pid, acc, new[0], summary, data)
 
     def _unbacked_ready(
         self, pid: str, acc: Accepted | None, info: CommitInfo, project: Any
@@ -470,7 +473,12 @@ class Replay:
         acc: Accepted | None,
         to_lane: Lane | None,
         summary: str,
+        data: dict[str, Any] | None = None,
     ) -> None:
+        """One activity row; ``data`` is the project as the commit left it (when accepted),
+        else its accepted version names it."""
+        source = data if data is not None else (acc.data if acc is not None else None)
+        title = (source or {}).get("title")
         self.activity.append(
             {
                 "kind": kind,
@@ -482,6 +490,8 @@ class Replay:
                 "actor": step.role,
                 "who": step.who,
                 "summary": summary[:2000],
+                "title": str(title)[:500] if title else None,
+                "detail": detail_of(step.action, data),
                 "at": step.at,
             }
         )

@@ -314,6 +314,8 @@ class Syncer:
             "actor",
             "who",
             "summary",
+            "title",
+            "detail",
             "at",
         ]
         db.copy_rows(

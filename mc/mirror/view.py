@@ -18,6 +18,7 @@ from mc.board.board import Board, Entry, order
 from mc.board.layout import Lane, project_path
 from mc.errors import InvalidProjectFile, McError
 from mc.mirror import db
+from mc.mirror.words import activity_text
 
 
 class Diverged(NamedTuple):
@@ -126,7 +127,8 @@ def entry_json(entry: Entry, diverged: Mapping[str, Any] | None = None) -> dict[
 
 
 def activity_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One line of the activity history, as the live feed and the tools give it."""
+    """One line of the activity history, as the live feed and the tools give it: the
+    facts, and ``text``, the event in words (mc/mirror/words.py)."""
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -137,5 +139,7 @@ def activity_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "actor": row["actor"],
         "who": row["who"],
         "summary": row["summary"],
+        "title": row.get("title"),
+        "text": activity_text(row),
         "at": row["at"].isoformat(),
     }

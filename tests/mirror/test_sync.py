@@ -33,7 +33,9 @@ PROJECT_COLUMNS = (
     "attempted_blob, error, error_path, error_line, error_col, flagged, flagged_commit"
 )
 # Not the id: activity ids keep counting up across rebuilds (they are the live feed's ids).
-ACTIVITY_COLUMNS = "kind, project_id, from_lane, to_lane, commit, action, actor, who, summary"
+ACTIVITY_COLUMNS = (
+    "kind, project_id, from_lane, to_lane, commit, action, actor, who, summary, title, detail"
+)
 VIOLATION_COLUMNS = "commit, project_id, path, message, actor"
 
 

@@ -15,7 +15,7 @@ export function createActivityPanel(page) {
       const { activity } = await api.projectActivity(page.id);
       const items = activity.slice().sort((a, b) => b.id - a.id);
       list.replaceChildren(
-        ...(items.length ? items.map((a) => activityItem(a, { showProject: false })) : [h('li', { class: 'muted empty' }, 'No activity.')]),
+        ...(items.length ? items.map((a) => activityItem(a, { showProject: false, viewer: page.ctx.session?.name })) : [h('li', { class: 'muted empty' }, 'No activity.')]),
       );
     } catch (err) {
       list.replaceChildren(h('li', { class: 'form-error' }, errorText(err)));

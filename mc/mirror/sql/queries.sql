@@ -60,17 +60,20 @@ WHERE id = %(id)s;
 DELETE FROM projects WHERE id = %(id)s;
 
 -- name: activity_insert_many
-INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary, at)
+INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary,
+                      title, detail, at)
 SELECT * FROM unnest(%(kind)s::text[], %(project_id)s::text[], %(from_lane)s::text[],
                      %(to_lane)s::text[], %(commit)s::text[], %(action)s::text[],
                      %(actor)s::text[], %(who)s::text[], %(summary)s::text[],
-                     %(at)s::timestamptz[])
+                     %(title)s::text[], %(detail)s::text[], %(at)s::timestamptz[])
 RETURNING id;
 
 -- name: activity_insert
-INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary, at)
+-- One event outside a sync (a comment, a budget hold): the project's current title names it.
+INSERT INTO activity (kind, project_id, from_lane, to_lane, commit, action, actor, who, summary,
+                      title, at)
 VALUES (%(kind)s, %(project_id)s, %(from_lane)s, %(to_lane)s, %(commit)s, %(action)s, %(actor)s,
-        %(who)s, %(summary)s, %(at)s)
+        %(who)s, %(summary)s, (SELECT title FROM projects WHERE id = %(project_id)s), %(at)s)
 RETURNING id;
 
 -- name: violation_insert
@@ -97,9 +100,9 @@ TRUNCATE activity;
 
 -- name: activity_restore_comments
 -- Comments live only in the database: their feed entries come back after a rebuild.
-INSERT INTO activity (kind, project_id, action, actor, who, summary, at)
-SELECT 'comment', project_id, 'comment', role, author, left(text, 2000), at
-FROM comments ORDER BY id;
+INSERT INTO activity (kind, project_id, action, actor, who, summary, title, at)
+SELECT 'comment', c.project_id, 'comment', c.role, c.author, left(c.text, 2000), p.title, c.at
+FROM comments c LEFT JOIN projects p ON p.id = c.project_id ORDER BY c.id;
 
 -- name: activity_floor
 SELECT coalesce(min(id), 0) AS id FROM activity;

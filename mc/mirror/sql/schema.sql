@@ -70,7 +70,9 @@ CREATE TABLE activity (
     who        text,
     summary    text NOT NULL DEFAULT '',
     at         timestamptz NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now()
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    title      text,                       -- the project's title then (mc/mirror/words.py)
+    detail     text NOT NULL DEFAULT ''    -- review notes, a reason, the archetype dispatched
 );
 CREATE INDEX activity_project ON activity (project_id, id DESC);
 CREATE INDEX activity_at ON activity (at);
