@@ -291,6 +291,31 @@ class Repo(NamedTuple):
     def diff(self, span: str, *, stat: bool = False) -> str:
         return self.out("diff", *(["--stat"] if stat else []), "--no-color", span)
 
+    def review_diff(self, base: str, head: str, limit: int) -> tuple[bytes, bool]:
+        """The patch ``base..head`` as a reviewer reads it (renames found, names unquoted,
+        no colour, no external diff driver), read up to ``limit`` bytes: (patch, whether
+        it was cut). Streamed, so a 50 MB change costs ``limit`` bytes of memory, not 50 MB."""
+        argv = [current().git, f"--git-dir={self.git_dir}", "-c", "core.quotePath=false"]
+        argv += ["diff", "--no-color", "--no-ext-diff", "--find-renames", f"{base}..{head}"]
+        with subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=_env(None),
+            cwd=self.top,
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            data = proc.stdout.read(limit + 1)
+            cut = len(data) > limit
+            if cut:
+                proc.kill()
+            stderr = proc.stderr.read()
+            code = proc.wait()
+        if not cut and code != 0:
+            raise GitError(f"git diff failed: {_first_line(stderr)}")
+        return data[:limit], cut
+
     # ----------------------------------------------------------------- remotes, refs, worktrees
 
     def fetch(self, remote: str, branch: str, into: str) -> None:
