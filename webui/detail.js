@@ -16,6 +16,7 @@ import { createActions } from './detail/actions.js';
 import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
 import { createActivityPanel } from './detail/activity.js';
+import { createDiffPanel } from './detail/diff.js';
 import { setTitle } from './attention.js';
 
 export function mountDetail(root, ctx, route) {
@@ -39,6 +40,7 @@ function createParts(page) {
     artifacts: createArtifactsPanel(page.id),
     tasks: createTasksPanel(page),
     activity: createActivityPanel(page),
+    diff: createDiffPanel(page), // shown for coder projects (see layout)
   };
 }
 
@@ -56,6 +58,7 @@ function layout(page, parts) {
         'div',
         { class: 'detail-main' },
         parts.actions && panel('Actions', parts.actions.el),
+        isCoder(page) && panel('Changes', parts.diff.el),
         panel('Project', ...parts.edit.els),
         panel('Review', parts.review),
         panel('Jobs', page.jobs.el),
@@ -64,6 +67,11 @@ function layout(page, parts) {
       h('aside', { class: 'detail-side' }, panel('Tasks', ...parts.tasks.els), panel('Activity', ...parts.activity.els)),
     ),
   );
+}
+
+/** A project whose runs make a change to review: a coder, or any with a workspace. */
+function isCoder(page) {
+  return page.project?.archetype === 'coder' || Boolean(page.project?.data?.workspace);
 }
 
 function showProject(page, parts, p) {
@@ -96,6 +104,7 @@ async function open(root, page, parts) {
   parts.artifacts.load();
   parts.activity.load();
   parts.tasks.load();
+  if (isCoder(page)) parts.diff.load();
 }
 
 /** The view's hooks: the board, the live events and leaving the page. */
@@ -106,6 +115,7 @@ function followChanges(page, parts) {
     page.jobs.refresh();
     parts.artifacts.load();
     parts.activity.load();
+    if (isCoder(page)) parts.diff.load({ quiet: true });
   }, 100);
   const refreshSide = coalesce(() => {
     parts.activity.load();

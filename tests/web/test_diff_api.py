@@ -274,3 +274,34 @@ def test_the_resolution_rule_follows_shifted_lines() -> None:
 +THREE
 """)
     assert not linecomments.still_open(diff.Diff("branch", "b", "x", "c3", gone, False), row)
+
+
+def test_a_second_person_cannot_resolve_or_delete_anothers_comment(
+    web: Running, project: tuple[str, Path], database_url: str
+) -> None:
+    status, made = _post(
+        web, "/api/projects/fix/diff/comments", {"path": "keep.py", "start": 5, "text": "mine"}
+    )
+    assert status == 201
+    cid = made["id"]
+    with web.client(web.token("human", "bob")) as bob:
+        resolved = bob.post(f"/api/projects/fix/diff/comments/{cid}/resolve", json={})
+        deleted = bob.delete(f"/api/projects/fix/diff/comments/{cid}")
+    assert resolved.status_code == 403 and deleted.status_code == 403
+    status, mine = _post(web, f"/api/projects/fix/diff/comments/{cid}/resolve", {})
+    assert status == 200 and mine["resolved_by"] == "you"
+    with db.connect(database_url) as conn:
+        row = conn.execute("SELECT resolved_by FROM diff_comments WHERE id = %s", (cid,)).fetchone()
+    assert row == {"resolved_by": "you"}
+
+
+def test_request_changes_twice_is_refused_the_second_time(
+    web: Running, project: tuple[str, Path], board_path: Path
+) -> None:
+    _post(web, "/api/projects/fix/diff/comments", {"path": "keep.py", "start": 5, "text": "a"})
+    first, _ = _post(web, "/api/projects/fix/diff/request-changes", {"notes": "one"})
+    second, answer = _post(web, "/api/projects/fix/diff/request-changes", {"notes": "two"})
+    assert first == 200 and second == 409, answer
+    with Board.open(board_path) as board:
+        feedback = board.get("fix").project.data["feedback"]  # type: ignore[union-attr]
+    assert feedback.startswith("one") and "keep.py:5" in feedback
