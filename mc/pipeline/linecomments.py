@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mc.errors import NotInDiff
+from mc.board.board import Board
+from mc.errors import NotFound, NotInDiff
 from mc.mirror import db, diffcomments
 from mc.mirror.diffcomments import LineComment
-from mc.pipeline.diff import Diff, Side
+from mc.pipeline.diff import Diff, Side, project_diff
 
 MAX_RANGE = 500  # lines one comment may cover
 QUOTE_IN_NOTES = 40  # quoted lines per comment in the notes sent back
@@ -122,3 +123,13 @@ def change_request(comments: list[dict[str, Any]], note: str) -> str:
             break
         parts.append(block)
     return "\n\n".join(parts)
+
+
+def rework_notes(board: Board, conn: db.Connection, project_id: str, note: str) -> str:
+    """The notes "Request changes" (web) and ``mc project rework`` (CLI) send: the note
+    with the project's open line comments, or the note alone when it has no change."""
+    try:
+        diff = project_diff(board, project_id)
+    except NotFound:
+        return note
+    return change_request(reconcile(conn, project_id, diff), note)

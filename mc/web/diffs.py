@@ -65,8 +65,7 @@ def request_changes(c: Ctx) -> Response:
     from mc.web.projects import _after_write
 
     pid = c.params["id"]
-    comments = linecomments.reconcile(c.conn, pid, _diff(c))
-    notes = linecomments.change_request(comments, c.body.notes)
     with c.web.writer() as board:
+        notes = linecomments.rework_notes(board, c.conn, pid, c.body.notes)
         actions.rework(board, pid, notes, expect=c.if_match())
     return _after_write(c, pid)
