@@ -85,6 +85,8 @@ function showProject(page, parts, p) {
 
 /** Loads the project, then shows the page and fills the panels that load on their own. */
 async function open(root, page, parts) {
+  const coder = findCard(page.ctx.board, page.id)?.archetype === 'coder';
+  if (coder) parts.diff.prefetch().catch(() => {}); // the change loads with the project
   try {
     await page.loadProject();
   } catch (err) {

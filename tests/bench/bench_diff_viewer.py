@@ -36,7 +36,11 @@ FILES, LINES = 20, 250  # each file: every other one of 250 lines changed: +125 
 
 WATCH = """
 window.__firstDiffRow = null;
+window.__shell = null;
 new MutationObserver((_, obs) => {
+  if (window.__shell === null && document.querySelector('.detail-grid')) {
+    window.__shell = performance.now();
+  }
   if (window.__firstDiffRow === null && document.querySelector('.diff-table .diff-row')) {
     obs.disconnect();
     requestAnimationFrame(() => { window.__firstDiffRow = performance.now(); });
@@ -83,7 +87,7 @@ def _login(page: object, origin: str, secret: str) -> None:
 
 
 def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
-    painted, server = [], []
+    painted, shells, server = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -113,12 +117,14 @@ def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
             rows = page.locator(".diff-table .diff-row").count()
             if run:
                 painted.append(float(seen))
+                shells.append(float(page.evaluate("() => window.__shell")))
                 server.extend(timings)
             page.close()
         browser.close()
     print(machine())
     print(f"change: {FILES} files, {FILES * LINES} lines changed; first page drew {rows} rows")
     print(f"page opened -> first diff lines drawn in Chromium: {summary(painted)}")
+    print(f"  of which the page itself (app, session, board, project) drawn: {summary(shells)}")
     print(
         f"  the diff endpoint's own time (Server-Timing): median {statistics.median(server):.1f} ms"
     )

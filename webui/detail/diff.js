@@ -35,7 +35,16 @@ export function createDiffPanel(page) {
   view.onLine = (file, side, line, extend) => selectLine(view, file, side, line, extend);
   view.commentCard = (c) => commentCard(view, c);
   view.commentForm = (file) => commentForm(view, file);
-  return { el: view.el, load: ({ quiet = false } = {}) => (quiet && typing(view) ? null : load(view)) };
+  return {
+    el: view.el,
+    load: ({ quiet = false } = {}) => (quiet && typing(view) ? null : load(view)),
+    prefetch: () => (view.pending = fetchBoth(view)),
+  };
+}
+
+/** The diff page and the comments, asked for together. */
+function fetchBoth(view) {
+  return Promise.all([api.diff(view.page.id, { page: view.pageNo, view: view.mode }), api.diffComments(view.page.id)]);
 }
 
 /** The person is writing in the panel (a comment, a note): a live refresh waits. */
@@ -45,10 +54,10 @@ function typing(view) {
 
 async function load(view) {
   try {
-    const [data, comments] = await Promise.all([
-      api.diff(view.page.id, { page: view.pageNo, view: view.mode }),
-      api.diffComments(view.page.id),
-    ]);
+    // The first load takes what prefetch() started while the project loaded.
+    const pending = view.pending || fetchBoth(view);
+    view.pending = null;
+    const [data, comments] = await pending;
     view.data = data;
     setComments(view, comments.comments);
   } catch (err) {
@@ -70,16 +79,53 @@ function setComments(view, comments) {
 function render(view) {
   const d = view.data;
   view.el.dataset.view = view.mode;
+  const shown = h('div', { class: 'diff-files-shown' });
   view.el.replaceChildren(
     toolbar(view),
     d.notice && h('p', { class: 'diff-notice', role: 'status' }, d.notice),
     d.source === 'artifact' && h('p', { class: 'muted' }, 'The workspace is not on this machine: this is the patch the last run committed.'),
     fileList(view),
-    h('div', { class: 'diff-files-shown' }, d.shown.map((f) => fileBlock(view, view.expanded.get(f.path) || f))),
+    shown,
     pager(view),
     commentList(view),
     view.canComment && view.page.project?.lane === 'review' && requestChangesForm(view),
   );
+  drawFiles(view, shown, d.shown.map((f) => view.expanded.get(f.path) || f));
+}
+
+const FIRST_ROWS = 400; // rows drawn before the page shows; the rest follow frame by frame
+
+function rowCount(f) {
+  return (f.hunks || []).reduce((n, hunk) => n + (hunk.lines || hunk.rows).length, 0);
+}
+
+/** The files' blocks into ``into``: the first ones at once, the others in later frames,
+ * so the first lines of a long change show without waiting for the last ones. */
+function drawFiles(view, into, files) {
+  const generation = (view.generation = (view.generation || 0) + 1);
+  view.blocks = new Map();
+  let next = 0;
+  const drawSome = (budget) => {
+    let rows = 0;
+    while (next < files.length && (rows === 0 || rows < budget)) {
+      const f = files[next++];
+      const block = fileBlock(view, f);
+      view.blocks.set(f.path, { file: f, el: block });
+      into.append(block);
+      rows += rowCount(f) + 1;
+    }
+    if (next < files.length) requestAnimationFrame(() => generation === view.generation && drawSome(FIRST_ROWS * 2));
+  };
+  drawSome(FIRST_ROWS);
+}
+
+/** Draw one file again (a selection changed in it), leaving the others as they are. */
+function redrawFile(view, path) {
+  const drawn = view.blocks?.get(path);
+  if (!drawn) return;
+  const block = fileBlock(view, drawn.file);
+  drawn.el.replaceWith(block);
+  drawn.el = block;
 }
 
 function toolbar(view) {
@@ -203,6 +249,7 @@ function selectLine(view, file, side, line, extend) {
     end = Math.max(sel.end, line);
   }
   view.selection = {
+    file: file.path,
     path,
     side,
     start,
@@ -210,7 +257,14 @@ function selectLine(view, file, side, line, extend) {
     isSelected: (p, s, n) => s === side && (p === path || p === file.path) && n >= start && n <= end,
     endsAt: (key) => key === anchorKey(path, side, end),
   };
-  render(view);
+  if (sel && sel.file !== file.path) redrawFile(view, sel.file);
+  redrawFile(view, file.path);
+}
+
+function clearSelection(view) {
+  const sel = view.selection;
+  view.selection = null;
+  if (sel) redrawFile(view, sel.file);
 }
 
 function commentForm(view, file) {
@@ -227,7 +281,7 @@ function commentForm(view, file) {
       'div',
       { class: 'action-row' },
       h('button', { type: 'submit', class: 'btn btn-small btn-primary' }, 'Comment'),
-      h('button', { type: 'button', class: 'btn btn-small', onclick: () => ((view.selection = null), render(view)) }, 'Cancel'),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: () => clearSelection(view) }, 'Cancel'),
     ),
     status,
   );
