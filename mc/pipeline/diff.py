@@ -82,7 +82,7 @@ class FileDiff:
 
 @dataclass(frozen=True)
 class Diff:
-    source: str  # "branch" or "artifact"
+    source: str  # "branch", "artifact" or "none" (no change yet)
     branch: str
     base: str | None
     head: str | None  # the commit the change ends at (None: unknown, an old artifact)
@@ -102,7 +102,8 @@ class Diff:
 
 def project_diff(board: Board, project_id: str) -> Diff:
     """The project's change: from its branch when the workspace is here, else from the
-    committed patch; NotFound when there is neither (not a coder project, or no run yet)."""
+    committed patch; when there is neither (no run yet, not a coder project) an empty
+    change whose source is "none" (nothing is wrong: there is nothing to show yet)."""
     entry = board.get(project_id)
     data = entry.project.data if entry.project is not None else {}
     branch = f"mc/{project_id}"
@@ -115,7 +116,7 @@ def project_diff(board: Board, project_id: str) -> Diff:
     for path, blob in artifacts.files(board, project_id):
         if path == PATCH_ARTIFACT:
             return _from_artifact(board, project_id, blob, branch)
-    raise NotFound(f"{project_id} has no change to show (no branch {branch} here, no patch)")
+    return Diff("none", branch, None, None, (), False)
 
 
 def _branch_span(folder: Path, branch: str) -> tuple[Repo, str, str] | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from mc.board.board import Board
-from mc.errors import NotFound, NotInDiff
+from mc.errors import NotInDiff
 from mc.mirror import db, diffcomments
 from mc.mirror.diffcomments import LineComment
 from mc.pipeline.diff import Diff, Side, project_diff
@@ -127,9 +127,5 @@ def change_request(comments: list[dict[str, Any]], note: str) -> str:
 
 def rework_notes(board: Board, conn: db.Connection, project_id: str, note: str) -> str:
     """The notes "Request changes" (web) and ``mc project rework`` (CLI) send: the note
-    with the project's open line comments, or the note alone when it has no change."""
-    try:
-        diff = project_diff(board, project_id)
-    except NotFound:
-        return note
-    return change_request(reconcile(conn, project_id, diff), note)
+    with the project's open line comments (none for a project without a change)."""
+    return change_request(reconcile(conn, project_id, project_diff(board, project_id)), note)

@@ -305,3 +305,24 @@ def test_request_changes_twice_is_refused_the_second_time(
     with Board.open(board_path) as board:
         feedback = board.get("fix").project.data["feedback"]  # type: ignore[union-attr]
     assert feedback.startswith("one") and "keep.py:5" in feedback
+
+
+def test_a_project_without_a_run_has_an_empty_change_not_an_error(
+    web: Running, board_path: Path
+) -> None:
+    from mc.board import actions
+
+    with Board.open(board_path) as board:
+        actions.new_project(board, "Later", "coder", project_id="later")
+    web.wait_synced()
+    with web.client(web.token("human")) as client:
+        got = client.get("/api/projects/later/diff")
+        comments = client.get("/api/projects/later/diff/comments")
+        unknown = client.get("/api/projects/nope/diff")
+    assert got.status_code == 200 and got.json()["source"] == "none"
+    assert got.json()["files"] == [] and comments.json() == {"comments": []}
+    assert unknown.status_code == 404
+    status, answer = _post(
+        web, "/api/projects/later/diff/comments", {"path": "a.py", "start": 1, "text": "t"}
+    )
+    assert status == 400 and str(answer["error"]).startswith("path:")

@@ -160,3 +160,16 @@ def test_a_line_comment_made_in_the_page_goes_back_with_request_changes(
     assert "use a <i>constant</i>" in text
     assert pg.locator(".diff-viewer i").count() == 0
     assert page.problems == []
+
+
+def test_a_coder_project_without_a_run_says_there_is_no_change_yet(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    from mc.board import actions
+
+    with Board.open(board_path) as board:
+        actions.new_project(board, "Later", "coder", project_id="later")
+    web.wait_synced()
+    page.page.goto(f"{web.origin}/#/project/later")
+    expect(page.page.locator(".diff-none")).to_contain_text("No change yet")
+    assert page.problems == []

@@ -61,7 +61,7 @@ async function load(view) {
     view.data = data;
     setComments(view, comments.comments);
   } catch (err) {
-    view.el.replaceChildren(h('p', { class: err.status === 404 ? 'muted' : 'form-error' }, errorText(err)));
+    view.el.replaceChildren(h('p', { class: 'form-error' }, errorText(err)));
     return;
   }
   render(view);
@@ -79,6 +79,10 @@ function setComments(view, comments) {
 function render(view) {
   const d = view.data;
   view.el.dataset.view = view.mode;
+  if (d.source === 'none') {
+    view.el.replaceChildren(h('p', { class: 'muted diff-none' }, `No change yet: the branch ${d.branch} of the workspace shows here after a run.`));
+    return;
+  }
   const shown = h('div', { class: 'diff-files-shown' });
   view.el.replaceChildren(
     toolbar(view),
