@@ -14,6 +14,7 @@ from mc.board.board import Board
 from mc.mirror import db
 from mc.pipeline import brief, diff, jobs, linecomments
 
+from ..conftest import git
 from ..webfixtures import Running, web  # noqa: F401
 from .diffsetup import coder_in_review, run, workspace
 
@@ -326,3 +327,46 @@ def test_a_project_without_a_run_has_an_empty_change_not_an_error(
         web, "/api/projects/later/diff/comments", {"path": "a.py", "start": 1, "text": "t"}
     )
     assert status == 400 and str(answer["error"]).startswith("path:")
+
+
+def test_a_textconv_driver_named_by_the_branch_never_runs(
+    web: Running, board_path: Path, tmp_path: Path, database_url: str
+) -> None:
+    marker = tmp_path / "textconv-ran"
+    ws = workspace(tmp_path / "conv", {"a.py": b"one\n"})
+    script = tmp_path / "conv.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\necho CONVERTED\n")
+    script.chmod(0o755)
+    git(ws, "config", "diff.evil.textconv", str(script))
+
+    def attributes(tree: Path) -> None:  # what an agent may commit on its branch
+        (tree / ".gitattributes").write_text("*.py diff=evil\n")
+        (tree / "a.py").write_text("two\n")
+
+    coder_in_review(board_path, "conv", ws, attributes, tmp_path, database_url)
+    web.wait_synced()
+    assert not marker.exists()  # nor when the run's patch was made (worktree.collect)
+    with web.client(web.token("human")) as client:
+        got = client.get("/api/projects/conv/diff").json()
+    texts = [ln["text"] for f in got["shown"] for h in f["hunks"] or [] for ln in h["lines"]]
+    assert "two" in texts and "CONVERTED" not in texts
+    assert not marker.exists()
+
+
+def test_a_comment_on_the_old_side_quotes_the_removed_line(
+    web: Running, project: tuple[str, Path], database_url: str
+) -> None:
+    status, made = _post(
+        web,
+        "/api/projects/fix/diff/comments",
+        {"path": "keep.py", "side": "old", "start": 5, "text": "keep this"},
+    )
+    assert status == 201, made
+    assert (made["quote"], made["side"]) == ("line 5", "old")
+    status, renamed = _post(
+        web,
+        "/api/projects/fix/diff/comments",
+        {"path": "moved.txt", "side": "old", "start": 40, "text": "why move"},
+    )
+    # moved.txt was renamed unchanged: the diff shows no line of it to comment on
+    assert status == 400 and str(renamed["error"]).startswith("start:")

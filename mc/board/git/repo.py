@@ -289,14 +289,20 @@ class Repo(NamedTuple):
         return True
 
     def diff(self, span: str, *, stat: bool = False) -> str:
-        return self.out("diff", *(["--stat"] if stat else []), "--no-color", span)
+        """No external diff or textconv (see ``review_diff``): a patch, whatever the
+        branch's .gitattributes say."""
+        plain = ["--no-color", "--no-ext-diff", "--no-textconv"]
+        return self.out("diff", *(["--stat"] if stat else []), *plain, span)
 
     def review_diff(self, base: str, head: str, limit: int) -> tuple[bytes, bool]:
         """The patch ``base..head`` as a reviewer reads it (renames found, names unquoted,
-        no colour, no external diff driver), read up to ``limit`` bytes: (patch, whether
-        it was cut). Streamed, so a 50 MB change costs ``limit`` bytes of memory, not 50 MB."""
+        no colour), read up to ``limit`` bytes: (patch, whether it was cut). Streamed, so
+        a 50 MB change costs ``limit`` bytes of memory, not 50 MB. No external diff and no
+        textconv: the branch's .gitattributes are an agent's to write, and must not pick
+        a command for the server to run."""
         argv = [current().git, f"--git-dir={self.git_dir}", "-c", "core.quotePath=false"]
-        argv += ["diff", "--no-color", "--no-ext-diff", "--find-renames", f"{base}..{head}"]
+        argv += ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames"]
+        argv.append(f"{base}..{head}")
         with subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
