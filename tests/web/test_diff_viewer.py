@@ -173,3 +173,49 @@ def test_a_coder_project_without_a_run_says_there_is_no_change_yet(
     page.page.goto(f"{web.origin}/#/project/later")
     expect(page.page.locator(".diff-none")).to_contain_text("No change yet")
     assert page.problems == []
+
+
+def test_comments_stay_on_the_page_resolved_after_a_run_changed_their_lines(
+    web: Running, page: Opened, fix: Path, board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    from mc.board import actions
+    from mc.mirror import diffcomments
+    from mc.pipeline import linecomments
+    from mc.pipeline.diff import project_diff
+
+    from .diffsetup import run
+
+    with Board.open(board_path) as board, db.connect(database_url) as conn:
+        now = project_diff(board, "fix")
+        for line, text in ((5, "changed later"), (21, "left alone")):
+            made = linecomments.comment_on(now, "keep.py", "new", line, line, text)
+            diffcomments.add(conn, "fix", "you", "human", made)
+        actions.rework(board, "fix", "again")
+
+        def second(tree: Path) -> None:
+            keep = (tree / "keep.py").read_text()
+            (tree / "keep.py").write_text(keep.replace("line five = '<script>x</script>'", "FIVE"))
+
+        run(board, "fix", fix, 4, second, tmp_path)
+    web.wait_synced()
+    _open(page, web, "fix")
+    pg = page.page
+    listed = pg.locator(".diff-comment-list .diff-comment")
+    expect(listed).to_have_count(2)
+    expect(pg.locator(".diff-comment-list h3")).to_have_text("Line comments: 1 open, 1 resolved")
+    resolved = pg.locator(".diff-comment-list .diff-comment.resolved")
+    expect(resolved).to_contain_text("changed later")
+    expect(resolved).to_contain_text("resolved by a later run")
+    # The open one is also at its line in the file, and its author can resolve it there.
+    keep = pg.locator(".diff-filebox[data-path='keep.py']")
+    at_line = keep.locator(".diff-comment", has_text="left alone")
+    expect(at_line).to_have_count(1)
+    at_line.get_by_role("button", name="Resolve").click()
+    expect(pg.locator(".diff-comment-list h3")).to_have_text("Line comments: 0 open, 2 resolved")
+    with db.connect(database_url) as conn:
+        rows = conn.execute("SELECT text, resolved_by FROM diff_comments ORDER BY id").fetchall()
+    assert rows == [
+        {"text": "changed later", "resolved_by": "run"},
+        {"text": "left alone", "resolved_by": "you"},
+    ]
+    assert page.problems == []
