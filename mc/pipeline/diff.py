@@ -16,6 +16,7 @@ sent without its lines until it is asked for by name.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -147,6 +148,7 @@ def _from_branch(repo: Repo, base: str, head: str, branch: str) -> Diff:
 
 _ARTIFACTS: dict[str, tuple[tuple[FileDiff, ...], bool]] = {}  # blob -> parsed (a few kept)
 _ARTIFACTS_KEPT = 16
+_ARTIFACTS_LOCK = threading.Lock()
 
 
 def _from_artifact(board: Board, project_id: str, blob: str, branch: str) -> Diff:
@@ -156,9 +158,10 @@ def _from_artifact(board: Board, project_id: str, blob: str, branch: str) -> Dif
         raw = board.read_blob(blob) or b""
         cut = len(raw) > PATCH_MAX
         parsed = (parse(raw[:PATCH_MAX], cut), cut)
-        if len(_ARTIFACTS) >= _ARTIFACTS_KEPT:
-            _ARTIFACTS.pop(next(iter(_ARTIFACTS)))
-        _ARTIFACTS[blob] = parsed
+        with _ARTIFACTS_LOCK:  # requests run on the server's thread pool
+            while len(_ARTIFACTS) >= _ARTIFACTS_KEPT:
+                _ARTIFACTS.pop(next(iter(_ARTIFACTS)))
+            _ARTIFACTS[blob] = parsed
     head = None
     for path, other in artifacts.files(board, project_id):
         if path == "branch.txt":
