@@ -30,6 +30,7 @@ from mc.board.git import Repo, find_repo
 from mc.errors import GitError, InvalidInput, McError, NotFound
 
 PATCH_MAX = 8 << 20  # bytes of patch read; a bigger change is cut, and says so
+NUMSTAT_MAX = 4 << 20  # bytes of the file listing read when the patch was cut
 PAGE_LINES = 3000  # changed lines per page (a page has at least one file)
 COLLAPSE_LINES = 400  # a file with more is sent without its lines ("Show file")
 PATCH_ARTIFACT = "changes.patch"
@@ -65,6 +66,7 @@ class FileDiff:
     added: int
     removed: int
     hunks: tuple[Hunk, ...]
+    omitted: bool = False  # listed (numstat) but past the cut: no lines to show
 
     @property
     def changed(self) -> int:
@@ -141,9 +143,50 @@ def _from_branch(repo: Repo, base: str, head: str, branch: str) -> Diff:
     """Cached by commits: the same two commits always give the same diff."""
     try:
         raw, cut = repo.review_diff(base, head, PATCH_MAX)
+        files = parse(raw, cut)
+        if cut:  # the list stays whole: the files past the cut, from git's counts
+            listing, _ = repo.review_diff(base, head, NUMSTAT_MAX, numstat=True)
+            files = with_omitted(files, listing)
     except GitError as exc:
         raise NotFound(f"{branch}: {exc.message}") from None
-    return Diff("branch", branch, base, head, parse(raw, cut), cut)
+    return Diff("branch", branch, base, head, files, cut)
+
+
+def with_omitted(files: tuple[FileDiff, ...], numstat: bytes) -> tuple[FileDiff, ...]:
+    """``files`` and, after them, every file of git's ``--numstat -z`` listing that the
+    cut left out, with its counts and no lines."""
+    shown = {f.path for f in files}
+    fields = numstat.decode("utf-8", "replace").split("\0")
+    out = list(files)
+    i = 0
+    while i < len(fields) - 1:
+        parts = fields[i].split("\t", 2)
+        if len(parts) != 3:  # the end of a listing cut at NUMSTAT_MAX
+            break
+        added, removed, path = parts
+        old = None
+        if path == "":  # a rename: the two paths follow, each in a field of its own
+            if i + 2 >= len(fields) - 1:
+                break
+            old, path = fields[i + 1], fields[i + 2]
+            i += 2
+        i += 1
+        if path in shown:
+            continue
+        binary = added == "-"
+        out.append(
+            FileDiff(
+                path=path,
+                old_path=old,
+                status="renamed" if old else "changed",  # numstat does not say which
+                binary=binary,
+                added=0 if binary else int(added),
+                removed=0 if binary else int(removed),
+                hunks=(),
+                omitted=True,
+            )
+        )
+    return tuple(out)
 
 
 _ARTIFACTS: dict[str, tuple[tuple[FileDiff, ...], bool]] = {}  # blob -> parsed (a few kept)
@@ -234,7 +277,7 @@ def pages(diff: Diff) -> list[list[FileDiff]]:
     out: list[list[FileDiff]] = [[]]
     size = 0
     for f in diff.files:
-        weight = 0 if f.changed > COLLAPSE_LINES else f.changed
+        weight = 0 if f.changed > COLLAPSE_LINES or f.omitted else f.changed
         if out[-1] and size + weight > PAGE_LINES:
             out.append([])
             size = 0
@@ -288,10 +331,11 @@ def file_json(f: FileDiff, page: int, *, with_lines: bool, view: str) -> dict[st
         "added": f.added,
         "removed": f.removed,
         "page": page,
-        "collapsed": f.changed > COLLAPSE_LINES,
+        "collapsed": f.changed > COLLAPSE_LINES and not f.omitted,
+        "omitted": f.omitted,
         "hunks": None,
     }
-    if with_lines and not f.binary:
+    if with_lines and not f.binary and not f.omitted:
         out["hunks"] = [
             {
                 "header": h.header,
@@ -325,8 +369,8 @@ def diff_json(diff: Diff, page: int, view: str, only: str | None = None) -> dict
     notice = None
     if diff.truncated:
         notice = (
-            f"The change is over {PATCH_MAX >> 20} MiB: only the files before that point are "
-            f"shown. Read the rest on the branch {diff.branch}."
+            f"The change is over {PATCH_MAX >> 20} MiB: the files after that point are listed "
+            f"with their counts, not shown. Read them on the branch {diff.branch}."
         )
     return {
         "source": diff.source,
@@ -347,6 +391,7 @@ def diff_json(diff: Diff, page: int, view: str, only: str | None = None) -> dict
                 "added": f.added,
                 "removed": f.removed,
                 "page": n,
+                "omitted": f.omitted,
             }
             for n, f in listing
         ],

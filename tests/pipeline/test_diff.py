@@ -118,3 +118,27 @@ def test_the_brief_of_the_reworked_project_has_the_requested_changes(board: Boar
         "## Requested changes (from the person)\n\nAgain.\n\n- src/<b>.py:7-8\n  ```\n"
         "  if x:\n      return '<script>'\n  ```\n  no\n"
     ) in brief
+
+
+def test_files_past_the_cut_are_listed_from_git_numstat(tmp_path: Path) -> None:
+    _patch(tmp_path)
+    listing = subprocess.run(
+        ["git", "diff", "--find-renames", "--numstat", "-z", "HEAD~1..HEAD"],
+        cwd=tmp_path / "r", check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    shown = diff.parse(_patch_of(tmp_path, "a.txt"))
+    files = {f.path: f for f in diff.with_omitted(shown, listing)}
+    assert not files["a.txt"].omitted and files["a.txt"].hunks
+    assert files["new.txt"].omitted and files["new.txt"].old_path == "old.txt"
+    assert files["new.txt"].status == "renamed"
+    assert files["b.bin"].binary and files["made.txt"].added == 1
+    assert files["gone.txt"].removed == 1 and len(files) == 5
+    # A listing cut in the middle of a record ends the list there, without an error.
+    assert len(diff.with_omitted((), listing[: listing.index(b"old.txt")])) < 5
+
+
+def _patch_of(tmp_path: Path, path: str) -> bytes:
+    return subprocess.run(
+        ["git", "diff", "HEAD~1..HEAD", "--", path], cwd=tmp_path / "r", check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip

@@ -149,7 +149,9 @@ def test_a_patch_over_the_cap_is_cut_and_says_so(
     with web.client(web.token("human")) as client:
         got = client.get("/api/projects/fat/diff").json()
     assert got["truncated"] is True and "over" in got["notice"]
-    assert 0 < len(got["files"]) < 20  # only whole files before the cut
+    shown = [f for f in got["files"] if not f["omitted"]]
+    assert 0 < len(shown) < 20 and len(got["files"]) == 20  # whole files before the cut
+    assert [f["path"] for f in got["files"]] == [f"f{n:02}.txt" for n in range(20)]
 
 
 def test_a_line_comment_quotes_the_code_and_its_author_is_who_asks(
@@ -370,3 +372,37 @@ def test_a_comment_on_the_old_side_quotes_the_removed_line(
     )
     # moved.txt was renamed unchanged: the diff shows no line of it to comment on
     assert status == 400 and str(renamed["error"]).startswith("start:")
+
+
+def test_a_50_mb_change_is_cut_at_the_cap_and_the_server_keeps_answering(
+    web: Running, board_path: Path, tmp_path: Path
+) -> None:
+    import time
+
+    from mc.board import actions
+
+    ws = workspace(tmp_path / "huge", {"README": b"x\n"})
+    git(ws, "worktree", "add", "-q", "-b", "mc/huge", str(tmp_path / "wt"))
+    line = b"%08d " + b"z" * 90 + b"\n"
+    with (tmp_path / "wt" / "big.txt").open("wb") as out:  # 50 MB, 500,000 lines
+        for n in range(0, 500_000, 1000):
+            out.write(b"".join(line % i for i in range(n, n + 1000)))
+    (tmp_path / "wt" / "small.txt").write_text("after the big one\n")
+    git(tmp_path / "wt", "add", "-A")
+    git(tmp_path / "wt", "commit", "-q", "-m", "huge")
+    with Board.open(board_path) as board:
+        actions.new_project(
+            board, "Huge", "coder", project_id="huge", fields={"workspace": str(ws)}
+        )
+    web.wait_synced()
+    started = time.monotonic()
+    with web.client(web.token("human")) as client:
+        got = client.get("/api/projects/huge/diff", timeout=60).json()
+        still = client.get("/api/board")
+    took = time.monotonic() - started
+    assert got["truncated"] is True and "over 8 MiB" in got["notice"]
+    # Every file is listed with git's counts; none is shown past the cut (no half file).
+    listed = [(f["path"], f["added"], f["removed"], f["omitted"]) for f in got["files"]]
+    assert listed == [("big.txt", 500_000, 0, True), ("small.txt", 1, 0, True)]
+    assert all(f["hunks"] is None for f in got["shown"])
+    assert still.status_code == 200 and took < 30

@@ -198,7 +198,8 @@ async function goToFile(view, f) {
 
 function fileBlock(view, f) {
   let body;
-  if (f.binary) body = h('p', { class: 'muted diff-binary-note' }, 'Binary file: content not shown.');
+  if (f.omitted) body = h('p', { class: 'muted diff-omitted-note' }, 'Not shown: this file comes after the point where the change was cut.');
+  else if (f.binary) body = h('p', { class: 'muted diff-binary-note' }, 'Binary file: content not shown.');
   else if (f.hunks) body = fileTable(view, f);
   else
     body = h(

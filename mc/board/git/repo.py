@@ -294,14 +294,18 @@ class Repo(NamedTuple):
         plain = ["--no-color", "--no-ext-diff", "--no-textconv"]
         return self.out("diff", *(["--stat"] if stat else []), *plain, span)
 
-    def review_diff(self, base: str, head: str, limit: int) -> tuple[bytes, bool]:
+    def review_diff(
+        self, base: str, head: str, limit: int, *, numstat: bool = False
+    ) -> tuple[bytes, bool]:
         """The patch ``base..head`` as a reviewer reads it (renames found, names unquoted,
         no colour), read up to ``limit`` bytes: (patch, whether it was cut). Streamed, so
         a 50 MB change costs ``limit`` bytes of memory, not 50 MB. No external diff and no
         textconv: the branch's .gitattributes are an agent's to write, and must not pick
-        a command for the server to run."""
+        a command for the server to run. ``numstat``: the ``--numstat -z`` listing instead
+        (every file with its counts, small whatever the change's size)."""
         argv = [current().git, f"--git-dir={self.git_dir}", "-c", "core.quotePath=false"]
         argv += ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames"]
+        argv += ["--numstat", "-z"] if numstat else []
         argv.append(f"{base}..{head}")
         with subprocess.Popen(
             argv,
