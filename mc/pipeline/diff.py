@@ -198,9 +198,8 @@ def _from_artifact(board: Board, project_id: str, blob: str, branch: str) -> Dif
     """The committed patch, parsed once per blob (a blob's content never changes)."""
     parsed = _ARTIFACTS.get(blob)
     if parsed is None:
-        raw = board.read_blob(blob) or b""
-        cut = len(raw) > PATCH_MAX
-        parsed = (parse(raw[:PATCH_MAX], cut), cut)
+        raw, cut = board.repo.blob_prefix(blob, PATCH_MAX)
+        parsed = (parse(raw, cut), cut)
         with _ARTIFACTS_LOCK:  # requests run on the server's thread pool
             while len(_ARTIFACTS) >= _ARTIFACTS_KEPT:
                 _ARTIFACTS.pop(next(iter(_ARTIFACTS)))

@@ -152,6 +152,11 @@ def test_a_patch_over_the_cap_is_cut_and_says_so(
     shown = [f for f in got["files"] if not f["omitted"]]
     assert 0 < len(shown) < 20 and len(got["files"]) == 20  # whole files before the cut
     assert [f["path"] for f in got["files"]] == [f"f{n:02}.txt" for n in range(20)]
+    shutil.rmtree(ws)  # the committed patch is read up to the cap as well
+    with web.client(web.token("human", "again")) as client:
+        patch = client.get("/api/projects/fat/diff").json()
+    assert patch["source"] == "artifact" and patch["truncated"] is True
+    assert 0 < len(patch["files"]) < 20
 
 
 def test_a_line_comment_quotes_the_code_and_its_author_is_who_asks(

@@ -307,6 +307,15 @@ class Repo(NamedTuple):
         argv += ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames"]
         argv += ["--numstat", "-z"] if numstat else []
         argv.append(f"{base}..{head}")
+        return self._read_capped(argv, limit, "diff")
+
+    def blob_prefix(self, blob: str, limit: int) -> tuple[bytes, bool]:
+        """A blob's first ``limit`` bytes (and whether there was more), streamed."""
+        argv = [current().git, f"--git-dir={self.git_dir}", "cat-file", "blob", blob]
+        return self._read_capped(argv, limit, "cat-file")
+
+    def _read_capped(self, argv: list[str], limit: int, what: str) -> tuple[bytes, bool]:
+        """Run git, keep at most ``limit`` bytes of its output and stop it there."""
         with subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -323,7 +332,7 @@ class Repo(NamedTuple):
             stderr = proc.stderr.read()
             code = proc.wait()
         if not cut and code != 0:
-            raise GitError(f"git diff failed: {_first_line(stderr)}")
+            raise GitError(f"git {what} failed: {_first_line(stderr)}")
         return data[:limit], cut
 
     # ----------------------------------------------------------------- remotes, refs, worktrees
