@@ -85,8 +85,10 @@ function showProject(page, parts, p) {
 
 /** Loads the project, then shows the page and fills the panels that load on their own. */
 async function open(root, page, parts) {
-  const coder = findCard(page.ctx.board, page.id)?.archetype === 'coder';
-  if (coder) parts.diff.prefetch().catch(() => {}); // the change loads with the project
+  // The change loads with the project, not after it: for a coder card, or when the board
+  // has not loaded yet (a page opened by its link), where a guess costs two small requests.
+  const card = findCard(page.ctx.board, page.id);
+  if (!card || card.archetype === 'coder') parts.diff.prefetch().catch(() => {});
   try {
     await page.loadProject();
   } catch (err) {

@@ -49,6 +49,13 @@ new MutationObserver((_, obs) => {
 """
 
 
+ARRIVED = """() => {
+  const entries = performance.getEntriesByType('resource');
+  const first = (part) => entries.find((e) => e.name.includes(part));
+  return Math.max(first('/diff?').responseEnd, first('/diff/comments').responseEnd);
+}"""
+
+
 def change(tree: Path) -> None:
     for n in range(FILES):
         old = (tree / f"src/m{n:02}.py").read_text().splitlines(keepends=True)
@@ -87,7 +94,7 @@ def _login(page: object, origin: str, secret: str) -> None:
 
 
 def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
-    painted, shells, server = [], [], []
+    painted, shells, arrived, server = [], [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -118,6 +125,7 @@ def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
             if run:
                 painted.append(float(seen))
                 shells.append(float(page.evaluate("() => window.__shell")))
+                arrived.append(float(page.evaluate(ARRIVED)))
                 server.extend(timings)
             page.close()
         browser.close()
@@ -125,6 +133,7 @@ def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
     print(f"change: {FILES} files, {FILES * LINES} lines changed; first page drew {rows} rows")
     print(f"page opened -> first diff lines drawn in Chromium: {summary(painted)}")
     print(f"  of which the page itself (app, session, board, project) drawn: {summary(shells)}")
+    print(f"  and the diff's and its comments' answers received: {summary(arrived)}")
     print(
         f"  the diff endpoint's own time (Server-Timing): median {statistics.median(server):.1f} ms"
     )

@@ -58,9 +58,14 @@ async function load(view) {
     const pending = view.pending || fetchBoth(view);
     view.pending = null;
     const [data, comments] = await pending;
+    // A live refresh that finds the same change and comments leaves the drawn lines be.
+    const signature = JSON.stringify([data.head, data.source, data.page, data.view, comments.comments]);
+    if (signature === view.signature) return;
+    view.signature = signature;
     view.data = data;
     setComments(view, comments.comments);
   } catch (err) {
+    view.signature = null;
     view.el.replaceChildren(h('p', { class: 'form-error' }, errorText(err)));
     return;
   }
