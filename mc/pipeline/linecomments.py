@@ -27,6 +27,7 @@ from mc.mirror.diffcomments import LineComment
 from mc.pipeline.diff import Diff, Side, project_diff
 
 MAX_RANGE = 500  # lines one comment may cover
+QUOTE_MAX = 20_000  # characters of code one comment may quote
 QUOTE_IN_NOTES = 40  # quoted lines per comment in the notes sent back
 NOTES_MAX = 19_000  # the project file's feedback holds 20,000 characters
 
@@ -55,6 +56,8 @@ def comment_on(diff: Diff, path: str, side: Side, start: int, end: int, text: st
     if not text.strip():
         raise NotInDiff("text: empty")
     quote = "\n".join(lines[n] for n in range(start, end + 1))
+    if len(quote) > QUOTE_MAX:  # kept whole or refused: a cut quote would never match again
+        raise NotInDiff(f"end: lines {start}-{end} hold over {QUOTE_MAX} characters; take fewer")
     return LineComment(
         found.path if side == "new" else (found.old_path or found.path),
         side,

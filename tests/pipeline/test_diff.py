@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mc.board import actions
 from mc.board.board import Board
 from mc.pipeline import diff, jobs, linecomments
@@ -142,3 +144,14 @@ def _patch_of(tmp_path: Path, path: str) -> bytes:
         ["git", "diff", "HEAD~1..HEAD", "--", path], cwd=tmp_path / "r", check=True,
         capture_output=True,
     ).stdout  # fmt: skip
+
+
+def test_a_comment_on_lines_too_long_to_quote_is_refused_naming_the_field() -> None:
+    from mc.errors import NotInDiff
+
+    long = b"+" + b"x" * 15_000 + b"\n"
+    patch = b"diff --git a/m.js b/m.js\n--- /dev/null\n+++ b/m.js\n@@ -0,0 +1,2 @@\n" + long * 2
+    change = diff.Diff("branch", "b", "x", "c", diff.parse(patch), False)
+    assert linecomments.comment_on(change, "m.js", "new", 1, 1, "ok").quote == "x" * 15_000
+    with pytest.raises(NotInDiff, match=r"^end: lines 1-2 hold over 20000 characters"):
+        linecomments.comment_on(change, "m.js", "new", 1, 2, "too much")
