@@ -130,7 +130,7 @@ def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
             page.close()
         browser.close()
     print(machine())
-    print(f"change: {FILES} files, {FILES * LINES} lines changed; first page drew {rows} rows")
+    print(f"change: {FILES} files, {FILES * LINES} lines changed ({rows} rows drawn when counted)")
     print(f"page opened -> first diff lines drawn in Chromium: {summary(painted)}")
     print(f"  of which the page itself (app, session, board, project) drawn: {summary(shells)}")
     print(f"  and the diff's and its comments' answers received: {summary(arrived)}")
