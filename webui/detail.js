@@ -12,11 +12,11 @@ import { createArtifactsPanel } from './artifacts.js';
 import { hrefFor } from './router.js';
 import { errorText } from './toast.js';
 import { renderHeader, renderBanners, renderReview } from './detail/summary.js';
+import { createDiffPanel } from './detail/diff.js';
 import { createActions } from './detail/actions.js';
 import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
 import { createActivityPanel } from './detail/activity.js';
-import { createDiffPanel } from './detail/diff.js';
 import { setTitle } from './attention.js';
 
 export function mountDetail(root, ctx, route) {
@@ -37,10 +37,10 @@ function createParts(page) {
     review: h('div', { class: 'review' }),
     actions: page.canWrite ? createActions(page) : null,
     edit: createEditPanel(page),
+    diff: createDiffPanel(page), // shown for coder projects (see layout)
     artifacts: createArtifactsPanel(page.id),
     tasks: createTasksPanel(page),
     activity: createActivityPanel(page),
-    diff: createDiffPanel(page), // shown for coder projects (see layout)
   };
 }
 
@@ -104,22 +104,22 @@ async function open(root, page, parts) {
     return;
   }
   root.replaceChildren(layout(page, parts));
+  if (isCoder(page)) parts.diff.load();
   page.jobs.refresh();
   parts.artifacts.load();
   parts.activity.load();
   parts.tasks.load();
-  if (isCoder(page)) parts.diff.load();
 }
 
 /** The view's hooks: the board, the live events and leaving the page. */
 function followChanges(page, parts) {
   let cardSig = JSON.stringify(findCard(page.ctx.board, page.id));
   const refreshAll = coalesce(() => {
+    if (isCoder(page)) parts.diff.load({ quiet: true });
     page.loadProject().catch(() => {});
     page.jobs.refresh();
     parts.artifacts.load();
     parts.activity.load();
-    if (isCoder(page)) parts.diff.load({ quiet: true });
   }, 100);
   const refreshSide = coalesce(() => {
     parts.activity.load();
