@@ -149,6 +149,12 @@ class InvalidSetting(InvalidInput):
     """An MC_* environment variable has a value mc cannot use."""
 
 
+class NotInDiff(InvalidInput):
+    """That line or file is not in the project's change: comment on lines the diff shows."""
+
+    http_status = 400
+
+
 class TransitionRefused(McError):
     """That transition is not allowed."""
 

@@ -77,6 +77,13 @@ export const api = {
   projectActivity: (id) => request('GET', `/api/projects/${enc(id)}/activity`),
   projectArtifacts: (id) => request('GET', `/api/projects/${enc(id)}/artifacts`),
   addComment: (id, text) => request('POST', `/api/projects/${enc(id)}/comments`, { body: { text } }),
+  /** The change of a coder project: {page, view: unified|split, file?} */
+  diff: (id, params = {}) => request('GET', `/api/projects/${enc(id)}/diff${query(params)}`),
+  diffComments: (id) => request('GET', `/api/projects/${enc(id)}/diff/comments`),
+  addDiffComment: (id, body) => request('POST', `/api/projects/${enc(id)}/diff/comments`, { body }),
+  resolveDiffComment: (id, cid) => request('POST', `/api/projects/${enc(id)}/diff/comments/${enc(cid)}/resolve`, { body: {} }),
+  deleteDiffComment: (id, cid) => request('DELETE', `/api/projects/${enc(id)}/diff/comments/${enc(cid)}`),
+  requestChanges: (id, notes) => request('POST', `/api/projects/${enc(id)}/diff/request-changes`, { body: { notes } }),
 
   jobs: (projectId) => request('GET', `/api/jobs${query({ project: projectId })}`),
   job: (id) => request('GET', `/api/jobs/${enc(id)}`),

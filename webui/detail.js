@@ -12,6 +12,7 @@ import { createArtifactsPanel } from './artifacts.js';
 import { hrefFor } from './router.js';
 import { errorText } from './toast.js';
 import { renderHeader, renderBanners, renderReview } from './detail/summary.js';
+import { createDiffPanel } from './detail/diff.js';
 import { createActions } from './detail/actions.js';
 import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
@@ -37,6 +38,7 @@ function createParts(page) {
     review: h('div', { class: 'review' }),
     actions: page.canWrite ? createActions(page) : null,
     edit: createEditPanel(page),
+    diff: createDiffPanel(page), // shown for coder projects (see layout)
     artifacts: createArtifactsPanel(page.id),
     tasks: createTasksPanel(page),
     activity: createActivityPanel(page),
@@ -58,6 +60,7 @@ function layout(page, parts) {
         'div',
         { class: 'detail-main' },
         parts.actions && panel('Actions', parts.actions.el),
+        isCoder(page) && panel('Changes', parts.diff.el),
         panel('Project', ...parts.edit.els),
         panel('Review', parts.review),
         panel('Jobs', page.jobs.el),
@@ -66,6 +69,11 @@ function layout(page, parts) {
       h('aside', { class: 'detail-side' }, panel('Tasks', ...parts.tasks.els), panel('Activity', ...parts.activity.els), panel('Timeline', parts.timeline.el)),
     ),
   );
+}
+
+/** A project whose runs make a change to review: a coder, or any with a workspace. */
+function isCoder(page) {
+  return page.project?.archetype === 'coder' || Boolean(page.project?.data?.workspace);
 }
 
 function showProject(page, parts, p) {
@@ -79,6 +87,10 @@ function showProject(page, parts, p) {
 
 /** Loads the project, then shows the page and fills the panels that load on their own. */
 async function open(root, page, parts) {
+  // The change loads with the project, not after it: for a coder card, or when the board
+  // has not loaded yet (a page opened by its link), where a guess costs two small requests.
+  const card = findCard(page.ctx.board, page.id);
+  if (!card || card.archetype === 'coder') parts.diff.prefetch().catch(() => {});
   try {
     await page.loadProject();
   } catch (err) {
@@ -94,6 +106,7 @@ async function open(root, page, parts) {
     return;
   }
   root.replaceChildren(layout(page, parts));
+  if (isCoder(page)) parts.diff.load();
   page.jobs.refresh();
   parts.artifacts.load();
   parts.activity.load();
@@ -105,6 +118,7 @@ async function open(root, page, parts) {
 function followChanges(page, parts) {
   let cardSig = JSON.stringify(findCard(page.ctx.board, page.id));
   const refreshAll = coalesce(() => {
+    if (isCoder(page)) parts.diff.load({ quiet: true });
     page.loadProject().catch(() => {});
     page.jobs.refresh();
     parts.artifacts.load();

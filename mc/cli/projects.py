@@ -215,11 +215,23 @@ def project_rework(
     notes: str = typer.Option(
         "", "--notes", "-n", help="What to change: kept in the project's feedback, in every brief."
     ),
+    with_comments: bool = typer.Option(
+        True,
+        "--with-comments/--without-comments",
+        help="Add the open line comments on the project's change (file:line, quoted code).",
+    ),
 ) -> None:
     """Send a project in review back to up-next for another run, with your notes."""
     from mc.board.actions import rework
+    from mc.mirror import view
 
     with _board() as board:
+        if with_comments:  # the comments live in the database: when it is running
+            with view.mirror(board, sync=False) as conn:
+                if conn is not None:
+                    from mc.pipeline.linecomments import rework_notes
+
+                    notes = rework_notes(board, conn, project_id, notes)
         result = rework(board, project_id, notes)
     _committed(result, f"Sent {project_id} back for rework")
 

@@ -42,7 +42,9 @@ def render_brief(
     elif job.kind == JobKind.WORK and review is not None and review.notes and not review.passed:
         lines += ["", "## Notes from the last review (fix these)", "", review.notes]
     if job.kind == JobKind.WORK and data.get("feedback"):
-        lines += ["", "## Notes from the person", "", str(data["feedback"]).strip()]
+        # The person's rework notes: a general note, then line comments on the change
+        # as `file:line` with the quoted code (mc.pipeline.linecomments.change_request).
+        lines += ["", "## Requested changes (from the person)", "", str(data["feedback"]).strip()]
     if tasks:
         lines += ["", "## Linked tasks", "", *(f"- {t.title}" for t in tasks)]
     lines.append("")

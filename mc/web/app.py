@@ -26,13 +26,16 @@ from mc.errors import McError, MethodNotAllowed, NotFound
 from mc.mirror import auth
 from mc.mirror.auth import HUMAN, HUMAN_OR_AGENT, Principal
 from mc.resources import data_dir
+from mc.web import diffs
 from mc.web.bodies import (
     Comment,
     Empty,
+    LineCommentBody,
     Move,
     ProjectCreate,
     ProjectPatch,
     Report,
+    RequestChanges,
     Rework,
     TaskCreate,
     TaskPatch,
@@ -162,6 +165,35 @@ def _webui() -> Path:
 # ---------------------------------------------------------------------- the app
 
 
+def _diff_routes() -> list[Route]:
+    """A coder project's change and the line comments on it (mc.web.diffs)."""
+    base = "/api/projects/{id}/diff"
+    return [
+        Route(base, endpoint(diffs.get_diff)),
+        Route(f"{base}/comments", endpoint(diffs.list_comments), methods=["GET"]),
+        Route(
+            f"{base}/comments",
+            endpoint(diffs.add_comment, roles=HUMAN, body=LineCommentBody, write=True),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/comments/{{cid}}/resolve",
+            endpoint(diffs.resolve_comment, roles=HUMAN, body=Empty, write=True),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/comments/{{cid}}",
+            endpoint(diffs.delete_comment, roles=HUMAN, body=Empty, write=True),
+            methods=["DELETE"],
+        ),
+        Route(
+            f"{base}/request-changes",
+            endpoint(diffs.request_changes, roles=HUMAN, body=RequestChanges, write=True),
+            methods=["POST"],
+        ),
+    ]
+
+
 def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
     """The application: the API's route table (one line per route, kept together so the
     whole surface reads in one place, which is why this function is long), the login
@@ -195,6 +227,7 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
             endpoint(add_comment, roles=HUMAN_OR_AGENT, body=Comment, write=True),
             methods=["POST"],
         ),
+        *_diff_routes(),
         Route(
             "/api/projects/{id}/move",
             endpoint(project_action, roles=HUMAN, body=Move, write=True),

@@ -68,6 +68,20 @@ class Comment(Body):
     text: str
 
 
+class LineCommentBody(Body):
+    """A comment on lines ``start``–``end`` (default: ``start``) of ``path`` in the diff."""
+
+    path: str
+    side: Literal["old", "new"] = "new"
+    start: int
+    end: int | None = None
+    text: str
+
+
+class RequestChanges(Body):
+    notes: str = ""
+
+
 class Report(Body):
     notes: str = ""
     error: str = ""

@@ -117,9 +117,9 @@ def test_the_brief_carries_the_criteria_the_review_notes_and_the_persons_feedbac
     brief = render_brief(board, "ship", job, [])
     assert "## Brief\n\nWrite the release notes." in brief
     assert "## Acceptance criteria\n\n- Lists every fix" in brief
-    assert "## Notes from the person\n\nMention the <b>breaking</b> change." in brief
+    assert "## Requested changes (from the person)\n\nMention the <b>breaking</b> change." in brief
     review = render_brief(board, "ship", job._replace(kind="review"), [])
-    assert "You are the reviewer" in review and "Notes from the person" not in review
+    assert "You are the reviewer" in review and "Requested changes" not in review
 
 
 def test_a_refused_mc_yaml_never_runs_and_every_surface_says_so(

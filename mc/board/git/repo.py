@@ -309,7 +309,51 @@ class Repo(NamedTuple):
         return True
 
     def diff(self, span: str, *, stat: bool = False) -> str:
-        return self.out("diff", *(["--stat"] if stat else []), "--no-color", span)
+        """No external diff or textconv (see ``review_diff``): a patch, whatever the
+        branch's .gitattributes say."""
+        plain = ["--no-color", "--no-ext-diff", "--no-textconv"]
+        return self.out("diff", *(["--stat"] if stat else []), *plain, span)
+
+    def review_diff(
+        self, base: str, head: str, limit: int, *, numstat: bool = False
+    ) -> tuple[bytes, bool]:
+        """The patch ``base..head`` as a reviewer reads it (renames found, names unquoted,
+        no colour), read up to ``limit`` bytes: (patch, whether it was cut). Streamed, so
+        a 50 MB change costs ``limit`` bytes of memory, not 50 MB. No external diff and no
+        textconv: the branch's .gitattributes are an agent's to write, and must not pick
+        a command for the server to run. ``numstat``: the ``--numstat -z`` listing instead
+        (every file with its counts, small whatever the change's size)."""
+        argv = [current().git, f"--git-dir={self.git_dir}", "-c", "core.quotePath=false"]
+        argv += ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames"]
+        argv += ["--numstat", "-z"] if numstat else []
+        argv.append(f"{base}..{head}")
+        return self._read_capped(argv, limit, "diff")
+
+    def blob_prefix(self, blob: str, limit: int) -> tuple[bytes, bool]:
+        """A blob's first ``limit`` bytes (and whether there was more), streamed."""
+        argv = [current().git, f"--git-dir={self.git_dir}", "cat-file", "blob", blob]
+        return self._read_capped(argv, limit, "cat-file")
+
+    def _read_capped(self, argv: list[str], limit: int, what: str) -> tuple[bytes, bool]:
+        """Run git, keep at most ``limit`` bytes of its output and stop it there."""
+        with subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=_env(None),
+            cwd=self.top,
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            data = proc.stdout.read(limit + 1)
+            cut = len(data) > limit
+            if cut:
+                proc.kill()
+            stderr = proc.stderr.read()
+            code = proc.wait()
+        if not cut and code != 0:
+            raise GitError(f"git {what} failed: {_first_line(stderr)}")
+        return data[:limit], cut
 
     # ----------------------------------------------------------------- remotes, refs, worktrees
 

@@ -543,3 +543,24 @@ SELECT d.label, d.state, d.attempts, d.last_error, o.kind, o.project_id, o.creat
 FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
 WHERE d.state = 'dead' OR (d.state = 'pending' AND d.attempts >= 3)
 ORDER BY o.id DESC LIMIT 20;
+
+-- name: diff_comment_insert
+INSERT INTO diff_comments (project_id, path, side, start_line, end_line, quote, commit, author, role, text)
+VALUES (%(project_id)s, %(path)s, %(side)s, %(start_line)s, %(end_line)s, %(quote)s, %(commit)s,
+        %(author)s, %(role)s, %(text)s)
+RETURNING *;
+
+-- name: diff_comment_list
+SELECT * FROM diff_comments WHERE project_id = %(project_id)s ORDER BY id;
+
+-- name: diff_comment_resolve
+UPDATE diff_comments SET resolved_at = now(), resolved_by = %(by)s, resolved_on = %(on)s
+WHERE id = %(id)s AND project_id = %(project_id)s AND resolved_at IS NULL
+RETURNING *;
+
+-- name: diff_comment_get
+SELECT * FROM diff_comments WHERE id = %(id)s AND project_id = %(project_id)s;
+
+-- name: diff_comment_delete
+DELETE FROM diff_comments WHERE id = %(id)s AND project_id = %(project_id)s AND author = %(author)s
+RETURNING id;
