@@ -4,6 +4,7 @@ import { api, setCsrf, onUnauthorized } from './api.js';
 import { h, serialized } from './dom.js';
 import { startClock } from './format.js';
 import { startLive } from './live.js';
+import { markEdge, patchBoard } from './boarddata.js';
 import { parseHash } from './router.js';
 import { showToast } from './toast.js';
 import { mountBoard } from './board.js';
@@ -32,11 +33,24 @@ const main = document.getElementById('main');
 /** Fetches the board; concurrent calls share one request plus at most one follow-up. */
 const refreshBoard = serialized(async () => {
   const board = await api.board();
+  board.lanes.forEach(markEdge);
   ctx.board = board;
   showConfigRefused(board.config_refused);
   showAttention(board);
   view?.onBoard?.(board);
 });
+
+/**
+ * A board event: its changed cards patched into the board we hold, and only they
+ * re-rendered. False when it cannot be (a version gap, a reload): the caller refetches.
+ */
+function applyBoardEvent(data) {
+  if (!patchBoard(ctx.board, data)) return false;
+  showAttention(ctx.board);
+  if (view?.onPatch) view.onPatch(ctx.board, data);
+  else view?.onBoard?.(ctx.board);
+  return true;
+}
 
 /** A refused mc.yaml is in git but not in force: say which commit and why. */
 function showConfigRefused(refused) {
@@ -157,6 +171,7 @@ async function start() {
   });
   live = startLive({
     refresh: refreshBoard,
+    patch: applyBoardEvent,
     onEvent: (type, data) => view?.onEvent?.(type, data),
     onState: setConnection,
   });

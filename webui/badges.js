@@ -17,13 +17,16 @@ export function laneLabel(lane) {
   return LANE_LABELS[lane] || lane;
 }
 
-/** A "Move to…" select of the lanes other than `current`; onPick(lane) when one is chosen. */
-export function moveSelect(current, attrs, onPick) {
+/**
+ * A "Move to…" select of the lanes other than `current` (only those in `allowed`, the
+ * moves the person may make, when given); onPick(lane) when one is chosen.
+ */
+export function moveSelect(current, attrs, onPick, allowed = null) {
   const select = h(
     'select',
     { class: 'move-select', ...attrs },
     h('option', { value: '' }, 'Move to…'),
-    LANES.filter((l) => l !== current).map((l) => h('option', { value: l }, laneLabel(l))),
+    LANES.filter((l) => l !== current && (!allowed || allowed.includes(l))).map((l) => h('option', { value: l }, laneLabel(l))),
   );
   select.addEventListener('change', () => {
     if (select.value) onPick(select.value);
