@@ -218,7 +218,8 @@ function renderLane(view, parts, lane, seen) {
 
   const visible = lane.projects.filter((c) => matches(c, view.filterBar.filters));
   const found = lane.matched ?? visible.length; // a server search counts what it did not send
-  parts.shown.textContent = found !== total ? `${found} shown` : '';
+  const filtering = Boolean(filtersKey(view.filterBar.filters));
+  parts.shown.textContent = filtering && found !== total ? `${found} shown` : '';
   const wanted = visible.map((card) => {
     seen.add(card.id);
     const sig = JSON.stringify(card);
