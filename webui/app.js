@@ -136,6 +136,9 @@ function showSandboxWarning(sandbox) {
 async function start() {
   onUnauthorized(showSignedOut);
   setConnection('offline');
+  // The board is asked for alongside the session (not after it): the view shows it once mounted.
+  const firstBoard = refreshBoard();
+  firstBoard.catch(() => {}); // reported below, once the page can show it
   try {
     ctx.session = await api.session();
   } catch (err) {
@@ -166,7 +169,7 @@ async function start() {
   startClock();
   window.addEventListener('hashchange', route);
   route();
-  refreshBoard().catch((err) => {
+  firstBoard.catch((err) => {
     if (err.status !== 401) showToast(`Could not load the board: ${err.message}`, { kind: 'error' });
   });
   live = startLive({

@@ -87,6 +87,8 @@ class Hub:
         self.loop = loop
         self.thread = threading.Thread(target=self._listen, name="mc-web-listen", daemon=True)
         self.thread.start()
+        if self.lanes is not None:
+            threading.Thread(target=self._clock, name="mc-web-clock", daemon=True).start()
         loop.call_later(PING_SECONDS, self._ping)
 
     def _ping(self) -> None:
@@ -203,6 +205,21 @@ class Hub:
         if self._reader is not None:
             self._reader.close()
 
+    def _clock(self) -> None:
+        """ "Overdue" changes with the clock, not with a commit: the cards it flips are sent
+        as a board event like any other change (Lanes.tick)."""
+        from mc.web import lanes
+
+        while not self.closing.wait(min(lanes.CLOCK_SECONDS, 5.0)):
+            if self.lanes is None or not self.lanes.built:
+                continue
+            patch = self.lanes.tick()
+            if patch is not None:
+                data = frame("board", patch)
+                if len(data) > PATCH_MAX:
+                    data = frame("board", {"reload": True, "version": patch["version"]})
+                self._emit([(None, data)])
+
     def _read(self) -> db.Connection:
         """The listener thread's connection for the queries a notification needs."""
         if self._reader is None or self._reader.closed:
@@ -223,8 +240,8 @@ class Hub:
                 self._read(), "activity_since", {"after": self.last_activity, "limit": 500}
             )
             missed = [(r["id"], frame("activity", activity_json(r), r["id"])) for r in rows]
-        if self.lanes is not None and self.lanes.built:  # notifications were missed
-            self.lanes.build(self._read())
+        if self.lanes is not None:  # read now (the first answer is quick), or again:
+            self.lanes.build(self._read())  # notifications were missed
         self._emit([*missed, (None, frame("board", {"reload": True}))])
 
     def _emit(self, frames: list[tuple[int | None, bytes]]) -> None:
@@ -274,8 +291,8 @@ class Hub:
             # no card changed: the commit was mc.yaml, templates or artifacts, which the
             # board answer also shows
             out.append(patch or (None, frame("board", {"reload": True})))
-        elif note.get("kind") == "uncommitted":
-            out.append((None, frame("board", {"uncommitted": True})))
+        # (kind "uncommitted": edits not committed are not board state; the board answer
+        # does not show them, so the page has nothing to fetch)
         return out
 
     def _patch(self, projects: list[str]) -> tuple[None, bytes] | None:

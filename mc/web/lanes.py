@@ -186,24 +186,33 @@ class Lanes:
                 "counts": self.counts(),
             }
 
-    def tick(self) -> None:
-        """Every CLOCK_SECONDS: cards whose "overdue" the clock changed are made again (a
-        new version: a page that missed it refetches on its next event)."""
+    def tick(self) -> dict[str, Any] | None:
+        """Every CLOCK_SECONDS: the cards whose "overdue" the clock changed, made again and
+        returned as a patch (the feed's clock sends it, see Hub._clock)."""
         if time.monotonic() - self._clock < CLOCK_SECONDS:
-            return
+            return None
         with self.lock:
             self._clock = time.monotonic()
             now = dt.datetime.now(dt.UTC)
-            flipped = False
+            flipped = []
             for entry in self.entries.values():
                 if entry.card.get("due") is None or entry.lane == Lane.DONE:
                     continue
                 card = self.make_card(entry.row, now)
                 if card["overdue"] != entry.card["overdue"]:
                     entry.card = {**card, "rank": entry.card["rank"]}
-                    flipped = True
-            if flipped:
-                self._bump()
+                    flipped.append(entry.card)
+            if not flipped:
+                return None
+            previous = self.version
+            self._bump()
+            return {
+                "version": self.version,
+                "previous": previous,
+                "cards": flipped,
+                "removed": [],
+                "counts": self.counts(),
+            }
 
     def _bump(self) -> None:
         self.version = f"{self._boot}.{next(self._seq)}"

@@ -56,11 +56,10 @@ class Web:
 
     def lanes_ready(self, conn: db.Connection) -> Lanes:
         """The cards in memory, read from the mirror the first time (then kept current
-        by the feed's listener, see Hub), with "overdue" following the clock."""
+        by the feed's listener and clock, see Hub)."""
         lanes = self.lanes
         if not lanes.built:
             lanes.build(conn)
-        lanes.tick()
         return lanes
 
     def connection(self) -> Any:

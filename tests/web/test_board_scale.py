@@ -4,6 +4,7 @@ and in a real Chromium."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -375,3 +376,26 @@ def test_a_read_only_principal_is_offered_no_moves(viewer_page: Any) -> None:
     pg.wait_for_selector(_card("running", "in-progress"))
     assert pg.locator(".move-select").count() == 0
     assert pg.locator("article.card[draggable=true]").count() == 0
+
+
+def test_overdue_follows_the_clock_without_a_commit(
+    web: Running, page: Opened, board_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mc.web import lanes
+
+    monkeypatch.setattr(lanes, "CLOCK_SECONDS", 0.3)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    (board_path / "backlog" / "soon.yaml").write_text(
+        f"title: Due soon\narchetype: coder\ndue: {due.isoformat()}\n"
+    )
+    git(board_path, "add", "-A")
+    git(board_path, "commit", "-q", "-m", "due soon")
+    pg = page.page
+    pg.wait_for_selector(_card("soon", "backlog"))
+    assert pg.locator(f"{_card('soon')} .due.overdue").count() == 0
+    fetched = _board_fetches(pg)
+    expect(pg.locator(f"{_card('soon')} .due.overdue")).to_have_count(1, timeout=15000)
+    assert fetched == []  # the clock's board event patched it
+    with web.client(web.token("viewer")) as c:
+        card = _lanes(c.get("/api/board").json())["backlog"]["projects"][0]
+    assert card["id"] == "soon" and card["overdue"] is True
