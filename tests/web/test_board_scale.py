@@ -399,3 +399,102 @@ def test_overdue_follows_the_clock_without_a_commit(
     with web.client(web.token("viewer")) as c:
         card = _lanes(c.get("/api/board").json())["backlog"]["projects"][0]
     assert card["id"] == "soon" and card["overdue"] is True
+
+
+# ---------------------------------------------------------------------- breaking it
+
+
+def _fresh(web: Running) -> dict[str, list[str]]:
+    """Each lane's ids, in order, as a fresh read of the mirror gives them."""
+    from mc.web.lanes import rank_of
+
+    with db.connect(web.url) as conn:
+        rows = db.fetch_all(conn, "board_cards")
+    out: dict[str, list[str]] = {name: [] for name in LANE_NAMES_ORDERED}
+    for row in sorted(rows, key=rank_of):
+        out[row["lane"]].append(row["id"])
+    return out
+
+
+def _held(web: Running) -> dict[str, list[str]]:
+    """Each lane's ids, in order, as the server holds them in memory."""
+    lanes = web.server.web.lanes
+    with lanes.lock:
+        return {name: [r[-1] for r in ranks] for name, ranks in lanes.order.items()}
+
+
+def test_two_writers_at_once_leave_the_page_and_server_as_the_mirror(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _many(board_path, 30)
+    pg = page.page
+    pg.wait_for_selector(_card("p0029", "backlog"))
+    errors: list[BaseException] = []
+
+    def writer(ids: range) -> None:
+        try:
+            with Board.open(board_path) as board:
+                for i in ids:
+                    actions.queue(board, f"p{i:04d}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in (range(0, 8), range(8, 16))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    web.wait_synced()
+    expect(pg.locator("section.lane-up-next article.card")).to_have_count(16, timeout=10000)
+    expect(pg.locator("section.lane-backlog article.card")).to_have_count(14)
+    _wait(lambda: _held(web) == _fresh(web))
+    shown = pg.locator("section.lane-up-next article.card").evaluate_all(
+        "els => els.map(e => e.dataset.project)"
+    )
+    assert shown == _fresh(web)["up-next"]  # the page's order is the server's
+    assert page.problems == []
+
+
+def test_a_killed_listener_connection_is_caught_up(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    _many(board_path, 4)
+    pg = page.page
+    pg.wait_for_selector(_card("p0003", "backlog"))
+    with db.connect(web.url, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name IN ('mc web listen', 'mc web read')"
+        ).fetchall()
+    assert killed
+    with Board.open(board_path) as board:  # while the server is not listening, perhaps
+        actions.queue(board, "p0002")
+    pg.wait_for_selector(_card("p0002", "up-next"), timeout=15000)
+    _wait(lambda: _held(web) == _fresh(web))
+    with Board.open(board_path) as board:  # and it listens again
+        actions.queue(board, "p0003")
+    pg.wait_for_selector(_card("p0003", "up-next"), timeout=15000)
+    assert page.problems == []
+
+
+def test_a_searched_title_is_text_not_markup(web: Running, page: Opened, board_path: Path) -> None:
+    _many(board_path, 120)
+    hostile = '<img src=x onerror="window.__owned=1">'
+    (board_path / "backlog" / "zz-hostile.yaml").write_text(
+        f"title: '{hostile}'\narchetype: coder\n"
+    )
+    git(board_path, "add", "-A")
+    git(board_path, "commit", "-q", "-m", "hostile")
+    pg = page.page
+    expect(pg.locator("section.lane-backlog .lane-count")).to_have_text("121")
+    assert pg.locator(_card("zz-hostile")).count() == 0  # not on the first page
+    pg.fill("input[name=q]", "onerror")
+    title = pg.locator(f"{_card('zz-hostile')} .card-title")
+    expect(title).to_have_text(hostile)
+    assert pg.locator("article.card img").count() == 0
+    assert pg.evaluate("() => window.__owned") is None
+    # a query of quotes, percent signs and regex characters is only words
+    pg.fill("input[name=q]", "%' OR 1=1 -- .*")
+    expect(pg.locator("section.lane-backlog .lane-shown")).to_have_text("0 shown")
+    assert page.problems == []
