@@ -132,6 +132,7 @@ class Lanes:
         self._seq = itertools.count(1)
         self.version = ""
         self._clock = 0.0
+        self._texts: dict[str, tuple[str, tuple[list[Entry], str, list[int]]]] = {}
 
     # ------------------------------------------------------------------ changes
 
@@ -257,13 +258,43 @@ class Lanes:
         """Every card (loaded by the page or not) that passes the filters, lane by lane."""
         out = []
         for name in LANE_NAMES_ORDERED:
-            found = []
-            count = 0
-            for rank in self.order[name]:
-                entry = self.entries[rank[-1]]
-                if filters.match(entry.card, entry.hay):
-                    count += 1
-                    if count <= SEARCH_MAX:
-                        found.append(entry.card)
-            out.append({"name": name, "count": count, "projects": found, "next": None})
+            found = [e for e in self._candidates(name, filters) if filters.match(e.card, e.hay)]
+            out.append(
+                {
+                    "name": name,
+                    "count": len(found),
+                    "projects": [e.card for e in found[:SEARCH_MAX]],
+                    "next": None,
+                }
+            )
         return out
+
+    def _candidates(self, lane: str, filters: Filters) -> list[Entry]:
+        """The lane's cards (in order) that may match: with words, only those whose text
+        holds the longest word, found by str.find over the lane's text joined once per
+        version (C speed; a Python loop over 10,000 cards per keystroke was the cost)."""
+        entries, text, starts = self._text(lane)
+        if not filters.words:
+            return entries
+        word = max(filters.words, key=len)
+        hits: list[int] = []
+        at = text.find(word)
+        while at >= 0:
+            i = bisect.bisect_right(starts, at) - 1
+            if not hits or hits[-1] != i:
+                hits.append(i)
+            at = text.find(word, starts[i + 1] if i + 1 < len(starts) else len(text))
+        return [entries[i] for i in hits]
+
+    def _text(self, lane: str) -> tuple[list[Entry], str, list[int]]:
+        cached = self._texts.get(lane)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        entries = [self.entries[r[-1]] for r in self.order[lane]]
+        starts, at = [], 0
+        for e in entries:
+            starts.append(at)
+            at += len(e.hay) + 1
+        built = (entries, "\n".join(e.hay for e in entries), starts)
+        self._texts[lane] = (self.version, built)
+        return built

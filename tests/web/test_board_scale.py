@@ -119,6 +119,36 @@ def test_search_finds_projects_the_first_page_does_not_hold(web: Running, board_
         assert none["backlog"]["count"] == 0
 
 
+def test_the_search_index_finds_what_a_plain_scan_finds(web: Running, board_path: Path) -> None:
+    """Lanes.search looks words up in each lane's joined text; a card-by-card scan of
+    the same cards must agree, in the same order, for words at any place in the text."""
+    from mc.web.lanes import Filters
+
+    _many(board_path, 150)
+    web.wait_synced()
+    with web.client(web.token("viewer")) as c:
+        c.get("/api/board")
+    lanes = web.server.web.lanes
+    queries = ["project 1", "1", "bulk", "p01", "P0149 coder", "4 bulk", "nothing", "t 12"]
+    found = {}
+    for q in queries:
+        filters = Filters({"q": q})
+        with lanes.lock:
+            got = {x["name"]: [c["id"] for c in x["projects"]] for x in lanes.search(filters)}
+            plain = {
+                name: [
+                    r[-1]
+                    for r in ranks
+                    if filters.match(lanes.entries[r[-1]].card, lanes.entries[r[-1]].hay)
+                ][:200]
+                for name, ranks in lanes.order.items()
+            }
+        assert got == plain, q
+        found[q] = len(got["backlog"])
+    assert found["bulk"] == 150 and found["nothing"] == 0 and found["P0149 coder"] == 1
+    assert 0 < found["1"] < 150
+
+
 # ---------------------------------------------------------------------- live patches
 
 
