@@ -79,7 +79,18 @@ from mc.web.state import Web
 
 
 async def index(request: Request) -> Response:
-    return Response(_index_html(), headers={"cache-control": "no-store"}, media_type="text/html")
+    html = _index_html()
+    if cookie_name(request.url.port) in request.cookies:
+        # signed in (most likely): session and board are fetched alongside the modules
+        html = html.replace(b"</head>", BOARD_PRELOAD + b"</head>", 1)
+    return Response(html, headers={"cache-control": "no-store"}, media_type="text/html")
+
+
+# the same requests as api.js's fetch (mode cors, credentials same-origin), so they are used
+BOARD_PRELOAD = b"".join(
+    b'  <link rel="preload" href="%s" as="fetch" crossorigin="anonymous">\n' % path
+    for path in (b"/api/session", b"/api/board")
+)
 
 
 @functools.cache
