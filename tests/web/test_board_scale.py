@@ -493,6 +493,8 @@ def test_a_killed_listener_connection_is_caught_up(
     pg = page.page
     pg.wait_for_selector(_card("p0003", "backlog"))
     with db.connect(web.url, autocommit=True) as conn:
+        # a change whose notification is lost (no NOTIFY): only the catch-up can find it
+        conn.execute("UPDATE projects SET title = 'Missed change' WHERE id = 'p0000'")
         killed = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name IN ('mc web listen', 'mc web read')"
@@ -502,6 +504,7 @@ def test_a_killed_listener_connection_is_caught_up(
         actions.queue(board, "p0002")
     pg.wait_for_selector(_card("p0002", "up-next"), timeout=15000)
     _wait(lambda: _held(web) == _fresh(web))
+    expect(pg.locator(f"{_card('p0000')} .card-title")).to_have_text("Missed change")
     with Board.open(board_path) as board:  # and it listens again
         actions.queue(board, "p0003")
     pg.wait_for_selector(_card("p0003", "up-next"), timeout=15000)
