@@ -531,3 +531,27 @@ def test_a_searched_title_is_text_not_markup(web: Running, page: Opened, board_p
     pg.fill("input[name=q]", "%' OR 1=1 -- .*")
     expect(pg.locator("section.lane-backlog .lane-shown")).to_have_text("0 shown")
     assert page.problems == []
+
+
+@pytest.fixture
+def unsigned(git_env: Path) -> None:
+    """The person has no signing key on this machine: the server cannot sign as them."""
+    git(git_env.parent, "config", "--global", "--unset", "user.signingkey")
+
+
+def test_done_is_not_offered_where_the_server_cannot_sign(
+    unsigned: None, every_lane: Running, page: Opened
+) -> None:
+    pg = page.page
+    pg.wait_for_selector(_card("ready", "review"))
+    table = _table(Role.HUMAN)
+    options = pg.locator(f"{_card('ready')} .move-select option").evaluate_all(
+        "els => els.map(e => e.value).filter(Boolean)"
+    )
+    assert options == table["review"] == ["backlog", "up-next"]
+    assert pg.locator(f"{_card('parked')} .move-select option[value=up-next]").count() == 1
+    # the project page shows the command to run instead of an approve button
+    pg.goto(f"{every_lane.origin}/#/project/ready")
+    expect(pg.locator("[data-role=approve-command]")).to_have_text("mc approve ready")
+    assert pg.locator("[data-action=approve]").count() == 0
+    assert page.problems == []
