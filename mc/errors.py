@@ -269,6 +269,12 @@ class MethodNotAllowed(McError):
     http_status = 405
 
 
+class BadQuery(McError):
+    """A query parameter of the request is not valid (the message names it)."""
+
+    http_status = 400
+
+
 class MalformedRequest(McError):
     """The request body is not JSON."""
 

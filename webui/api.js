@@ -67,6 +67,10 @@ export const api = {
   session: () => request('GET', '/api/session'),
   logout: () => request('POST', '/api/logout', { body: {} }),
   board: () => request('GET', '/api/board'),
+  /** One more page of a lane, after the cursor its last page gave. */
+  boardPage: (lane, before, limit) => request('GET', `/api/board${query({ lane, before, limit })}`),
+  /** Every card on the board (loaded or not) that passes the filter bar's filters. */
+  boardSearch: (filters) => request('GET', `/api/board${query(filters)}`),
 
   project: (id) => request('GET', `/api/projects/${enc(id)}`),
   createProject: (fields) => request('POST', '/api/projects', { body: fields }),

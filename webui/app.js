@@ -4,6 +4,7 @@ import { api, setCsrf, onUnauthorized } from './api.js';
 import { h, serialized } from './dom.js';
 import { startClock } from './format.js';
 import { startLive } from './live.js';
+import { markEdge, patchBoard } from './boarddata.js';
 import { parseHash } from './router.js';
 import { showToast } from './toast.js';
 import { mountBoard } from './board.js';
@@ -37,12 +38,25 @@ const main = document.getElementById('main');
 /** Fetches the board; concurrent calls share one request plus at most one follow-up. */
 const refreshBoard = serialized(async () => {
   const board = await api.board();
+  board.lanes.forEach(markEdge);
   ctx.board = board;
   showConfigRefused(board.config_refused);
   showAttention(board);
   refreshPalette(ctx);
   view?.onBoard?.(board);
 });
+
+/**
+ * A board event: its changed cards patched into the board we hold, and only they
+ * re-rendered. False when it cannot be (a version gap, a reload): the caller refetches.
+ */
+function applyBoardEvent(data) {
+  if (!patchBoard(ctx.board, data)) return false;
+  showAttention(ctx.board);
+  if (view?.onPatch) view.onPatch(ctx.board, data);
+  else view?.onBoard?.(ctx.board);
+  return true;
+}
 
 /** A refused mc.yaml is in git but not in force: say which commit and why. */
 function showConfigRefused(refused) {
@@ -129,6 +143,9 @@ function showSandboxWarning(sandbox) {
 async function start() {
   onUnauthorized(showSignedOut);
   setConnection('offline');
+  // The board is asked for alongside the session (not after it): the view shows it once mounted.
+  const firstBoard = refreshBoard();
+  firstBoard.catch(() => {}); // reported below, once the page can show it
   try {
     ctx.session = await api.session();
   } catch (err) {
@@ -161,11 +178,12 @@ async function start() {
   installKeys(ctx);
   window.addEventListener('hashchange', route);
   route();
-  refreshBoard().catch((err) => {
+  firstBoard.catch((err) => {
     if (err.status !== 401) showToast(`Could not load the board: ${err.message}`, { kind: 'error' });
   });
   live = startLive({
     refresh: refreshBoard,
+    patch: applyBoardEvent,
     onEvent: (type, data) => view?.onEvent?.(type, data),
     onState: setConnection,
   });

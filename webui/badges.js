@@ -17,13 +17,16 @@ export function laneLabel(lane) {
   return LANE_LABELS[lane] || lane;
 }
 
-/** A "Move to…" select of the lanes other than `current`; onPick(lane) when one is chosen. */
-export function moveSelect(current, attrs, onPick) {
+/**
+ * A "Move to…" select of the lanes other than `current` (only those in `allowed`, the
+ * moves the person may make, when given); onPick(lane) when one is chosen.
+ */
+export function moveSelect(current, attrs, onPick, allowed = null) {
   const select = h(
     'select',
     { class: 'move-select', ...attrs },
     h('option', { value: '' }, 'Move to…'),
-    LANES.filter((l) => l !== current).map((l) => h('option', { value: l }, laneLabel(l))),
+    LANES.filter((l) => l !== current && (!allowed || allowed.includes(l))).map((l) => h('option', { value: l }, laneLabel(l))),
   );
   select.addEventListener('change', () => {
     if (select.value) onPick(select.value);
@@ -120,7 +123,7 @@ export function wipSentence(lane, count, limit) {
 
 /** Shows (or hides) the WIP sentence under a lane's header; the element is made on first use. */
 export function showWipNote(section, lane) {
-  const text = wipSentence(lane.name, lane.projects.length, lane.wip_limit);
+  const text = wipSentence(lane.name, lane.count ?? lane.projects.length, lane.wip_limit);
   let note = section.querySelector(':scope > .lane-wip');
   if (!note && !text) return;
   if (!note) {

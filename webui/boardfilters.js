@@ -11,6 +11,11 @@ function readFilters(params) {
   return Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) || '']));
 }
 
+/** The filters as one string ('' when none is set): a search answer is for one key. */
+export function filtersKey(f) {
+  return FILTER_KEYS.some((k) => f[k]) ? JSON.stringify(FILTER_KEYS.map((k) => f[k])) : '';
+}
+
 /** Whether a card passes the filters (label, owner and words compare case-insensitively). */
 export function matches(card, f) {
   const lower = (v) => String(v ?? '').toLowerCase();

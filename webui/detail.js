@@ -139,6 +139,7 @@ function followChanges(page, parts) {
       }
     },
     onEvent(type, data) {
+      if (type === 'board' && data?.cards?.some((c) => c.id === page.id)) refreshAll(); // also when not on a loaded page
       if (type === 'job' && data?.project === page.id) page.jobs.refresh();
       else if (type === 'log' && data) page.jobs.onLog(data.job);
       else if (type === 'activity' && data?.project_id === page.id) refreshSide();

@@ -5,15 +5,16 @@
 const COALESCE_MS = 50;
 const POLL_MS = 2000;
 const REOPEN_MS = 3000;
-const REFRESH_EVENTS = ['board', 'job']; // an activity event comes with its board event
 
 /**
  * refresh(): re-fetches the board (rejects when the server cannot be reached).
+ * patch(data): applies a board event's changes; false when it cannot (then refresh()).
  * onEvent(type, data): every stream event, plus "reconnect" after the stream comes back.
  * onState(state): the connection state changed.
  */
-export function startLive({ refresh, onEvent, onState }) {
+export function startLive({ refresh, patch, onEvent, onState }) {
   const live = {
+    patch,
     onEvent,
     onState,
     state: null,
@@ -130,12 +131,15 @@ function openStream(live) {
       if (live.reopenTimer === null) live.reopenTimer = setTimeout(() => openStream(live), REOPEN_MS);
     }
   };
-  for (const type of REFRESH_EVENTS) {
-    es.addEventListener(type, (e) => {
-      live.onEvent(type, parse(e.data));
-      live.refreshSoon();
-    });
-  }
+  // A board event carries the cards a commit (or a job) changed; only when it cannot be
+  // applied (a missed event, a reload) is the board fetched again. A job's card comes
+  // as a board event of its own.
+  es.addEventListener('board', (e) => {
+    const data = parse(e.data);
+    live.onEvent('board', data);
+    if (!live.patch(data)) live.refreshSoon();
+  });
+  es.addEventListener('job', (e) => live.onEvent('job', parse(e.data)));
   es.addEventListener('log', (e) => live.onEvent('log', parse(e.data)));
   // The feed, the calendar and the project page follow activity (comments included).
   es.addEventListener('activity', (e) => live.onEvent('activity', parse(e.data)));

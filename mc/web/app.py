@@ -10,6 +10,7 @@ server was started for (DNS rebinding).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -82,7 +83,32 @@ from mc.web.state import Web
 
 
 async def index(request: Request) -> Response:
-    return FileResponse(_webui() / "index.html", headers={"cache-control": "no-store"})
+    html = _index_html()
+    if cookie_name(request.url.port) in request.cookies:
+        # signed in (most likely): session and board are fetched alongside the modules
+        html = html.replace(b"</head>", BOARD_PRELOAD + b"</head>", 1)
+    return Response(html, headers={"cache-control": "no-store"}, media_type="text/html")
+
+
+# the same requests as api.js's fetch (mode cors, credentials same-origin), so they are used
+BOARD_PRELOAD = b"".join(
+    b'  <link rel="preload" href="%s" as="fetch" crossorigin="anonymous">\n' % path
+    for path in (b"/api/session", b"/api/board")
+)
+
+
+@functools.cache
+def _index_html() -> bytes:
+    """index.html with a modulepreload link for every module of the page: the browser
+    fetches them all at once instead of one import level after another (a first load
+    on a busy machine spent most of its time in that waterfall)."""
+    root = _webui()
+    links = "".join(
+        f'  <link rel="modulepreload" href="/static/{path.relative_to(root).as_posix()}">\n'
+        for path in sorted(root.rglob("*.js"))
+    )
+    html = (root / "index.html").read_text(encoding="utf-8")
+    return html.replace("</head>", f"{links}</head>", 1).encode()
 
 
 async def login(request: Request) -> Response:

@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Send
 
@@ -26,7 +26,12 @@ from mc.mirror import db
 from mc.mirror.view import activity_json
 from mc.pipeline import jobs
 
+if TYPE_CHECKING:
+    from mc.web.lanes import Lanes
+
 log = logging.getLogger("mc.web")
+
+PATCH_MAX = 5000  # bytes of a board patch; a bigger change says "reload" instead
 
 QUEUE_LIMIT = 2000  # frames a slow client may lag behind before it is dropped (it reconnects)
 PING_SECONDS = 15.0
@@ -61,9 +66,12 @@ def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
 class Hub:
     """Subscribers and the one listener thread."""
 
-    def __init__(self, url: str, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, url: str, on_change: Callable[[], None] = lambda: None, lanes: Lanes | None = None
+    ) -> None:
         self.url = url
         self.on_change = on_change  # e.g. drop the cached board
+        self.lanes = lanes  # the server's cards, patched here from each notification
         self.subscribers: set[
             asyncio.Queue[tuple[list[tuple[int | None, bytes]], bytes] | None]
         ] = set()
@@ -79,6 +87,8 @@ class Hub:
         self.loop = loop
         self.thread = threading.Thread(target=self._listen, name="mc-web-listen", daemon=True)
         self.thread.start()
+        if self.lanes is not None:
+            threading.Thread(target=self._clock, name="mc-web-clock", daemon=True).start()
         loop.call_later(PING_SECONDS, self._ping)
 
     def _ping(self) -> None:
@@ -195,6 +205,21 @@ class Hub:
         if self._reader is not None:
             self._reader.close()
 
+    def _clock(self) -> None:
+        """ "Overdue" changes with the clock, not with a commit: the cards it flips are sent
+        as a board event like any other change (Lanes.tick)."""
+        from mc.web import lanes
+
+        while not self.closing.wait(min(lanes.CLOCK_SECONDS, 5.0)):
+            if self.lanes is None or not self.lanes.built:
+                continue
+            patch = self.lanes.tick()
+            if patch is not None:
+                data = frame("board", patch)
+                if len(data) > PATCH_MAX:
+                    data = frame("board", {"reload": True, "version": patch["version"]})
+                self._emit([(None, data)])
+
     def _read(self) -> db.Connection:
         """The listener thread's connection for the queries a notification needs."""
         if self._reader is None or self._reader.closed:
@@ -215,6 +240,8 @@ class Hub:
                 self._read(), "activity_since", {"after": self.last_activity, "limit": 500}
             )
             missed = [(r["id"], frame("activity", activity_json(r), r["id"])) for r in rows]
+        if self.lanes is not None:  # read now (the first answer is quick), or again:
+            self.lanes.build(self._read())  # notifications were missed
         self._emit([*missed, (None, frame("board", {"reload": True}))])
 
     def _emit(self, frames: list[tuple[int | None, bytes]]) -> None:
@@ -241,19 +268,44 @@ class Hub:
                 return [(None, frame("log", {"job": note["log"]}))]
             ids = note.get("jobs") or ([note["job"]] if "job" in note else [])
             out: list[tuple[int | None, bytes]] = []
+            projects = []
             for job_id in ids[:50]:
                 job = jobs.find(self._read(), job_id)
                 if job is not None:
                     data = {"job": job_id, "project": job.project_id, "state": job.state}
                     out.append((None, frame("job", data)))
-            return out
+                    projects.append(job.project_id)
+            patch = self._patch(projects)  # the card shows its job
+            return ([] if patch is None else [patch]) + out
         out = []
         if note.get("activity"):
             ids = {"ids": note["activity"][:500]}
             for row in db.fetch_all(self._read(), "activity_by_ids", ids):
                 out.append((row["id"], frame("activity", activity_json(row), row["id"])))
         if note.get("rebuilt"):
+            if self.lanes is not None and self.lanes.built:
+                self.lanes.build(self._read())
             out.append((None, frame("board", {"reload": True})))
-        elif note.get("kind") in ("sync", "uncommitted"):
-            out.append((None, frame("board", {"projects": note.get("projects", [])})))
+        elif note.get("kind") == "sync":
+            patch = self._patch(note.get("projects", []))
+            # no card changed: the commit was mc.yaml, templates or artifacts, which the
+            # board answer also shows
+            out.append(patch or (None, frame("board", {"reload": True})))
+        # (kind "uncommitted": edits not committed are not board state; the board answer
+        # does not show them, so the page has nothing to fetch)
         return out
+
+    def _patch(self, projects: list[str]) -> tuple[None, bytes] | None:
+        """The board event for a change of these projects' cards: the changed cards
+        themselves (see Lanes.apply), or "reload" when that would be too big to send."""
+        if self.lanes is None or not projects:
+            return None
+        if not self.lanes.built:  # no page holds a version of this server yet
+            return (None, frame("board", {"projects": projects[:100]}))
+        patch = self.lanes.apply(self._read(), projects)
+        if patch is None:
+            return None
+        data = frame("board", patch)
+        if len(data) > PATCH_MAX:
+            data = frame("board", {"reload": True, "version": patch["version"]})
+        return (None, data)

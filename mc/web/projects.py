@@ -13,6 +13,7 @@ from starlette.responses import Response
 from mc.board.layout import LANE_NAMES_ORDERED, Lane, parse_lane
 from mc.board.projectfile import DELETE, needs_human_of, review_of, to_json
 from mc.errors import (
+    BadQuery,
     InvalidInput,
     NotAllowed,
     NotAnApprover,
@@ -29,6 +30,7 @@ from mc.pipeline import jobs
 from mc.pipeline.jobs import JobState
 from mc.web.bodies import ProjectCreate, ProjectPatch
 from mc.web.http import Ctx, cookie_name, dumps, js
+from mc.web.lanes import PAGE, PAGE_MAX, Filters, decode_cursor
 
 ARTIFACTS_SHOWN = 200
 ARTIFACT_TEXT_MAX = 512 * 1024
@@ -80,6 +82,8 @@ def _card(
         "due": due,
         "overdue": lane != Lane.DONE and _is_past(due, now, tz),
         "lane": lane,
+        # a person who can sign may approve it (the page's "done" move); see move_table
+        "approvable": lane == Lane.REVIEW and bool(data.get("ready_for_human")) and not invalid,
         "ready_for_human": bool(data.get("ready_for_human")),
         "needs_human": needs.reason if needs is not None else None,
         "review": {"verdict": review.verdict, "notes": review.notes} if review else None,
@@ -121,14 +125,31 @@ def _row_card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[s
     )
 
 
+def row_card(row: Mapping[str, Any], now: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:
+    """The board's card of a mirror row (mc.web.lanes keeps them, one change at a time)."""
+    return _row_card(row, now, tz)
+
+
 def board_json(c: Ctx) -> bytes:
-    return c.web.cached_board(lambda: _build_board(c))
-
-
-def _build_board(c: Ctx) -> bytes:
+    """The board's first pages, encoded once per version for every client."""
     web = c.web
-    now = dt.datetime.now(dt.UTC)
-    rows = db.fetch_all(c.conn, "board_cards")
+    lanes = web.lanes_ready(c.conn)
+    generation, frame = web.cached_frame(lambda: _board_frame(c))
+    cached = web.encoded_board
+    if cached is not None and cached[0] == (lanes.version, generation):
+        return cached[1]
+    with lanes.lock:
+        version, pages = lanes.version, lanes.first_pages()
+        for page in pages:
+            page["wip_limit"] = frame["wip_limits"].get(page["name"])
+        data = dumps({**frame["out"], "version": version, "lanes": pages})
+    web.encoded_board = ((version, generation), data)
+    return data
+
+
+def _board_frame(c: Ctx) -> dict[str, Any]:
+    """What the board answer holds besides its cards: config, templates, alerts."""
+    web = c.web
     from mc.mirror import outbox
 
     undelivered = outbox.undeliverable(c.conn)
@@ -140,26 +161,59 @@ def _build_board(c: Ctx) -> bytes:
         accepted = meta.get(META_CONFIG)
         config = board.config_from_blob(accepted) if accepted else board.config
         names = web.template_names(board)
-    lanes: dict[str, list[dict[str, Any]]] = {name: [] for name in LANE_NAMES_ORDERED}
-    for row in rows:
-        lanes[row["lane"]].append(_row_card(row, now, web.tz))
     out = {
-        "version": meta.get(META_LAST),
+        "commit": meta.get(META_LAST),  # the board commit the mirror has
         # an mc.yaml change the rules refused: in git, not in force ({commit, reason})
         "config_refused": json.loads(meta.get(META_CONFIG_REFUSED) or "null"),
-        "lanes": [
-            {
-                "name": name,
-                "wip_limit": config.wip_limits.get(Lane(name)),
-                "projects": lanes[name],
-            }
-            for name in LANE_NAMES_ORDERED
-        ],
         "archetypes": list(config.work_archetypes()),
         "templates": names,
         "undelivered": undelivered,  # notifications that keep failing (mc.mirror.outbox)
     }
-    return dumps(out)
+    wip = {name: config.wip_limits.get(Lane(name)) for name in LANE_NAMES_ORDERED}
+    return {"out": out, "wip_limits": wip}
+
+
+def move_table(c: Ctx) -> dict[str, list[str]]:
+    """The lanes the signed-in principal may move a card to, per lane (rules.allowed_moves).
+
+    A person signed in here is an approver only when this server can sign as them; a move
+    to done is further limited to cards whose review passed (the card's ``approvable``).
+    Agents and read-only tokens move nothing."""
+    from mc.board.rules import Role, allowed_moves
+
+    if c.who.role != "human":
+        return {name: [] for name in LANE_NAMES_ORDERED}
+    signs = c.who.via == "session" and c.web.signer() is not None
+    role = Role.APPROVER if signs else Role.HUMAN
+    order = {lane: i for i, lane in enumerate(LANE_NAMES_ORDERED)}
+    return {
+        name: sorted((x.value for x in allowed_moves(role, Lane(name))), key=order.__getitem__)
+        for name in LANE_NAMES_ORDERED
+    }
+
+
+def _lane_page(c: Ctx) -> dict[str, Any]:
+    """GET /api/board?lane=L&before=CURSOR&limit=N: one more page of a lane."""
+    query = c.query
+    lane = query.get("lane", "")
+    if lane not in LANE_NAMES_ORDERED:
+        raise BadQuery(f"lane: {lane[:40]!r} is not one of {', '.join(LANE_NAMES_ORDERED)}")
+    raw = query.get("limit", str(PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= PAGE_MAX:
+        raise BadQuery(f"limit: {raw[:20]!r} is not a number from 1 to {PAGE_MAX}")
+    before = query.get("before")
+    rank = decode_cursor(lane, before) if before else None
+    lanes = c.web.lanes_ready(c.conn)
+    with lanes.lock:
+        return {"name": lane, "version": lanes.version, **lanes.page(lane, rank, int(raw))}
+
+
+def _search(c: Ctx) -> dict[str, Any]:
+    """GET /api/board?q=…&archetype=…&label=…&owner=…: every matching card, all lanes."""
+    filters = Filters(c.query)
+    lanes = c.web.lanes_ready(c.conn)
+    with lanes.lock:
+        return {"version": lanes.version, "lanes": lanes.search(filters)}
 
 
 # ---------------------------------------------------------------------- handlers
@@ -189,10 +243,25 @@ def logout(c: Ctx) -> Response:
     return response
 
 
+BOARD_PARAMS = frozenset({"lane", "before", "limit", "q", "archetype", "label", "owner"})
+
+
 def get_board(c: Ctx) -> Response:
-    return Response(
-        board_json(c), headers={"cache-control": "no-store"}, media_type="application/json"
-    )
+    """The board's first pages; with ``lane``, a page of one lane; with filters, a search.
+    Every answer carries the signed-in principal's ``moves`` (per lane)."""
+    unknown = sorted(set(c.query) - BOARD_PARAMS)
+    if unknown:
+        raise BadQuery(f"{unknown[0]}: not a parameter of /api/board")
+    moves = dumps(move_table(c))
+    if "lane" in c.query:
+        body = dumps(_lane_page(c))
+    elif Filters(c.query):
+        body = dumps(_search(c))
+    else:
+        body = board_json(c)
+    # the shared encoded answer, with this principal's moves spliced in (no re-encoding)
+    data = body[:-1] + b',"moves":' + moves + b"}"
+    return Response(data, headers={"cache-control": "no-store"}, media_type="application/json")
 
 
 def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
@@ -225,7 +294,14 @@ def _project(c: Ctx, pid: str) -> tuple[dict[str, Any], str]:
         tz=c.web.tz,
     )
     card["data"] = to_json(data) if entry.project is not None else None
+    card["moves"] = card_moves(move_table(c), card)
     return card, git_entry.blob
+
+
+def card_moves(table: Mapping[str, list[str]], card: Mapping[str, Any]) -> list[str]:
+    """The moves of one card: its lane's moves in ``table``; done only where approvable
+    (the page's boarddata.movesFor does the same for the board's cards)."""
+    return [lane for lane in table.get(card["lane"], []) if lane != Lane.DONE or card["approvable"]]
 
 
 def _is_past(due: Any, now: dt.datetime, tz: dt.tzinfo) -> bool:

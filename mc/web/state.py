@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mc.board.board import Board
 from mc.errors import McError
@@ -15,7 +15,10 @@ from mc.mirror.tasks import local_zone
 from mc.web import metrics
 from mc.web.events import Hub
 
-BOARD_CACHE_SECONDS = 30.0  # "overdue" changes with the clock, not only with commits
+if TYPE_CHECKING:
+    from mc.web.lanes import Lanes
+
+BOARD_CACHE_SECONDS = 30.0  # the undelivered-notification alerts change without a commit
 
 
 class Web:
@@ -29,8 +32,9 @@ class Web:
         self.tz = local_zone()
         self._board_lock = threading.Lock()
         self._board: Board | None = None
-        self._cache: tuple[float, int, bytes] | None = None
+        self._cache: tuple[float, int, Any, int] | None = None
         self._generation = 0
+        self._builds = 0
         self._can_sign: tuple[float, str | None] | None = None
         self._templates: tuple[str | None, list[str]] | None = None
         self._tip: str | None = None
@@ -38,10 +42,25 @@ class Web:
 
         self.registry = CollectorRegistry()  # one collector: its one-second cache holds
         self.registry.register(metrics.Collector(self.metrics_now))
-        self.hub = Hub(url, on_change=self.invalidate)
+        from mc.web.lanes import Lanes
+        from mc.web.projects import row_card
+
+        tz = self.tz
+        self.lanes = Lanes(lambda row, now: row_card(row, now, tz))
+        self.encoded_board: tuple[tuple[str, int], bytes] | None = None  # see board_json
+        self.hub = Hub(url, on_change=self.invalidate, lanes=self.lanes)
 
     def invalidate(self) -> None:
+        """Something besides the cards may have changed (config, templates, alerts)."""
         self._generation += 1
+
+    def lanes_ready(self, conn: db.Connection) -> Lanes:
+        """The cards in memory, read from the mirror the first time (then kept current
+        by the feed's listener and clock, see Hub)."""
+        lanes = self.lanes
+        if not lanes.built:
+            lanes.build(conn)
+        return lanes
 
     def connection(self) -> Any:
         return db.pooled(self.pool)
@@ -64,20 +83,23 @@ class Web:
         """A Board of its own for one write (the store keeps per-board state)."""
         return Board.open(self.board_path)
 
-    def cached_board(self, build: Callable[[], bytes]) -> bytes:
-        """The encoded board, built again after any change the feed reports (and every
-        BOARD_CACHE_SECONDS: "overdue" changes with the clock, not only with commits)."""
+    def cached_frame(self, build: Callable[[], Any]) -> tuple[int, Any]:
+        """The board answer's parts besides its cards (config, templates, alerts), built
+        again after any change the feed reports and every BOARD_CACHE_SECONDS (alerts
+        about undelivered notifications change without a board change). Returns
+        (an id of this build, the parts)."""
         cached = self._cache
         if (
             cached is not None
             and cached[1] == self._generation
             and time.monotonic() - cached[0] < BOARD_CACHE_SECONDS
         ):
-            return cached[2]
+            return cached[3], cached[2]
         generation = self._generation  # a change while building leaves it stale
         data = build()
-        self._cache = (time.monotonic(), generation, data)
-        return data
+        self._builds += 1
+        self._cache = (time.monotonic(), generation, data, self._builds)
+        return self._builds, data
 
     def template_names(self, board: Board) -> list[str]:
         """The tip's template names (listing them is a git process: kept per tip)."""

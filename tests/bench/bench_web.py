@@ -144,7 +144,7 @@ def figures(
         deadline = time.time() + 60
         while True:
             try:
-                if len(c.get("/api/board").json()["lanes"][0]["projects"]) == 1000:
+                if c.get("/api/board").json()["lanes"][0]["count"] == 1000:  # paged lanes
                     break
             except (httpx.HTTPError, KeyError, ValueError):
                 pass

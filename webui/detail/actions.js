@@ -46,7 +46,8 @@ function renderActions(panel) {
       p.lane === 'backlog' && button('queue', 'Queue', true),
       retryable && button('retry', 'Retry'),
       p.lane !== 'backlog' && button('cancel', 'Cancel → Backlog'),
-      moveSelect(p.lane, { dataset: { action: 'move' }, 'aria-label': 'Move to…' }, (lane) => run('move', { lane })),
+      // the moves this person may make (approval has its own step below)
+      moveSelect(p.lane, { dataset: { action: 'move' }, 'aria-label': 'Move to…' }, (lane) => run('move', { lane }), (p.moves || []).filter((l) => l !== 'done')),
     ),
     p.lane === 'review' && h('div', { class: 'review-actions' }, approvePart(panel), panel.rework),
     panel.error,

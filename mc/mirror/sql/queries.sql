@@ -564,3 +564,16 @@ SELECT * FROM diff_comments WHERE id = %(id)s AND project_id = %(project_id)s;
 -- name: diff_comment_delete
 DELETE FROM diff_comments WHERE id = %(id)s AND project_id = %(project_id)s AND author = %(author)s
 RETURNING id;
+
+-- name: board_cards_by_ids
+SELECT p.id, p.lane, p.title, p.archetype, p.model, p.priority, p.owner, p.due_date, p.due_at,
+       p.labels, p.ready_for_human, p.needs_human, p.data -> 'needs_human' ->> 'reason' AS needs_reason,
+       p.data -> 'review' AS review, p.error, p.flagged, p.flagged_commit, p.applied_blob,
+       p.created_at, p.lane_since,
+       j.id AS job_id, j.kind AS job_kind, j.state AS job_state, j.attempts AS job_attempts,
+       j.max_attempts AS job_max_attempts, j.started_at AS job_started_at,
+       j.last_error AS job_last_error, j.last_step AS job_last_step
+FROM projects p
+LEFT JOIN LATERAL (SELECT * FROM jobs WHERE jobs.project_id = p.id ORDER BY id DESC LIMIT 1) j
+  ON true
+WHERE p.id = ANY(%(ids)s);
