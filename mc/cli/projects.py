@@ -215,12 +215,20 @@ def project_rework(
     notes: str = typer.Option(
         "", "--notes", "-n", help="What to change: kept in the project's feedback, in every brief."
     ),
+    conflicts: bool = typer.Option(
+        False,
+        "--conflicts",
+        help="Its branch conflicts with the base: the notes say to resolve them, naming the paths.",
+    ),
 ) -> None:
     """Send a project in review back to up-next for another run, with your notes."""
     from mc.board.actions import rework
+    from mc.pipeline.integrate import rework_conflicts
 
     with _board() as board:
-        result = rework(board, project_id, notes)
+        result = (
+            rework_conflicts(board, project_id) if conflicts else rework(board, project_id, notes)
+        )
     _committed(result, f"Sent {project_id} back for rework")
 
 
@@ -277,12 +285,16 @@ def project_approve(project_id: str = typer.Argument(..., metavar="ID")) -> None
 
 @app.command()
 def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
-    """review → done, in a commit signed with your git signing key (approvers only)."""
-    from mc.board.actions import approve as do_approve
+    """review → done, in a commit signed with your git signing key (approvers only).
+    Coder work: first the reviewed head of its branch goes into the workspace, as its
+    integrate: says (merge, squash, pr or none); if that fails nothing is approved."""
+    from mc.pipeline.integrate import approve as do_approve
 
     with _board() as board:
         result = do_approve(board, project_id)
-    _committed(result, f"Approved {project_id}")
+    if result.said:
+        sys.stdout.write(f"{project_id}: {result.said}\n")
+    _committed(result.committed, f"Approved {project_id}")
 
 
 def project_extras(project_id: str) -> tuple[list[Any], Any] | None:

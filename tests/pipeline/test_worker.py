@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from mc.board.board import Board
 from mc.mirror import db
 from mc.mirror.daemon import Daemon
 from mc.pipeline import dispatch, jobs
@@ -345,6 +346,10 @@ def test_coder_work_lands_on_a_branch_of_the_workspace(
     assert branch == f"mc/{pid}"
     assert git(workspace, "rev-parse", branch).stdout.strip() == sha
     assert git(workspace, "show", f"{branch}:FIXED.txt").stdout == "fixed by the fake agent\n"
+    # The run block names the head the review covers and the branch to merge into.
+    with Board.open(board_path) as board:
+        run = board.get(pid).project.run  # type: ignore[union-attr]
+    assert (run.head, run.base) == (sha, "main")
     assert "FIXED.txt" in git(board_path, "show", f"main:artifacts/{pid}/diffstat.txt").stdout
     # The worktree is gone; the person's own checkout of the workspace was not touched.
     assert len(git(workspace, "worktree", "list").stdout.splitlines()) == 1
