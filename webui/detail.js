@@ -16,6 +16,7 @@ import { createActions } from './detail/actions.js';
 import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
 import { createActivityPanel } from './detail/activity.js';
+import { createIntegratePanel } from './detail/integrate.js';
 import { setTitle } from './attention.js';
 
 export function mountDetail(root, ctx, route) {
@@ -35,6 +36,7 @@ function createParts(page) {
     banners: h('div', { class: 'banners' }),
     review: h('div', { class: 'review' }),
     actions: page.canWrite ? createActions(page) : null,
+    integrate: createIntegratePanel(page),
     edit: createEditPanel(page),
     artifacts: createArtifactsPanel(page.id),
     tasks: createTasksPanel(page),
@@ -56,6 +58,7 @@ function layout(page, parts) {
         'div',
         { class: 'detail-main' },
         parts.actions && panel('Actions', parts.actions.el),
+        parts.integrate.el,
         panel('Project', ...parts.edit.els),
         panel('Review', parts.review),
         panel('Jobs', page.jobs.el),
@@ -71,6 +74,7 @@ function showProject(page, parts, p) {
   renderHeader(parts.header, p);
   renderBanners(parts.banners, p);
   parts.actions?.render();
+  parts.integrate.update();
   renderReview(parts.review, p);
   parts.edit.update();
 }

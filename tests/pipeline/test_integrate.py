@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.board import actions, rules
+from mc.board import rules
 from mc.board.board import Board
 from mc.board.layout import Lane
 from mc.board.rules import Actor, Change, Role, State
@@ -28,47 +28,10 @@ from mc.errors import (
 )
 from mc.pipeline import integrate
 from mc.pipeline.workspace import Workspace, check_url, open_workspace
-from mc.pipeline.worktree import close_worktree, collect, open_worktree
+from mc.pipeline.worktree import open_worktree
+from tests.conftest import coder_to_review as _work
+from tests.conftest import coder_workspace as _workspace
 from tests.conftest import git, head, run_mc, write
-
-
-def _workspace(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
-    repo = tmp_path / "code"
-    git(tmp_path, "init", "-q", "-b", "main", str(repo))
-    for name, text in (files or {"README.md": "# code\n", "a.py": "a = 1\n"}).items():
-        write(repo / name, text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-gpg-sign", "-m", "start")
-    return repo
-
-
-def _work(
-    board: Board,
-    tmp_path: Path,
-    pid: str,
-    workspace: str,
-    edits: dict[str, str],
-    integrate_mode: str | None = None,
-) -> str:
-    """Take a coder project through a real run in a worktree of ``workspace`` and a
-    passing review, as the pipeline commits them; the reviewed branch head."""
-    fields = {"workspace": workspace}
-    if integrate_mode:
-        fields["integrate"] = integrate_mode
-    actions.new_project(board, f"Change {pid}", "coder", project_id=pid, fields=fields)
-    actions.queue(board, pid)
-    actions.dispatch(board, pid, "1")
-    tree = open_worktree(workspace, pid, tmp_path / f"job-{pid}")
-    try:
-        for name, text in edits.items():
-            write(tree.path / name, text)
-        got = collect(tree, 1)
-    finally:
-        close_worktree(tree)
-    change = {"head": got.head, **({"base": got.base_branch} if got.base_branch else {})}
-    actions.complete(board, pid, "1", got.artifacts, change=change)
-    actions.record_review(board, pid, "2", "pass", "looks right", rework=False)
-    return got.head
 
 
 def _lane(board: Board, pid: str) -> Lane:

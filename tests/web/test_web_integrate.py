@@ -1,0 +1,91 @@
+"""The project page's Integration panel in a real Chromium: what approving would do to
+the workspace (merges cleanly / conflicts with the rework button / branch moved), read
+from GET /api/projects/{id}/integration on real repositories and worktrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mc.board.board import Board
+from mc.board.layout import Lane
+from mc.mirror import db
+
+from ..conftest import coder_to_review, coder_workspace, git, head, wait_for_file, write
+from ..webfixtures import Running, web  # noqa: F401
+from .test_web_ui import Opened, page  # noqa: F401
+
+# ruff: noqa: F811  (the fixtures are imported by name)
+
+
+def test_the_panel_says_it_merges_cleanly_and_approve_merges(
+    web: Running, page: Opened, board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    ws = coder_workspace(tmp_path)
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        reviewed = coder_to_review(
+            board, tmp_path, "clean", str(ws), {"b.py": "b\n"}, conns=(conn,)
+        )
+    web.wait_synced()
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/clean")
+    state = pg.locator("[data-role=integration] [data-state]")
+    state.wait_for()
+    assert state.get_attribute("data-state") == "clean"
+    assert state.text_content() == "Merges cleanly into main"
+    pg.click("[data-action=approve]")
+    pg.click("[data-action=approve-confirm]")
+    wait_for_file(board_path / "done" / "clean.yaml")
+    assert head(ws) == reviewed and (ws / "b.py").read_text() == "b\n"
+    assert page.problems == []
+
+
+def test_the_panel_shows_conflicts_and_its_button_sends_the_work_back(
+    web: Running, page: Opened, board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    ws = coder_workspace(tmp_path)
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        coder_to_review(board, tmp_path, "clash", str(ws), {"a.py": "agent\n"}, conns=(conn,))
+    write(ws / "a.py", "person\n")
+    git(ws, "commit", "-q", "--no-gpg-sign", "-am", "the person's change")
+    main = head(ws)
+    web.wait_synced()
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/clash")
+    state = pg.locator("[data-role=integration] [data-state]")
+    state.wait_for()
+    assert state.get_attribute("data-state") == "conflicts"
+    assert state.text_content() == "Conflicts in a.py"
+    # Approving anyway is refused with the reason; nothing changes.
+    pg.click("[data-action=approve]")
+    pg.click("[data-action=approve-confirm]")
+    error = pg.locator(".action-error")
+    error.wait_for()
+    assert "conflicts with main in a.py" in (error.text_content() or "")
+    assert head(ws) == main and (board_path / "review" / "clash.yaml").exists()
+    button = pg.locator("[data-action=rework-conflicts]")
+    assert button.text_content() == "Rework: resolve conflicts with main"
+    button.click()
+    wait_for_file(board_path / "up-next" / "clash.yaml")
+    with Board.open(board_path) as board:
+        entry = board.get("clash")
+    assert entry.lane is Lane.UP_NEXT
+    assert "- a.py" in entry.project.get("feedback")  # type: ignore[union-attr]
+    assert page.problems == []
+
+
+def test_the_panel_says_when_the_branch_moved(
+    web: Running, page: Opened, board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    ws = coder_workspace(tmp_path)
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        coder_to_review(board, tmp_path, "moved", str(ws), {"b.py": "b\n"}, conns=(conn,))
+    other = tmp_path / "other"
+    git(ws, "worktree", "add", "-q", str(other), "mc/moved")
+    git(other, "commit", "-q", "--no-gpg-sign", "--allow-empty", "-m", "after review")
+    web.wait_synced()
+    pg = page.page
+    pg.goto(f"{web.origin}/#/project/moved")
+    state = pg.locator("[data-role=integration] [data-state]")
+    state.wait_for()
+    assert state.text_content() == "Branch moved since review — approve refused"
+    assert page.problems == []
