@@ -297,6 +297,35 @@ def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
     _committed(result.committed, f"Approved {project_id}")
 
 
+@app.command()
+def cleanup(
+    older_than: float = typer.Option(
+        24.0, "--older-than", help="Hours a finished job's folder is kept for a look."
+    ),
+) -> None:
+    """Remove what finished jobs left: their worktrees, folders older than --older-than,
+    and the branches of done projects merged into their base (never unmerged work)."""
+    from mc.pipeline import jobs
+    from mc.pipeline.cleanup import sweep
+
+    with _connection() as conn:
+        running = {job.id for job in jobs.listing(conn, state="running", limit=None)}
+    with _board() as board:
+        swept = sweep(board, running, older_than=older_than * 3600)
+    for path in swept.worktrees:
+        sys.stdout.write(f"removed worktree {path}\n")
+    for path in swept.folders:
+        sys.stdout.write(f"removed job folder {path}\n")
+    for branch in swept.branches:
+        sys.stdout.write(f"deleted merged branch {branch}\n")
+    for why in swept.kept:
+        sys.stdout.write(f"kept {why}\n")
+    sys.stdout.write(
+        f"{len(swept.worktrees)} worktrees, {len(swept.folders)} job folders, "
+        f"{len(swept.branches)} branches removed\n"
+    )
+
+
 def project_extras(project_id: str) -> tuple[list[Any], Any] | None:
     """A project's linked tasks and what its agents cost, or None when the database
     cannot be reached."""

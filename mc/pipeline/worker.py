@@ -206,11 +206,14 @@ class Worker:
         listener = threading.Thread(target=self._listen, daemon=True)
         listener.start()
         conn: db.Connection | None = None
+        swept = False
         try:
             while not self.stop.is_set():
                 conn = self._connected(conn)
                 if conn is None:
                     continue  # stopping while the database was away
+                if not swept:
+                    swept = self._sweep(conn)
                 try:
                     jobs.reclaim(conn)
                     job = jobs.claim(conn, self.name, lease=self.lease)
@@ -276,6 +279,25 @@ class Worker:
             on_connect=self.wake.set,  # what was queued while it was away: look now
             name=f"mc worker {self.name} listen",
         )
+
+    def _sweep(self, conn: db.Connection) -> bool:
+        """Once, on start: remove what finished jobs left (mc.pipeline.cleanup); a
+        failure is only logged. True: done (or given up)."""
+        from mc.pipeline.cleanup import sweep
+
+        try:
+            running = {j.id for j in jobs.listing(conn, state="running", limit=None)}
+            conn.commit()
+            with Board.open(self.board_path) as board:
+                swept = sweep(board, running)
+            if swept.worktrees or swept.folders or swept.branches:
+                log.info(
+                    "swept %d worktrees, %d job folders, %d merged branches",
+                    len(swept.worktrees), len(swept.folders), len(swept.branches),
+                )  # fmt: skip
+        except (McError, OSError) as exc:
+            log.warning("sweeping old job worktrees failed: %s", exc)
+        return True
 
     # ------------------------------------------------------------------ one job
 
