@@ -378,3 +378,36 @@ def test_git_itself_refuses_command_running_transports(tmp_path: Path) -> None:
         ws.repo.fetch_refs(f"ext::sh -c touch% {pwned}", ["refs/heads/*:refs/x/*"])
     assert not pwned.exists()
     assert os.path.isdir(ws.repo.git_dir)
+
+
+def _hand_made_approval(board_path: Path, pid: str, approved_head: str) -> None:
+    """An approval committed by hand (signed by alice, hooks skipped), naming
+    ``approved_head`` — what a person who bypasses mc approve could push."""
+    review_commit = git(board_path, "log", "-1", "--format=%H").stdout.strip()
+    principal = git(board_path, "config", "user.email").stdout.strip()
+    git(board_path, "mv", f"review/{pid}.yaml", f"done/{pid}.yaml")
+    text = (board_path / "done" / f"{pid}.yaml").read_text()
+    text += f"approved:\n  by: {principal}\n  at: 2026-12-06T10:00:00Z\n"
+    (board_path / "done" / f"{pid}.yaml").write_text(text)
+    git(board_path, "add", "-A")
+    message = (
+        f"Approve {pid}\n\nMc-Action: approve\nMc-Actor: human\n"
+        f"Mc-Reviewed-Commit: {review_commit}\nMc-Review-Job: 2\n"
+        f"Mc-Approved-Head: {approved_head}\n"
+    )
+    git(board_path, "commit", "-q", "-S", "--no-verify", "-m", message)
+
+
+def test_verify_checks_the_approved_head_against_the_review(
+    board: Board, board_path: Path, tmp_path: Path
+) -> None:
+    ws = _workspace(tmp_path)
+    reviewed = _work(board, tmp_path, "forged", str(ws), {"b.py": "b = 2\n"}, "none")
+    _hand_made_approval(board_path, "forged", "f" * 40)
+    refused = run_mc(board_path, "verify")
+    assert refused.returncode != 0
+    assert "review covered" in refused.stdout + refused.stderr
+    git(board_path, "reset", "-q", "--hard", "HEAD~1")
+    _hand_made_approval(board_path, "forged", reviewed)
+    accepted = run_mc(board_path, "verify")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
