@@ -238,8 +238,13 @@ def _move_base(ws: Workspace, base: str, old: str, new: str) -> Callable[[], Non
             "them, then approve again"
         )
     ok, said = there.fast_forward_checkout(new)
-    if not ok:
-        raise BaseMoved(f"{base} in {checkout} could not follow ({said}): nothing changed")
+    if not ok and there.rev_parse("HEAD") != old:
+        raise BaseMoved(f"{base} moved while approving: nothing changed; approve again")
+    if not ok:  # e.g. an untracked file of theirs where the change adds one
+        raise CheckoutDirty(
+            f"{base} is checked out in {checkout} and git would not update it ({said}): "
+            "nothing changed"
+        )
     return lambda: _undo_checkout(there, ref, old, new)
 
 

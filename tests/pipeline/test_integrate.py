@@ -411,3 +411,24 @@ def test_verify_checks_the_approved_head_against_the_review(
     _hand_made_approval(board_path, "forged", reviewed)
     accepted = run_mc(board_path, "verify")
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+def test_an_untracked_file_in_the_way_is_refused_and_kept(board: Board, tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _work(board, tmp_path, "inway", str(ws), {"b.py": "b = 2\n"})
+    write(ws / "b.py", "the person's own untracked b.py\n")
+    main = head(ws)
+    with pytest.raises(CheckoutDirty, match="git would not update it"):
+        integrate.approve(board, "inway")
+    assert (ws / "b.py").read_text() == "the person's own untracked b.py\n"
+    assert head(ws) == main and _lane(board, "inway") is Lane.REVIEW
+
+
+@pytest.mark.parametrize("base", ["--upload-pack=touch x", "-b", "a b", "x\ny"])
+def test_a_base_branch_that_reads_as_an_option_is_not_a_valid_run_block(base: str) -> None:
+    from mc.board.projectfile import load
+    from mc.errors import InvalidProjectFile
+
+    text = f"title: t\narchetype: coder\nrun:\n  job: 1\n  base: {base!r}\n"
+    with pytest.raises(InvalidProjectFile, match="base"):
+        load(text.replace("'", '"'), "review/p.yaml")
