@@ -432,3 +432,35 @@ def test_a_base_branch_that_reads_as_an_option_is_not_a_valid_run_block(base: st
     text = f"title: t\narchetype: coder\nrun:\n  job: 1\n  base: {base!r}\n"
     with pytest.raises(InvalidProjectFile, match="base"):
         load(text.replace("'", '"'), "review/p.yaml")
+
+
+def test_pr_opens_the_pull_request_with_gh_when_it_is_logged_in(
+    board: Board, board_path: Path, tmp_path: Path
+) -> None:
+    """gh itself is not on this machine: a stand-in ``gh`` on PATH (logged in, records
+    its argv, prints a pull request URL) checks the contract mc calls it with."""
+    ws = _workspace(tmp_path)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(ws), str(remote))
+    git(ws, "remote", "add", "origin", str(remote))
+    reviewed = _work(board, tmp_path, "ghpr", str(ws), {"b.py": "b = 2\n"}, "pr")
+    bin_dir, calls = tmp_path / "bin", tmp_path / "gh-calls"
+    write(
+        bin_dir / "gh",
+        f"#!{shutil.which('python3')}\nimport json, os, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps([os.getcwd(), *sys.argv[1:]]) + '\\n')\n"
+        "if sys.argv[1:3] == ['pr', 'create']: print('https://github.com/me/code/pull/7')\n",
+    ).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    done = run_mc(board_path, "approve", "ghpr", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "opened https://github.com/me/code/pull/7" in done.stdout
+    import json
+
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert made[0][1:] == ["auth", "status"]
+    cwd, *argv = made[1]
+    assert cwd == str(ws) and argv[:4] == ["pr", "create", "--head", "mc/ghpr"]
+    assert argv[argv.index("--base") + 1] == "main"
+    assert argv[argv.index("--title") + 1] == "Change ghpr"
+    assert git(remote, "rev-parse", "mc/ghpr").stdout.strip() == reviewed
