@@ -25,7 +25,7 @@ from mc.board.layout import Lane
 from mc.errors import McError
 from mc.pipeline.integrate import is_merged
 from mc.pipeline.sandbox import jobs_root
-from mc.pipeline.workspace import Workspace, is_remote, mirror_path, open_workspace
+from mc.pipeline.workspace import Workspace, is_remote, mirror_path, open_workspace, url_of
 
 _JOB_FOLDER = re.compile(r"^job-(\d+)-\d+$")
 # A job folder younger than this is left alone even when its job is not in ``running``:
@@ -54,10 +54,13 @@ def _workspaces(board: Board) -> Iterable[tuple[Workspace, list[tuple[str, str, 
         if entry.lane is Lane.DONE and run is not None and run.head and run.base:
             done.append((entry.id, run.head, run.base))
     for spec, done in found.items():
-        if is_remote(spec) and not (mirror_path(spec) / "HEAD").is_file():
-            continue
-        with contextlib.suppress(McError):
-            yield open_workspace(spec, fetch=False), done
+        try:
+            if is_remote(spec) and not (mirror_path(url_of(spec)) / "HEAD").is_file():
+                continue  # never worked on here
+            ws = open_workspace(spec, fetch=False)
+        except McError:
+            continue  # a folder gone, a URL refused: nothing of ours to sweep there
+        yield ws, done
 
 
 def sweep(

@@ -11,9 +11,13 @@ for review and integration.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,6 +106,12 @@ def cache_root() -> Path:
     return root
 
 
+def url_of(spec: str) -> str:
+    """The URL git fetches a remote ``spec`` from (a bare repository's path made absolute)."""
+    path = Path(spec).expanduser()
+    return check_url(str(path.resolve()) if path.is_dir() else spec)
+
+
 def mirror_path(url: str) -> Path:
     return cache_root() / hashlib.sha256(url.encode()).hexdigest()[:16]
 
@@ -116,13 +126,29 @@ def open_workspace(spec: str, *, fetch: bool = True) -> Workspace:
         if repo.work_tree is None:
             raise InvalidInput(f"workspace {spec!r} is a bare repository")
         return Workspace(repo)
-    url = check_url(str(Path(spec).expanduser().resolve()) if Path(spec).is_dir() else spec)
+    url = url_of(spec)
     target = mirror_path(url)
-    if not (target / "HEAD").is_file():
-        repo = clone_bare(url, target)
-        repo.fetch_refs(url, list(_FETCH))
-        return Workspace(repo, url)
-    repo = find_repo(target)
-    if fetch:
-        repo.fetch_refs(url, list(_FETCH))
+    locks = cache_root().parent / "locks"
+    locks.mkdir(exist_ok=True, mode=0o700)
+    with _locked(locks / f"{target.name}.lock"):
+        if not (target / "HEAD").is_file():
+            shutil.rmtree(target, ignore_errors=True)  # a clone killed halfway
+            repo = clone_bare(url, target)
+            repo.fetch_refs(url, list(_FETCH))
+            return Workspace(repo, url)
+        repo = find_repo(target)
+        if fetch:
+            repo.fetch_refs(url, list(_FETCH))
     return Workspace(repo, url)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process at a time clones or fetches a mirror (several workers share the
+    cache); flock is released by the kernel if the holder is killed."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -464,3 +464,35 @@ def test_pr_opens_the_pull_request_with_gh_when_it_is_logged_in(
     assert argv[argv.index("--base") + 1] == "main"
     assert argv[argv.index("--title") + 1] == "Change ghpr"
     assert git(remote, "rev-parse", "mc/ghpr").stdout.strip() == reviewed
+
+
+def test_mirrors_survive_a_killed_clone_and_concurrent_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from mc.pipeline.workspace import mirror_path, url_of
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "clone", "-q", "--bare", str(_workspace(tmp_path)), str(bare))
+    target = mirror_path(url_of(str(bare)))
+    write(target / "objects" / "half-written", "a clone killed before HEAD was written")
+    opened: list[str] = []
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            ws = open_workspace(str(bare))
+            opened.append(ws.repo.rev_parse("refs/heads/main") or "")
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert opened == [git(bare, "rev-parse", "main").stdout.strip()] * 4
+    assert not (target / "objects" / "half-written").exists()
