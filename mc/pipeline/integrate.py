@@ -197,6 +197,10 @@ def _integrate(
     base_ref = f"refs/heads/{found.base}"
     old = ws.repo.rev_parse(base_ref)
     assert old is not None  # _check found it
+    if is_merged(ws.repo, found.reviewed_head, base_ref):
+        # Merged already: by hand, or by an approve killed before its commit. Nothing to
+        # do but record the approval (a second merge commit would be an empty one).
+        return _nothing, f"{found.base} already has mc/{pid} at {found.reviewed_head[:12]}"
     new = _new_base(ws.repo, old, found.reviewed_head, found.mode, pid, str(project.get("title")))
     undo = _move_base(ws, found.base, old, new)
     how = "fast-forwarded" if new == found.reviewed_head else f"{found.mode}d"

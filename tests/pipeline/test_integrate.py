@@ -496,3 +496,26 @@ def test_mirrors_survive_a_killed_clone_and_concurrent_workers(
     assert failures == []
     assert opened == [git(bare, "rev-parse", "main").stdout.strip()] * 4
     assert not (target / "objects" / "half-written").exists()
+
+
+def test_approve_after_an_approve_killed_between_merge_and_commit(
+    board: Board, tmp_path: Path
+) -> None:
+    """The merge landed but the approval commit did not (the process was killed in
+    between): approving again records the approval without merging a second time."""
+    ws = _workspace(tmp_path)
+    reviewed = _work(board, tmp_path, "again", str(ws), {"b.py": "b = 2\n"})
+    write(ws / "c.py", "c = 3\n")
+    git(ws, "add", "c.py")
+    git(ws, "commit", "-q", "--no-gpg-sign", "-m", "person")
+    repo = open_workspace(str(ws)).repo
+    found = integrate._check(Workspace(repo), "again", "merge", "main", reviewed)
+    old = repo.rev_parse("refs/heads/main")
+    assert old is not None
+    new = integrate._new_base(repo, old, reviewed, "merge", "again", "Change again")
+    integrate._move_base(Workspace(repo), "main", old, new)  # ... and then the kill
+    assert found.clean and head(ws) == new
+    result = integrate.approve(board, "again")
+    assert head(ws) == new  # no second merge commit
+    assert "already has mc/again" in result.said
+    assert _lane(board, "again") is Lane.DONE
