@@ -519,3 +519,54 @@ def test_approve_after_an_approve_killed_between_merge_and_commit(
     assert head(ws) == new  # no second merge commit
     assert "already has mc/again" in result.said
     assert _lane(board, "again") is Lane.DONE
+
+
+def test_a_killed_mc_approve_loses_nothing_and_approving_again_finishes(
+    board: Board, board_path: Path, tmp_path: Path
+) -> None:
+    """mc approve is SIGKILLed while signing (after the merge): the board has no
+    approval, the base holds the merge, the person's checkout is consistent; the next
+    mc approve records the approval and merges nothing twice."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ws = _workspace(tmp_path)
+    _work(board, tmp_path, "killed", str(ws), {"b.py": "b = 2\n"})
+    write(ws / "c.py", "c = 3\n")
+    git(ws, "add", "c.py")
+    git(ws, "commit", "-q", "--no-gpg-sign", "-m", "person")
+    board_tip = board.tip
+    marker = tmp_path / "signing"
+    slow = write(
+        tmp_path / "slow-sign",
+        f"#!/bin/sh\ntouch {marker}\nsleep 60\n",
+    )
+    slow.chmod(0o755)
+    git(board_path, "config", "gpg.ssh.program", str(slow))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mc", "approve", "killed"],
+        cwd=board_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    merged = head(ws)
+    board.refresh()
+    assert (board.tip, board.get("killed").lane) == (board_tip, Lane.REVIEW)
+    assert len(git(ws, "log", "-1", "--format=%P").stdout.split()) == 2  # the merge landed
+    assert git(ws, "status", "--porcelain").stdout == ""  # the checkout followed it whole
+    git(board_path, "config", "--unset", "gpg.ssh.program")
+    again = run_mc(board_path, "approve", "killed")
+    assert again.returncode == 0, again.stderr
+    assert head(ws) == merged and _lane(board, "killed") is Lane.DONE
+    assert run_mc(board_path, "verify").returncode == 0
