@@ -163,7 +163,10 @@ def approve(board: Board, project_id: str, *, expect: str | None = None) -> Appr
         undo()
         raise
     if mode in ("merge", "squash") and _cleanup_enabled(board, project):
-        cleanup_branch(ws, f"mc/{project_id}", run.head, f"refs/heads/{found.base}")
+        try:
+            cleanup_branch(ws, f"mc/{project_id}", run.head, f"refs/heads/{found.base}")
+        except McError as exc:  # approved and merged: a branch left over is only noted
+            log.warning("%s: the branch was not cleaned up: %s", project_id, exc)
     return Approval(committed, found, said)
 
 
@@ -184,7 +187,7 @@ def _integrate(
     if found.mode == "pr":
         remote = board.config.archetype(project.archetype).integrate_remote
         return _nothing, open_pull_request(ws, pid, found, str(project.get("title")), remote)
-    if found.base is None:
+    if found.base is None or found.clean is None:
         raise InvalidInput(f"{pid}: {found.reason}: set integrate: none or pr")
     if found.clean is False:
         raise MergeConflict(

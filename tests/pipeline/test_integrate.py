@@ -570,3 +570,35 @@ def test_a_killed_mc_approve_loses_nothing_and_approving_again_finishes(
     assert again.returncode == 0, again.stderr
     assert head(ws) == merged and _lane(board, "killed") is Lane.DONE
     assert run_mc(board_path, "verify").returncode == 0
+
+
+def test_a_base_branch_gone_since_the_run_is_refused(board: Board, tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _work(board, tmp_path, "nobase", str(ws), {"b.py": "b = 2\n"})
+    git(ws, "branch", "-m", "main", "trunk")  # the person renamed it
+    board_tip = board.tip
+    with pytest.raises(InvalidInput, match="no base branch"):
+        integrate.approve(board, "nobase")
+    board.refresh()
+    assert board.tip == board_tip and _lane(board, "nobase") is Lane.REVIEW
+
+
+def test_integrate_cleanup_false_keeps_the_merged_branch(
+    board: Board, board_path: Path, tmp_path: Path
+) -> None:
+    text = (board_path / "mc.yaml").read_text()
+    assert "coder:      {runner:" in text
+    (board_path / "mc.yaml").write_text(
+        text.replace(
+            "coder:      {runner:", "coder: {integrate: squash, integrate_cleanup: false, runner:"
+        )
+    )
+    git(board_path, "commit", "-q", "-S", "-am", "keep merged branches, squash")
+    board.refresh()
+    assert board.config.archetype("coder").integrate == "squash"
+    ws = _workspace(tmp_path)
+    reviewed = _work(board, tmp_path, "keepit", str(ws), {"b.py": "b = 2\n"})
+    before = head(ws)
+    integrate.approve(board, "keepit")
+    assert git(ws, "log", "-1", "--format=%P").stdout.split() == [before]  # squashed
+    assert git(ws, "rev-parse", "mc/keepit").stdout.strip() == reviewed
