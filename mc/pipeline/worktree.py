@@ -57,7 +57,18 @@ def open_worktree(workspace: str, project_id: str, into: Path) -> Worktree:
     existing = repo.rev_parse(f"refs/heads/{branch}")
     base = repo.merge_base(existing, head) if existing else head
     repo.add_worktree(into, branch, start=None if existing else head)
+    if existing and not repo.is_ancestor(head, existing):
+        base = _catch_up(into, head)
     return Worktree(repo, into, branch, base, (into / ".git").read_bytes(), base_branch, ws)
+
+
+def _catch_up(path: Path, head: str) -> str:
+    """A continued branch whose base moved on: merge the base into it before the agent
+    runs (conflicts stay in the files, marked, for the agent to resolve: a rework
+    "resolve conflicts with main" means exactly this), so that what it leaves merges
+    into the base. The run's change is then shown against the base as it is now."""
+    find_repo(path).merge_into_checkout(head, env=IDENTITY)
+    return head
 
 
 def _restore_pointer(tree: Worktree) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mc.board import rules
+from mc.board import actions, rules
 from mc.board.board import Board
 from mc.board.layout import Lane
 from mc.board.rules import Actor, Change, Role, State
@@ -602,3 +602,35 @@ def test_integrate_cleanup_false_keeps_the_merged_branch(
     integrate.approve(board, "keepit")
     assert git(ws, "log", "-1", "--format=%P").stdout.split() == [before]  # squashed
     assert git(ws, "rev-parse", "mc/keepit").stdout.strip() == reviewed
+
+
+def test_the_rework_run_resolves_the_conflicts_and_then_approve_merges(
+    board: Board, board_path: Path, tmp_path: Path
+) -> None:
+    """After mc project rework --conflicts, the next run's worktree has the base merged
+    in with the conflicts marked; what the agent leaves is the merge commit, and the
+    approval then fast-forwards the base to it."""
+    from mc.pipeline.worktree import close_worktree, collect
+
+    ws = _workspace(tmp_path)
+    first = _work(board, tmp_path, "fixme", str(ws), {"a.py": "a = 'agent'\n"})
+    write(ws / "a.py", "a = 'person'\n")
+    git(ws, "commit", "-q", "--no-gpg-sign", "-am", "person edits a.py")
+    main = head(ws)
+    integrate.rework_conflicts(board, "fixme")
+    actions.dispatch(board, "fixme", "3")
+    tree = open_worktree(str(ws), "fixme", tmp_path / "job-3")
+    try:
+        marked = (tree.path / "a.py").read_text()
+        assert "<<<<<<<" in marked and "agent" in marked and "person" in marked
+        write(tree.path / "a.py", "a = 'person and agent'\n")  # the agent resolves them
+        got = collect(tree, 3)
+    finally:
+        close_worktree(tree)
+    assert git(ws, "log", "-1", "--format=%P", got.head).stdout.split() == [first, main]
+    assert "a = 'person and agent'" in got.artifacts["changes.patch"].decode()
+    actions.complete(board, "fixme", "3", got.artifacts, change={"head": got.head, "base": "main"})
+    actions.record_review(board, "fixme", "4", "pass", "resolved", rework=False)
+    assert integrate.check(board, "fixme").clean is True
+    integrate.approve(board, "fixme")
+    assert head(ws) == got.head and (ws / "a.py").read_text() == "a = 'person and agent'\n"

@@ -350,6 +350,18 @@ class Repo(NamedTuple):
     def tree_of(self, commit: str) -> str:
         return self.out("rev-parse", f"{commit}^{{tree}}").strip()
 
+    def merge_into_checkout(self, commit: str, env: Mapping[str, str] | None = None) -> list[str]:
+        """In this work tree: merge ``commit`` without committing (the next commit is the
+        merge commit); the paths left with conflict markers ([] when it merged cleanly)."""
+        proc = self.run(
+            "merge", "--no-ff", "--no-commit", "-q", commit,
+            check=False, env=env, config=["core.hooksPath=/dev/null"],
+        )  # fmt: skip
+        if proc.returncode != 0 and not self.git_path("MERGE_HEAD").exists():
+            raise GitError(f"git merge failed: {_first_line(proc.stderr)}")
+        out = self.run("diff", "--name-only", "--diff-filter=U", "-z").stdout
+        return sorted(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+
     def delete_ref(self, ref: str, old: str) -> bool:
         """Compare-and-swap delete: ``ref`` goes only if it still points at ``old``."""
         return self.run("update-ref", "-d", ref, old, check=False).returncode == 0
