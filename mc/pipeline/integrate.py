@@ -57,10 +57,6 @@ class Integration(NamedTuple):
     reason: str = ""  # in words, for the person
     command: str | None = None  # the one command that fixes what stands in the way
 
-    @property
-    def ready(self) -> bool:
-        return self.head == self.reviewed_head and self.clean is not False
-
 
 class Approval(NamedTuple):
     committed: Committed
