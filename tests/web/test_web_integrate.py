@@ -89,3 +89,34 @@ def test_the_panel_says_when_the_branch_moved(
     state.wait_for()
     assert state.text_content() == "Branch moved since review — approve refused"
     assert page.problems == []
+
+
+def test_the_api_answers_the_integration_and_a_refused_approve_says_why(
+    web: Running, board_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    ws = coder_workspace(tmp_path)
+    with db.connect(database_url) as conn, Board.open(board_path) as board:
+        reviewed = coder_to_review(board, tmp_path, "api", str(ws), {"a.py": "x\n"}, conns=(conn,))
+    write(ws / "a.py", "y\n")
+    git(ws, "commit", "-q", "--no-gpg-sign", "-am", "the person's change")
+    main = head(ws)
+    web.wait_synced()
+    c, csrf = web.session()
+    found = c.get("/api/projects/api/integration").json()
+    assert found == {
+        "mode": "merge", "base": "main", "head": reviewed, "reviewed_head": reviewed,
+        "clean": False, "conflicts": ["a.py"], "reason": "conflicts with main in a.py",
+        "command": "mc project rework api --conflicts",
+    }  # fmt: skip
+    origin = str(c.base_url).rstrip("/")
+    headers = {"x-csrf-token": csrf, "origin": origin}
+    refused = c.post("/api/projects/api/approve", json={}, headers=headers)
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["conflicts"] == ["a.py"]
+    assert body["command"] == "mc project rework api --conflicts"
+    assert head(ws) == main and (board_path / "review" / "api.yaml").exists()
+    sent = c.post("/api/projects/api/rework", json={"conflicts": True}, headers=headers)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["lane"] == "up-next"
+    assert c.get("/api/projects/nope/integration").status_code == 404
