@@ -120,3 +120,4 @@ def test_the_api_answers_the_integration_and_a_refused_approve_says_why(
     assert sent.status_code == 200, sent.text
     assert sent.json()["lane"] == "up-next"
     assert c.get("/api/projects/nope/integration").status_code == 404
+    c.close()
