@@ -634,3 +634,17 @@ def test_the_rework_run_resolves_the_conflicts_and_then_approve_merges(
     assert integrate.check(board, "fixme").clean is True
     integrate.approve(board, "fixme")
     assert head(ws) == got.head and (ws / "a.py").read_text() == "a = 'person and agent'\n"
+
+
+def test_pr_to_a_remote_url_that_reads_as_an_option_is_refused(
+    board: Board, tmp_path: Path
+) -> None:
+    ws = _workspace(tmp_path)
+    pwned = tmp_path / "pwned"
+    git(ws, "config", "remote.origin.url", f"--upload-pack=touch {pwned}")
+    _work(board, tmp_path, "optpr", str(ws), {"b.py": "b = 2\n"}, "pr")
+    board_tip = board.tip
+    with pytest.raises(InvalidInput, match="may not start with '-'"):
+        integrate.approve(board, "optpr")
+    board.refresh()
+    assert board.tip == board_tip and not pwned.exists()
