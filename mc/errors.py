@@ -161,6 +161,36 @@ class TransitionRefused(McError):
     http_status = 409
 
 
+class IntegrationRefused(McError):
+    """The approved change could not be carried into the workspace: nothing was changed
+    and the approval was not recorded."""
+
+    http_status = 409
+
+
+class BranchMoved(IntegrationRefused):
+    """The project's branch moved since its review: approve refused (send it back for
+    another review)."""
+
+
+class MergeConflict(IntegrationRefused):
+    """The branch conflicts with the base branch: approve refused; rework it with
+    mc project rework ID --conflicts."""
+
+
+class BaseMoved(IntegrationRefused):
+    """The base branch moved while approving: nothing changed; approve again."""
+
+
+class CheckoutDirty(IntegrationRefused):
+    """The base branch is checked out with uncommitted changes: commit or stash them,
+    then approve again."""
+
+
+class PushFailed(IntegrationRefused):
+    """Pushing to the workspace's remote failed: nothing was approved."""
+
+
 class UncommittedChanges(McError):
     """The project's file has uncommitted edits: commit or discard them first."""
 

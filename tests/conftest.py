@@ -157,6 +157,52 @@ def to_review(
     actions.record_review(board, pid, str(review), verdict, "checked", rework=verdict == "fail")
 
 
+def coder_workspace(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
+    """A workspace: a git repository on main with one commit of ``files``."""
+    repo = tmp_path / "code"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    for name, text in (files or {"README.md": "# code\n", "a.py": "a = 1\n"}).items():
+        write(repo / name, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-gpg-sign", "-m", "start")
+    return repo
+
+
+def coder_to_review(
+    board: Board,
+    tmp_path: Path,
+    pid: str,
+    workspace: str,
+    edits: dict[str, str],
+    integrate_mode: str | None = None,
+    conns: tuple[object, ...] = (),
+) -> str:
+    """Take a coder project through a real run in a worktree of ``workspace`` (as the
+    worker does it: open_worktree, collect) and a passing review, as the pipeline
+    commits them; the reviewed branch head. ``conns``: as for to_review."""
+    from mc.pipeline.worktree import close_worktree, collect, open_worktree
+
+    for conn in conns:
+        back_review_job(conn, pid, 2)
+    fields = {"workspace": workspace}
+    if integrate_mode:
+        fields["integrate"] = integrate_mode
+    actions.new_project(board, f"Change {pid}", "coder", project_id=pid, fields=fields)
+    actions.queue(board, pid)
+    actions.dispatch(board, pid, "1")
+    tree = open_worktree(workspace, pid, tmp_path / f"job-{pid}")
+    try:
+        for name, text in edits.items():
+            write(tree.path / name, text)
+        got = collect(tree, 1)
+    finally:
+        close_worktree(tree)
+    change = {"head": got.head, **({"base": got.base_branch} if got.base_branch else {})}
+    actions.complete(board, pid, "1", got.artifacts, change=change)
+    actions.record_review(board, pid, "2", "pass", "looks right", rework=False)
+    return got.head
+
+
 def back_review_job(conn: object, pid: str, job_id: int, verdict: str = "pass") -> None:
     """The job record a review commit names, as a worker would have left it."""
     from mc.mirror import db as dbm

@@ -80,6 +80,7 @@ export const api = {
   move: (id, lane) => api.projectAction(id, 'move', { lane }),
   projectActivity: (id) => request('GET', `/api/projects/${enc(id)}/activity`),
   projectArtifacts: (id) => request('GET', `/api/projects/${enc(id)}/artifacts`),
+  projectIntegration: (id) => request('GET', `/api/projects/${enc(id)}/integration`),
   addComment: (id, text) => request('POST', `/api/projects/${enc(id)}/comments`, { body: { text } }),
   /** The change of a coder project: {page, view: unified|split, file?} */
   diff: (id, params = {}) => request('GET', `/api/projects/${enc(id)}/diff${query(params)}`),

@@ -18,6 +18,7 @@ import { createEditPanel } from './detail/edit.js';
 import { createTasksPanel } from './detail/tasks.js';
 import { createActivityPanel } from './detail/activity.js';
 import { createTimelinePanel } from './detail/timeline.js';
+import { createIntegratePanel } from './detail/integrate.js';
 import { setTitle } from './attention.js';
 
 export function mountDetail(root, ctx, route) {
@@ -37,6 +38,7 @@ function createParts(page) {
     banners: h('div', { class: 'banners' }),
     review: h('div', { class: 'review' }),
     actions: page.canWrite ? createActions(page) : null,
+    integrate: createIntegratePanel(page),
     edit: createEditPanel(page),
     diff: createDiffPanel(page), // shown for coder projects (see layout)
     artifacts: createArtifactsPanel(page.id),
@@ -60,6 +62,7 @@ function layout(page, parts) {
         'div',
         { class: 'detail-main' },
         parts.actions && panel('Actions', parts.actions.el),
+        parts.integrate.el,
         isCoder(page) && panel('Changes', parts.diff.el),
         panel('Project', ...parts.edit.els),
         panel('Review', parts.review),
@@ -81,6 +84,7 @@ function showProject(page, parts, p) {
   renderHeader(parts.header, p);
   renderBanners(parts.banners, p);
   parts.actions?.render();
+  parts.integrate.update();
   renderReview(parts.review, p);
   parts.edit.update();
 }

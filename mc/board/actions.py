@@ -311,28 +311,46 @@ def approver_principal(board: Board) -> str:
     return principal
 
 
-def approve(board: Board, project_id: str, *, expect: str | None = None) -> Committed:
+def approvable(board: Board, project_id: str, tip: str | None, expect: str | None) -> Entry:
+    """The project's entry if it may be approved now: in review, its review passed,
+    (with ``expect``) still that blob; a refusal saying why otherwise."""
+    entry = _entry_at(board, project_id, tip)
+    if expect is not None and entry.blob != expect:
+        raise StaleVersion(f"{project_id} changed since you read it: reload it")
+    if entry.lane is not Lane.REVIEW:
+        raise TransitionRefused(
+            f"{project_id} is in {entry.lane.value}: only a project in review can be approved"
+        )
+    project = entry.project
+    if project is None:
+        raise TransitionRefused(f"{entry.error}")
+    review = project.review
+    if not project.ready_for_human or review is None or not review.passed:
+        raise TransitionRefused(f"{project_id} is not ready_for_human: its review has not passed")
+    return entry
+
+
+def approve(
+    board: Board, project_id: str, *, expect: str | None = None, head: str | None = None
+) -> Committed:
     """review → done, in one commit signed with the person's approver key (with
-    ``expect``, only if the file is still that blob)."""
+    ``expect``, only if the file is still that blob). Coder work: ``head`` is the
+    branch head the caller integrated; it must be the one the review covered (the run
+    block's), and the commit names it (Mc-Approved-Head)."""
 
     principal = approver_principal(board)
 
     def build(tip: str | None) -> Transition:
-        entry = _entry_at(board, project_id, tip)
-        assert tip is not None
-        if expect is not None and entry.blob != expect:
-            raise StaleVersion(f"{project_id} changed since you read it: reload it")
-        if entry.lane is not Lane.REVIEW:
-            raise TransitionRefused(
-                f"{project_id} is in {entry.lane.value}: only a project in review can be approved"
-            )
+        entry = approvable(board, project_id, tip, expect)
+        assert tip is not None and entry.project is not None
         project = entry.project
-        if project is None:
-            raise TransitionRefused(f"{entry.error}")
         review = project.review
-        if not project.ready_for_human or review is None or not review.passed:
+        assert review is not None
+        reviewed_head = project.run.head if project.run else None
+        if reviewed_head is not None and head != reviewed_head:
             raise TransitionRefused(
-                f"{project_id} is not ready_for_human: its review has not passed"
+                f"{project_id}: the review covered {reviewed_head[:12]} of its branch, "
+                f"not {(head or 'nothing')[:12]}: an approval covers exactly what was reviewed"
             )
         reviewed_commit = _last_genuine_review(board, project_id, entry.path, tip)
         text = set_keys(_text_of(board, entry), {"approved": {"by": principal, "at": now()}})
@@ -344,6 +362,7 @@ def approve(board: Board, project_id: str, *, expect: str | None = None) -> Comm
             trailers=(
                 ("Mc-Reviewed-Commit", reviewed_commit or ""),
                 ("Mc-Review-Job", review.job),
+                *((("Mc-Approved-Head", reviewed_head),) if reviewed_head else ()),
             ),
         )
 
@@ -509,13 +528,23 @@ def dispatch(board: Board, project_id: str, job: str, attempt: int = 1) -> Commi
 
 
 def complete(
-    board: Board, project_id: str, job: str, artifacts: Mapping[str, bytes], attempt: int = 1
+    board: Board,
+    project_id: str,
+    job: str,
+    artifacts: Mapping[str, bytes],
+    attempt: int = 1,
+    *,
+    change: Mapping[str, str] | None = None,
 ) -> Committed:
-    """in-progress → review: the work job succeeded; its artifacts land in the same commit."""
+    """in-progress → review: the work job succeeded; its artifacts land in the same commit.
+    ``change``: coder work's ``head`` (the branch's head commit, what the review covers
+    and an approval integrates) and ``base`` (the branch the worktree was made from)."""
     entry = board.get(project_id)
     run = dict((entry.project.get("run") if entry.project else None) or {"job": job})
     run.update({"job": job, "attempt": attempt, "finished_at": now(), "outcome": "succeeded"})
-    run.pop("error", None)
+    for key in ("error", "head", "base"):
+        run.pop(key, None)
+    run.update(change or {})
     return _service_update(
         board,
         Role.EXECUTOR,

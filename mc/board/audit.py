@@ -278,6 +278,9 @@ class Auditor:
             artifacts_changed=artifacts_changed,
             reviewed=reviewed,
             artifacts_changed_since_review=since,
+            approved_head=(where.info.trailers.get("Mc-Approved-Head") or None)
+            if reviewed is not None and where.info is not None
+            else None,
         )
         decision = rules.check(person, change)
         if decision:

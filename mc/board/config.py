@@ -14,12 +14,12 @@ from typing import Any, NamedTuple
 
 from mc.board import schema as s
 from mc.board.layout import CONFIG_FILE, LANE_NAMES_ORDERED, Lane
-from mc.board.projectfile import ARCHETYPE_PATTERN
+from mc.board.projectfile import ARCHETYPE_PATTERN, INTEGRATE_MODES
 from mc.board.yamlsafe import parse
 from mc.errors import ConfigError
 
 # Bump when the settings or their checks change: checked values are cached by blob.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_BRANCH = "main"
 REVIEWER = "reviewer"
 
@@ -47,6 +47,10 @@ _ARCHETYPE_FIELDS: dict[str, s.Check] = {
     "args": _ARGV,
     "template": s.text(64),
     "budget": s.Block({"daily_usd": _money}),
+    "integrate": s.one_of(*INTEGRATE_MODES),
+    "integrate_cleanup": s.boolean,
+    # A remote name, never an option or a URL that runs commands (checked again before use).
+    "integrate_remote": s.text(100, pattern=r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}"),
 }
 
 
@@ -130,6 +134,14 @@ DOCS: Mapping[str, str] = MappingProxyType(
         "archetypes.<name>.template": "The template its new projects start from.",
         "archetypes.<name>.budget.daily_usd": "What its agents may cost in a day; then its "
         "new work waits.",
+        "archetypes.<name>.integrate": "What approving its project does with the branch "
+        "mc/<id> of the workspace: merge (fast-forward, else a merge commit, into the branch "
+        "the worktree was made from), squash, pr (push it and open a pull request) or none "
+        "(default: merge for projects with a workspace; a project's integrate: wins).",
+        "archetypes.<name>.integrate_cleanup": "After integration, remove the project's "
+        "worktree and delete its branch if (and only if) it is merged (default: true).",
+        "archetypes.<name>.integrate_remote": "The workspace's remote that pr pushes to "
+        "(default: origin).",
         "runners.<name>.preset": "The preset it builds on (default: command).",
         "runners.<name>.command": "Its argv, instead of the preset's.",
         "runners.<name>.args": "Arguments added to the preset's.",
@@ -195,6 +207,9 @@ class Archetype(NamedTuple):
     args: tuple[str, ...] = ()
     template: str | None = None
     daily_usd: float | None = None  # budget: new work waits once today's spend reaches it
+    integrate: str = "merge"  # approving a project with a workspace: merge|squash|pr|none
+    integrate_cleanup: bool = True  # then remove its worktree and its branch, if merged
+    integrate_remote: str = "origin"  # where pr pushes the branch
 
 
 class Caps(NamedTuple):
@@ -276,6 +291,9 @@ def from_values(values: dict[str, Any], name: str = CONFIG_FILE) -> Config:
             args=tuple(spec.get("args", ())),
             template=spec.get("template"),
             daily_usd=(spec.get("budget") or {}).get("daily_usd"),
+            integrate=spec.get("integrate", "merge"),
+            integrate_cleanup=spec.get("integrate_cleanup", True),
+            integrate_remote=spec.get("integrate_remote", "origin"),
         )
     wip = {
         Lane(lane): spec["wip_limit"]

@@ -20,7 +20,7 @@ from mc.board.yamlsafe import Parsed, parse, yaml
 from mc.errors import InvalidInput, InvalidProjectFile
 
 # Bump when the fields or their checks change: parsed files are cached by blob under it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PERSON_KEYS = (
     "title",
@@ -33,6 +33,7 @@ PERSON_KEYS = (
     "due",
     "labels",
     "workspace",
+    "integrate",
     "feedback",
 )
 PIPELINE_KEYS = ("run", "review", "ready_for_human", "needs_human", "approved")
@@ -40,6 +41,11 @@ KEY_ORDER = PERSON_KEYS + PIPELINE_KEYS
 REQUIRED = ("title", "archetype")
 ARCHETYPE_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
 OUTCOMES = ("running", "succeeded", "failed", "timeout", "cancelled", "dead")
+# What approving a coder project does with its branch (mc.pipeline.integrate).
+INTEGRATE_MODES = ("merge", "squash", "pr", "none")
+_SHA = s.text(40, pattern=r"[0-9a-f]{40}")
+# A branch name as git allows it, and never one that reads as an option.
+BRANCH_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}"
 
 _NOTES = s.text(20_000, single_line=False)
 
@@ -55,6 +61,8 @@ FIELDS: dict[str, s.Check] = {
     "due": s.date_or_time,
     "labels": s.list_of(s.text(40, pattern=r"[^\s,][^,\r\n]{0,39}"), 30),
     "workspace": s.text(1_000),
+    # This project's way into its workspace on approval (default: its archetype's).
+    "integrate": s.one_of(*INTEGRATE_MODES),
     # The person's notes for the next run (mc project rework ID --notes ...): in every brief.
     "feedback": _NOTES,
     "run": s.Block(
@@ -65,6 +73,10 @@ FIELDS: dict[str, s.Check] = {
             "finished_at": s.timestamp,
             "outcome": s.one_of(*OUTCOMES),
             "error": _NOTES,
+            # Coder work: the branch's head commit the run left (what review covers and
+            # approve integrates), and the workspace branch the worktree was made from.
+            "head": _SHA,
+            "base": s.text(200, pattern=BRANCH_PATTERN),
         },
         frozenset({"job"}),
     ),
@@ -87,6 +99,8 @@ class RunBlock(NamedTuple):
     finished_at: dt.datetime | None = None
     outcome: str | None = None  # one of OUTCOMES
     error: str | None = None
+    head: str | None = None  # coder work: the branch head the run left
+    base: str | None = None  # coder work: the branch its worktree was made from
 
 
 class ReviewBlock(NamedTuple):

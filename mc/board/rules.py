@@ -60,6 +60,8 @@ class Change(NamedTuple):
     # artifacts changed since. The caller finds these in history; the rule decides.
     reviewed: State | None = None
     artifacts_changed_since_review: bool = False
+    # For approvals: the branch head the commit says it integrated (Mc-Approved-Head).
+    approved_head: str | None = None
 
 
 class Decision(NamedTuple):
@@ -285,6 +287,14 @@ def _check_approve(actor: Actor, change: Change, changed: set[str]) -> Decision:
             "approve",
             f"{pid} changed after its review: an approval covers exactly what was reviewed",
             f"send it back for another review: mc project move {pid} up-next",
+        )
+    reviewed_run = change.reviewed.data.get("run")
+    reviewed_head = reviewed_run.get("head") if isinstance(reviewed_run, Mapping) else None
+    if reviewed_head is not None and change.approved_head != reviewed_head:
+        return _refuse(
+            "approve",
+            f"{pid}: the approval names branch head {change.approved_head or 'none'}, but the "
+            f"review covered {reviewed_head}: an approval covers exactly what was reviewed",
         )
     return Decision(True, "approve")
 

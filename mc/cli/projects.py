@@ -220,19 +220,31 @@ def project_rework(
         "--with-comments/--without-comments",
         help="Add the open line comments on the project's change (file:line, quoted code).",
     ),
+    conflicts: bool = typer.Option(
+        False,
+        "--conflicts",
+        help="Its branch conflicts with the base: the notes say to resolve them, naming the paths.",
+    ),
 ) -> None:
     """Send a project in review back to up-next for another run, with your notes."""
     from mc.board.actions import rework
+    from mc.errors import InvalidInput
     from mc.mirror import view
+    from mc.pipeline.integrate import rework_conflicts
 
     with _board() as board:
-        if with_comments:  # the comments live in the database: when it is running
-            with view.mirror(board, sync=False) as conn:
-                if conn is not None:
-                    from mc.pipeline.linecomments import rework_notes
+        if conflicts:
+            if notes.strip():
+                raise InvalidInput("--notes: not with --conflicts (its notes name the paths)")
+            result = rework_conflicts(board, project_id)
+        else:
+            if with_comments:  # the comments live in the database: when it is running
+                with view.mirror(board, sync=False) as conn:
+                    if conn is not None:
+                        from mc.pipeline.linecomments import rework_notes
 
-                    notes = rework_notes(board, conn, project_id, notes)
-        result = rework(board, project_id, notes)
+                        notes = rework_notes(board, conn, project_id, notes)
+            result = rework(board, project_id, notes)
     _committed(result, f"Sent {project_id} back for rework")
 
 
@@ -289,12 +301,45 @@ def project_approve(project_id: str = typer.Argument(..., metavar="ID")) -> None
 
 @app.command()
 def approve(project_id: str = typer.Argument(..., metavar="ID")) -> None:
-    """review → done, in a commit signed with your git signing key (approvers only)."""
-    from mc.board.actions import approve as do_approve
+    """review → done, in a commit signed with your git signing key (approvers only).
+    Coder work: first the reviewed head of its branch goes into the workspace, as its
+    integrate: says (merge, squash, pr or none); if that fails nothing is approved."""
+    from mc.pipeline.integrate import approve as do_approve
 
     with _board() as board:
         result = do_approve(board, project_id)
-    _committed(result, f"Approved {project_id}")
+    if result.said:
+        sys.stdout.write(f"{project_id}: {result.said}\n")
+    _committed(result.committed, f"Approved {project_id}")
+
+
+@app.command()
+def cleanup(
+    older_than: float = typer.Option(
+        24.0, "--older-than", help="Hours a finished job's folder is kept for a look."
+    ),
+) -> None:
+    """Remove what finished jobs left: their worktrees, folders older than --older-than,
+    and the branches of done projects merged into their base (never unmerged work)."""
+    from mc.pipeline import jobs
+    from mc.pipeline.cleanup import sweep
+
+    with _connection() as conn:
+        running = {job.id for job in jobs.listing(conn, state="running", limit=None)}
+    with _board() as board:
+        swept = sweep(board, running, older_than=older_than * 3600)
+    for path in swept.worktrees:
+        sys.stdout.write(f"removed worktree {path}\n")
+    for path in swept.folders:
+        sys.stdout.write(f"removed job folder {path}\n")
+    for branch in swept.branches:
+        sys.stdout.write(f"deleted merged branch {branch}\n")
+    for why in swept.kept:
+        sys.stdout.write(f"kept {why}\n")
+    sys.stdout.write(
+        f"{len(swept.worktrees)} worktrees, {len(swept.folders)} job folders, "
+        f"{len(swept.branches)} branches removed\n"
+    )
 
 
 def project_extras(project_id: str) -> tuple[list[Any], Any] | None:

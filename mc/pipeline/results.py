@@ -41,8 +41,10 @@ def finish(
     extra: dict[str, bytes] | None = None,
     *,
     backoff: float,
+    change: dict[str, str] | None = None,
 ) -> None:
-    """Record a run's end. ``backoff``: seconds before a failed run's first retry."""
+    """Record a run's end. ``backoff``: seconds before a failed run's first retry;
+    ``change``: coder work's branch head and base, for the run block."""
     if verdict.stopped == StopReason.CANCEL:
         jobs.mark_cancelled(conn, job)
         return
@@ -74,7 +76,7 @@ def finish(
             escalate(board, job, f"{job.kind} job {job.id} {why}: {verdict.error}")
         return
     if job.kind == JobKind.WORK:
-        _work_done(conn, board, job, run, verdict, extra or {})
+        _work_done(conn, board, job, run, verdict, extra or {}, change or {})
     else:
         _review_done(conn, board, job, run)
 
@@ -86,13 +88,16 @@ def _work_done(
     run: Run,
     verdict: Verdict,
     extra: dict[str, bytes],
+    change: dict[str, str],
 ) -> None:
     artifacts = dict(extra)  # the output folder's files (and coder work's branch, patch)
     if verdict.summary:
         artifacts.setdefault("summary.txt", verdict.summary.encode())
     config = board.config
     with jobs.fenced(conn, job) as fence:
-        actions.complete(board, job.project_id, str(job.id), artifacts, attempt=job.attempt)
+        actions.complete(
+            board, job.project_id, str(job.id), artifacts, attempt=job.attempt, change=change
+        )
         fence.succeed({"artifacts": sorted(artifacts)})
     reviewer = config.archetype(REVIEWER)
     jobs.enqueue(

@@ -206,11 +206,14 @@ class Worker:
         listener = threading.Thread(target=self._listen, daemon=True)
         listener.start()
         conn: db.Connection | None = None
+        swept = False
         try:
             while not self.stop.is_set():
                 conn = self._connected(conn)
                 if conn is None:
                     continue  # stopping while the database was away
+                if not swept:
+                    swept = self._sweep(conn)
                 try:
                     jobs.reclaim(conn)
                     job = jobs.claim(conn, self.name, lease=self.lease)
@@ -277,6 +280,25 @@ class Worker:
             name=f"mc worker {self.name} listen",
         )
 
+    def _sweep(self, conn: db.Connection) -> bool:
+        """Once, on start: remove what finished jobs left (mc.pipeline.cleanup); a
+        failure is only logged. True: done (or given up)."""
+        from mc.pipeline.cleanup import sweep
+
+        try:
+            running = {j.id for j in jobs.listing(conn, state="running", limit=None)}
+            conn.commit()
+            with Board.open(self.board_path) as board:
+                swept = sweep(board, running)
+            if swept.worktrees or swept.folders or swept.branches:
+                log.info(
+                    "swept %d worktrees, %d job folders, %d merged branches",
+                    len(swept.worktrees), len(swept.folders), len(swept.branches),
+                )  # fmt: skip
+        except (McError, OSError) as exc:
+            log.warning("sweeping old job worktrees failed: %s", exc)
+        return True
+
     # ------------------------------------------------------------------ one job
 
     def run_job(self, conn: db.Connection, job: Job) -> None:
@@ -298,8 +320,10 @@ class Worker:
                     log.warning("job %s: the database did not come back; result dropped", job.id)
                     return
                 conn = back
-                verdict, extra = self._collect(job, setup, verdict, caps)
-                results.finish(conn, board, job, setup.run, verdict, extra, backoff=self.backoff)
+                verdict, extra, change = self._collect(job, setup, verdict, caps)
+                results.finish(
+                    conn, board, job, setup.run, verdict, extra, backoff=self.backoff, change=change
+                )
                 if self.remote:  # the daemon follows the remote: tell it a push happened
                     db.notify(conn, db.PUSHED_CHANNEL)
                     conn.commit()
@@ -390,10 +414,12 @@ class Worker:
 
     def _collect(
         self, job: Job, setup: Setup, verdict: Verdict, caps: Caps
-    ) -> tuple[Verdict, dict[str, bytes]]:
+    ) -> tuple[Verdict, dict[str, bytes], dict[str, str]]:
         """What a successful run leaves to commit: its output folder's files, and the
-        change in the project's worktree. Nothing at all, or too much, is a failed run."""
+        change in the project's worktree (and, for the run block, the branch's head and
+        the branch it was made from). Nothing at all, or too much, is a failed run."""
         extra: dict[str, bytes] = {}
+        change: dict[str, str] = {}
         try:
             if verdict.ok and job.kind == JobKind.WORK:
                 extra = read_artifacts(setup.run.output_dir, caps)
@@ -408,7 +434,11 @@ class Worker:
             if setup.tree is not None and verdict.ok:
                 from mc.pipeline.worktree import collect
 
-                extra.update(collect(setup.tree, job.id))  # branch, diffstat, patch
+                collected = collect(setup.tree, job.id)
+                extra.update(collected.artifacts)  # branch, diffstat, patch
+                change["head"] = collected.head
+                if collected.base_branch:
+                    change["base"] = collected.base_branch
                 size = sum(len(data) for data in extra.values())
                 if size > caps.max_total_bytes:
                     raise TooMuchOutput(
@@ -418,7 +448,7 @@ class Worker:
                     )
         except McError as exc:
             verdict = Verdict(False, str(exc))
-        return verdict, extra
+        return verdict, extra, change
 
     def _copy_artifacts(self, board: Board, project_id: str, into: Path) -> None:
         from mc.board import artifacts

@@ -4,7 +4,9 @@ The agent works in a fresh worktree; afterwards whatever it left (committed or n
 committed on the branch (never signed: the agent's commits are not the person's), and
 the branch name, ``git diff --stat`` and the patch against where the branch started
 become the artifacts. A run that changed nothing is a failure. The worktree is removed;
-the branch stays for the person to review, merge or throw away.
+the branch stays for the person to review and approve (mc.pipeline.integrate).
+A workspace on another machine (a git URL) is worked on in this machine's mirror of it
+(mc.pipeline.workspace) and the branch is pushed back there.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import NamedTuple
 
 from mc.board.git import Repo, find_repo
 from mc.errors import InvalidInput, McError, NoOutput
+from mc.pipeline.workspace import Workspace, open_workspace
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Mission Control (executor)",
@@ -30,24 +33,42 @@ class Worktree(NamedTuple):
     branch: str
     base: str  # the commit the branch started from (or continued from)
     pointer: bytes = b""  # the worktree's .git file as git wrote it
+    base_branch: str | None = None  # the branch it was made from (what approve merges into)
+    workspace: Workspace | None = None
+
+
+class Collected(NamedTuple):
+    artifacts: dict[str, bytes]  # branch.txt, diffstat.txt, changes.patch
+    head: str  # the branch's head commit: what the review covers and approve integrates
+    base_branch: str | None
 
 
 def open_worktree(workspace: str, project_id: str, into: Path) -> Worktree:
     """A fresh worktree of ``workspace`` on ``mc/<project-id>`` at ``into``."""
-    source = Path(workspace).expanduser()
-    if not source.is_dir():
-        raise InvalidInput(f"workspace {workspace!r}: no such folder")
-    repo = find_repo(source)
-    if repo.work_tree is None:
-        raise InvalidInput(f"workspace {workspace!r} is a bare repository")
+    ws = open_workspace(workspace)
+    repo = ws.repo
     branch = f"mc/{project_id}"
     head = repo.rev_parse("HEAD")
     if head is None:
         raise InvalidInput(f"workspace {workspace!r} has no commits yet")
+    symbolic = repo.symbolic_head()
+    base_branch = symbolic.removeprefix("refs/heads/") if symbolic else None
+    ws.take_branch(branch)
     existing = repo.rev_parse(f"refs/heads/{branch}")
     base = repo.merge_base(existing, head) if existing else head
     repo.add_worktree(into, branch, start=None if existing else head)
-    return Worktree(repo, into, branch, base, (into / ".git").read_bytes())
+    if existing and not repo.is_ancestor(head, existing):
+        base = _catch_up(into, head)
+    return Worktree(repo, into, branch, base, (into / ".git").read_bytes(), base_branch, ws)
+
+
+def _catch_up(path: Path, head: str) -> str:
+    """A continued branch whose base moved on: merge the base into it before the agent
+    runs (conflicts stay in the files, marked, for the agent to resolve: a rework
+    "resolve conflicts with main" means exactly this), so that what it leaves merges
+    into the base. The run's change is then shown against the base as it is now."""
+    find_repo(path).merge_into_checkout(head, env=IDENTITY)
+    return head
 
 
 def _restore_pointer(tree: Worktree) -> None:
@@ -64,8 +85,9 @@ def _restore_pointer(tree: Worktree) -> None:
     dot_git.write_bytes(tree.pointer)
 
 
-def collect(tree: Worktree, job_id: int) -> dict[str, bytes]:
-    """Commit what the agent left on the branch; the branch, diffstat and patch as artifacts."""
+def collect(tree: Worktree, job_id: int) -> Collected:
+    """Commit what the agent left on the branch (and push it back to a remote
+    workspace); the branch, diffstat and patch as artifacts, and the branch's head."""
     if tree.pointer:
         _restore_pointer(tree)
     worktree_git = find_repo(tree.path)
@@ -75,11 +97,15 @@ def collect(tree: Worktree, job_id: int) -> dict[str, bytes]:
         raise NoOutput("the agent changed nothing in the workspace (no diff)")
     stat = worktree_git.diff(f"{tree.base}..HEAD", stat=True)
     head = worktree_git.rev_parse("HEAD")
-    return {
+    assert head is not None  # it just committed (or had the branch's commits)
+    if tree.workspace is not None:
+        tree.workspace.push_branch(tree.branch)
+    artifacts = {
         "branch.txt": f"{tree.branch} {head}\n".encode(),
         "diffstat.txt": stat.encode(),
         "changes.patch": diff.encode(),
     }
+    return Collected(artifacts, head, tree.base_branch)
 
 
 def close_worktree(tree: Worktree) -> None:

@@ -61,6 +61,7 @@ from mc.web.projects import (
     project_action,
     project_activity,
     project_artifacts,
+    project_integration,
 )
 from mc.web.records import (
     activity,
@@ -248,6 +249,7 @@ def create_app(board_path: Path, url: str, *, hosts: set[str]) -> Starlette:
         Route("/api/projects/{id}/activity", endpoint(project_activity)),
         Route("/api/projects/{id}/history", endpoint(project_history)),
         Route("/api/projects/{id}/artifacts", endpoint(project_artifacts)),
+        Route("/api/projects/{id}/integration", endpoint(project_integration)),
         Route(
             "/api/projects/{id}/comments",
             endpoint(add_comment, roles=HUMAN_OR_AGENT, body=Comment, write=True),

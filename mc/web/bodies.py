@@ -39,6 +39,7 @@ class ProjectCreate(Body):
     model: str | None = None
     labels: list[str] | None = None
     workspace: str | None = None
+    integrate: Literal["merge", "squash", "pr", "none"] | None = None
     lane: Literal["backlog", "up-next"] = "backlog"
 
 
@@ -53,6 +54,7 @@ class ProjectPatch(Body):
     due: str | None = None
     labels: list[str] | None = None
     workspace: str | None = None
+    integrate: Literal["merge", "squash", "pr", "none"] | None = None
     feedback: str | None = None
 
 
@@ -62,6 +64,7 @@ class Move(Body):
 
 class Rework(Body):
     notes: str = ""
+    conflicts: bool = False  # the notes name the paths that conflict with the base
 
 
 class Comment(Body):

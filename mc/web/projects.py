@@ -369,7 +369,7 @@ def patch_project(c: Ctx) -> Response:
 
 def project_action(c: Ctx) -> Response:
     from mc.board import actions
-    from mc.pipeline import control
+    from mc.pipeline import control, integrate
 
     pid, action = c.params["id"], c.request.url.path.rsplit("/", 1)[-1]
     expected = c.if_match()
@@ -385,6 +385,8 @@ def project_action(c: Ctx) -> Response:
             except InvalidInput as exc:
                 raise InvalidInput(f"lane: {exc}") from None
             control.move(board, c.conn, pid, lane, expect=expected)
+        elif action == "rework" and c.body.conflicts:
+            integrate.rework_conflicts(board, pid)
         elif action == "rework":
             actions.rework(board, pid, c.body.notes, expect=expected)
         elif action == "retry":
@@ -399,7 +401,7 @@ def project_action(c: Ctx) -> Response:
                     command=command,
                 )
             try:
-                actions.approve(board, pid, expect=expected)
+                integrate.approve(board, pid, expect=expected)
             except (SigningError, NotAnApprover) as exc:  # the key could not sign here
                 raise NotHere(exc.message, command=command) from None
         else:
@@ -422,6 +424,19 @@ def project_activity(c: Ctx) -> Response:
             "comments": comments.listing(c.conn, c.params["id"]),
         }
     )
+
+
+def project_integration(c: Ctx) -> Response:
+    """What approving would do to the project's workspace now: whether its branch still
+    is the reviewed head and merges cleanly into the base (nothing is changed)."""
+    from mc.pipeline import integrate
+
+    pid = c.params["id"]
+    with c.web.reading():
+        board = c.web.current()
+        project, config = integrate.project_of(board, pid), board.config
+    found = integrate.check_project(config, project, pid)
+    return js({**found._asdict(), "conflicts": list(found.conflicts)})
 
 
 def project_artifacts(c: Ctx) -> Response:

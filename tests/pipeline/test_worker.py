@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from mc.board.board import Board
 from mc.mirror import db
 from mc.mirror.daemon import Daemon
 from mc.pipeline import dispatch, jobs
@@ -320,7 +321,7 @@ def _workspace(tmp_path: Path) -> Path:
     return repo
 
 
-def _coder_project(board_path: Path, workspace: Path) -> str:
+def _coder_project(board_path: Path, workspace: Path | str) -> str:
     made = run_mc(board_path, "project", "new", "Fix the bug", "-a", "coder")
     pid = made.stdout.split()[1]
     assert (
@@ -345,11 +346,47 @@ def test_coder_work_lands_on_a_branch_of_the_workspace(
     assert branch == f"mc/{pid}"
     assert git(workspace, "rev-parse", branch).stdout.strip() == sha
     assert git(workspace, "show", f"{branch}:FIXED.txt").stdout == "fixed by the fake agent\n"
+    # The run block names the head the review covers and the branch to merge into.
+    with Board.open(board_path) as board:
+        run = board.get(pid).project.run  # type: ignore[union-attr]
+    assert (run.head, run.base) == (sha, "main")
     assert "FIXED.txt" in git(board_path, "show", f"main:artifacts/{pid}/diffstat.txt").stdout
     # The worktree is gone; the person's own checkout of the workspace was not touched.
     assert len(git(workspace, "worktree", "list").stdout.splitlines()) == 1
     assert not (workspace / "FIXED.txt").exists()
     assert git(workspace, "log", "-1", "--format=%G?", branch).stdout.strip() == "N"
+
+
+def test_a_worker_clones_a_workspace_by_url_and_pushes_the_branch_back(
+    board_path: Path,
+    database_url: str,
+    services: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The workspace is not on this machine: a file:// URL of a bare repository. The
+    run happens in the worker's cache, the branch goes back to the URL, and mc approve
+    (another process, the person's machine) fetches, merges and pushes the base."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "clone", "-q", "--bare", str(_workspace(tmp_path)), str(bare))
+    before = git(bare, "rev-parse", "main").stdout.strip()
+    _configure(board_path, "edit")
+    services()
+    pid = _coder_project(board_path, f"file://{bare}")
+    _wait(database_url, "SELECT 1 FROM projects WHERE id = %s AND ready_for_human", (pid,))
+    with Board.open(board_path) as board:
+        run = board.get(pid).project.run  # type: ignore[union-attr]
+    assert run.head and run.base == "main"
+    assert git(bare, "rev-parse", f"mc/{pid}").stdout.strip() == run.head
+    assert git(bare, "rev-parse", "main").stdout.strip() == before
+    mirrors = list((tmp_path / "cache" / "mc" / "workspaces").iterdir())
+    assert len(mirrors) == 1  # the run's worktree was made from this machine's mirror
+    assert len(git(mirrors[0], "worktree", "list").stdout.splitlines()) == 1  # and removed
+    approved = run_mc(board_path, "approve", pid)
+    assert approved.returncode == 0, approved.stderr
+    assert git(bare, "rev-parse", "main").stdout.strip() == run.head
+    assert git(bare, "show", "main:FIXED.txt").stdout == "fixed by the fake agent\n"
 
 
 def test_coder_work_that_changes_nothing_fails(

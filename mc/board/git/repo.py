@@ -40,6 +40,16 @@ def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 DETACHED_TIMEOUT = 60
 
+# Git talks to a workspace's remote only over these: never ext:: (runs a command), fd::
+# or a remote helper a URL could name.
+SAFE_TRANSPORTS = (
+    "protocol.allow=never",
+    "protocol.file.allow=always",
+    "protocol.ssh.allow=always",
+    "protocol.https.allow=always",
+    "protocol.git.allow=always",
+)
+
 
 class Repo(NamedTuple):
     """A git repository: its work tree (None when bare) and its git dir."""
@@ -371,6 +381,91 @@ class Repo(NamedTuple):
     def set_ref(self, ref: str, commit: str) -> None:
         self.run("update-ref", ref, commit)
 
+    def fetch_refs(self, url: str, refspecs: Sequence[str]) -> None:
+        """Fetch ``refspecs`` from ``url`` (a workspace's remote), only over the
+        transports SAFE_TRANSPORTS allows."""
+        self.run("fetch", "-q", "--no-tags", "--", url, *refspecs, config=SAFE_TRANSPORTS)
+
+    def push_refs(
+        self, url: str, refspecs: Sequence[str], *, lease: tuple[str, str] | None = None
+    ) -> tuple[bool, str]:
+        """Push ``refspecs`` to ``url`` (fast-forwards only, unless a refspec says +);
+        ``lease`` (ref, expected sha): only if the remote ref is still there (a
+        compare-and-swap on the remote). (ok, what git said)."""
+        extra = [f"--force-with-lease={lease[0]}:{lease[1]}"] if lease else []
+        proc = self.run(
+            "push", "-q", "--porcelain", *extra, "--", url, *refspecs,
+            check=False, config=SAFE_TRANSPORTS,
+        )  # fmt: skip
+        return proc.returncode == 0, _first_line(proc.stderr) if proc.returncode else ""
+
+    def merge_tree(self, ours: str, theirs: str) -> tuple[str, list[str]]:
+        """Merge ``theirs`` into ``ours`` in objects only (no index, no working tree):
+        the merged tree, and the paths that conflict ([] when it merges cleanly)."""
+        proc = self.run(
+            "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs,
+            check=False,
+        )  # fmt: skip
+        if proc.returncode not in (0, 1):
+            raise GitError(f"git merge-tree failed: {_first_line(proc.stderr)}")
+        tree, *paths = [p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0")]
+        return tree.strip(), sorted({p for p in paths if p})
+
+    def tree_of(self, commit: str) -> str:
+        return self.out("rev-parse", f"{commit}^{{tree}}").strip()
+
+    def merge_into_checkout(self, commit: str, env: Mapping[str, str] | None = None) -> list[str]:
+        """In this work tree: merge ``commit`` without committing (the next commit is the
+        merge commit); the paths left with conflict markers ([] when it merged cleanly)."""
+        proc = self.run(
+            "merge", "--no-ff", "--no-commit", "-q", commit,
+            check=False, env=env, config=["core.hooksPath=/dev/null"],
+        )  # fmt: skip
+        if proc.returncode != 0 and not self.git_path("MERGE_HEAD").exists():
+            raise GitError(f"git merge failed: {_first_line(proc.stderr)}")
+        out = self.run("diff", "--name-only", "--diff-filter=U", "-z").stdout
+        return sorted(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+
+    def delete_ref(self, ref: str, old: str) -> bool:
+        """Compare-and-swap delete: ``ref`` goes only if it still points at ``old``."""
+        return self.run("update-ref", "-d", ref, old, check=False).returncode == 0
+
+    def worktrees(self) -> list[tuple[str, str | None]]:
+        """Every worktree of the repository: (its folder, the ref it has checked out or
+        None when detached or bare)."""
+        out = self.out("worktree", "list", "--porcelain", "-z")
+        found: list[tuple[str, str | None]] = []
+        for record in out.split("\0\0"):
+            fields = {}
+            for line in record.split("\0"):
+                name, _, value = line.partition(" ")
+                fields[name] = value
+            if "worktree" in fields and "bare" not in fields:
+                found.append((fields["worktree"], fields.get("branch") or None))
+        return found
+
+    def prune_worktrees(self) -> None:
+        self.run("worktree", "prune")
+
+    def has_tracked_changes(self) -> bool:
+        """Uncommitted changes to tracked files, in the index or the work tree (read
+        without taking the person's index lock)."""
+        out = self.run(
+            "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no"
+        ).stdout
+        return bool(out.strip(b"\0"))
+
+    def fast_forward_checkout(self, commit: str) -> tuple[bool, str]:
+        """In this work tree: move its checked-out branch, index and files forward to
+        ``commit`` (``merge --ff-only``: refuses anything but a fast-forward, and never
+        overwrites a local change). The person's hooks do not run: mc's merge is not theirs
+        to react to. (ok, what git said)."""
+        proc = self.run(
+            "merge", "--ff-only", "-q", "--no-edit", commit,
+            check=False, config=["core.hooksPath=/dev/null"],
+        )  # fmt: skip
+        return proc.returncode == 0, _first_line(proc.stderr) if proc.returncode else ""
+
     def hooks_dir(self) -> Path:
         from pathlib import Path
 
@@ -387,6 +482,10 @@ class Repo(NamedTuple):
 
     def remove_worktree(self, path: Path) -> None:
         self.run("worktree", "remove", "--force", str(path))
+
+    def remove_worktree_if_clean(self, path: str) -> None:
+        """Remove a worktree only if nothing in it is uncommitted (git refuses otherwise)."""
+        self.run("worktree", "remove", path)
 
     # ----------------------------------------------------------------- objects
 
@@ -547,6 +646,19 @@ def find_repo(start: str | os.PathLike[str]) -> Repo:
     if lines[1] == "true":
         return Repo(git_dir, None, common_dir)
     return Repo(git_dir, lines[3], common_dir)
+
+
+def clone_bare(url: str, path: str | os.PathLike[str]) -> Repo:
+    """A bare clone of ``url`` at ``path`` (its branches as local branches), over the
+    transports SAFE_TRANSPORTS allows."""
+    argv = [current().git]
+    for item in SAFE_TRANSPORTS:
+        argv += ["-c", item]
+    argv += ["clone", "-q", "--bare", "--no-tags", "--", url, str(path)]
+    proc = subprocess.run(argv, capture_output=True, env=_env(None), stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise GitError(f"git clone {url} failed: {_first_line(proc.stderr)}")
+    return find_repo(path)
 
 
 def init_repo(path: str | os.PathLike[str]) -> Repo:
