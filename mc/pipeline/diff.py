@@ -321,8 +321,9 @@ def line_json(line: Line) -> dict[str, Any]:
     return {"kind": line.kind, "old": line.old, "new": line.new, "text": line.text}
 
 
-def file_json(f: FileDiff, page: int, *, with_lines: bool, view: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def file_summary(f: FileDiff, page: int) -> dict[str, Any]:
+    """A file as the list shows it: names, kind, counts, its page."""
+    return {
         "path": f.path,
         "old_path": f.old_path,
         "status": f.status,
@@ -330,8 +331,14 @@ def file_json(f: FileDiff, page: int, *, with_lines: bool, view: str) -> dict[st
         "added": f.added,
         "removed": f.removed,
         "page": page,
-        "collapsed": f.changed > COLLAPSE_LINES and not f.omitted,
         "omitted": f.omitted,
+    }
+
+
+def file_json(f: FileDiff, page: int, *, with_lines: bool, view: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        **file_summary(f, page),
+        "collapsed": f.changed > COLLAPSE_LINES and not f.omitted,
         "hunks": None,
     }
     if with_lines and not f.binary and not f.omitted:
@@ -381,18 +388,6 @@ def diff_json(diff: Diff, page: int, view: str, only: str | None = None) -> dict
         "pages": len(grouped),
         "truncated": diff.truncated,
         "notice": notice,
-        "files": [
-            {
-                "path": f.path,
-                "old_path": f.old_path,
-                "status": f.status,
-                "binary": f.binary,
-                "added": f.added,
-                "removed": f.removed,
-                "page": n,
-                "omitted": f.omitted,
-            }
-            for n, f in listing
-        ],
+        "files": [file_summary(f, n) for n, f in listing],
         "shown": shown,
     }

@@ -177,15 +177,7 @@ class Lanes:
                 changed.append(entry.card)
             if not changed and not removed:
                 return None
-            previous = self.version
-            self._bump()
-            return {
-                "version": self.version,
-                "previous": previous,
-                "cards": changed,
-                "removed": removed,
-                "counts": self.counts(),
-            }
+            return self._patch(changed, removed)
 
     def tick(self) -> dict[str, Any] | None:
         """Every CLOCK_SECONDS: the cards whose "overdue" the clock changed, made again and
@@ -205,15 +197,19 @@ class Lanes:
                     flipped.append(entry.card)
             if not flipped:
                 return None
-            previous = self.version
-            self._bump()
-            return {
-                "version": self.version,
-                "previous": previous,
-                "cards": flipped,
-                "removed": [],
-                "counts": self.counts(),
-            }
+            return self._patch(flipped, [])
+
+    def _patch(self, cards: list[dict[str, Any]], removed: list[str]) -> dict[str, Any]:
+        """A new board version, and the patch from the one before (caller holds the lock)."""
+        previous = self.version
+        self._bump()
+        return {
+            "version": self.version,
+            "previous": previous,
+            "cards": cards,
+            "removed": removed,
+            "counts": self.counts(),
+        }
 
     def _bump(self) -> None:
         self.version = f"{self._boot}.{next(self._seq)}"

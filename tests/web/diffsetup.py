@@ -42,7 +42,8 @@ def run(board: Board, pid: str, ws: Path, job: int, edit: Edit, scratch: Path) -
         made = collect(tree, job)
     finally:
         close_worktree(tree)
-    actions.complete(board, pid, str(job), made)
+    change = {"head": made.head, **({"base": made.base_branch} if made.base_branch else {})}
+    actions.complete(board, pid, str(job), made.artifacts, change=change)
 
 
 def coder_in_review(
