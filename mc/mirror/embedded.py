@@ -19,6 +19,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,12 +143,24 @@ class Cluster:
         # The server user cannot reach the board: keep the cluster where it can, and
         # leave .mc/pg pointing at it.
         digest = hashlib.sha1(str(root).encode()).hexdigest()[:12]
-        home = Path("/var/tmp/mc-pg") / digest
-        home.mkdir(parents=True, exist_ok=True)
-        os.chmod(home.parent, 0o755)
+        parent = Path("/var/tmp/mc-pg")
+        parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(parent, 0o755)
+        if root.exists():  # a folder of its own there (made by an earlier version)
+            home = parent / digest
+            home.mkdir(exist_ok=True)
+            return home
+        # A folder of its own for each new cluster, never one found by the path alone: a
+        # board deleted (or moved away) and made again at the same path would otherwise
+        # get the old board's database — its tasks, jobs and tokens.
         root.parent.mkdir(parents=True, exist_ok=True)
-        if not root.exists():
+        home = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=parent))
+        os.chmod(home, 0o755)
+        try:
             root.symlink_to(home)
+        except FileExistsError:  # another mc process placed it first: use that one
+            home.rmdir()
+            return root.resolve()
         return home
 
     def _socket_dir(self) -> Path:

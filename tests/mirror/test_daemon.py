@@ -922,6 +922,33 @@ def test_daemon_without_a_url_runs_and_stops_the_embedded_cluster(
 # ---------------------------------------------------------------------- mc status
 
 
+def test_a_board_made_again_where_one_was_deleted_gets_a_database_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """The server user cannot reach the board's folder, so its cluster lives in
+    /var/tmp/mc-pg: a board deleted and made again at the same path must not find the
+    old board's cluster there (its tasks, jobs and tokens) by the path alone."""
+    from mc.mirror.embedded import User
+
+    parent = tmp_path / "private"
+    parent.mkdir(mode=0o700)
+    nobody = User("nobody", 65534, 65534)  # someone who cannot reach `parent`
+    first = again = Cluster(parent / "board" / ".mc" / "pg", user=nobody)
+    try:
+        assert first.root.parent == Path("/var/tmp/mc-pg")
+        (first.root / "data").mkdir()  # the old board's data
+        shutil.rmtree(parent / "board")  # the board is deleted, and made again
+        again = Cluster(parent / "board" / ".mc" / "pg", user=nobody)
+        assert again.root != first.root
+        assert list(again.root.iterdir()) == []
+        assert (parent / "board" / ".mc" / "pg").resolve() == again.root
+        # Another process looking at the same board finds the same cluster.
+        assert Cluster(parent / "board" / ".mc" / "pg", user=nobody).root == again.root
+    finally:
+        for root in {first.root, again.root}:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def test_status_reports_sync_lag_lanes_invalid_and_violations(
     board_path: Path, database_url: str, start_daemon: StartDaemon
 ) -> None:
