@@ -53,6 +53,7 @@ const refreshBoard = serialized(async () => {
 function applyBoardEvent(data) {
   if (!patchBoard(ctx.board, data)) return false;
   showAttention(ctx.board);
+  refreshPalette(ctx);
   if (view?.onPatch) view.onPatch(ctx.board, data);
   else view?.onBoard?.(ctx.board);
   return true;

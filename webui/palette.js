@@ -2,6 +2,7 @@
 // action's name, pick with the arrow keys and Enter. Esc closes it and the focus goes
 // back where it was.
 
+import { api } from './api.js';
 import { h } from './dom.js';
 import { boardCards } from './boarddata.js';
 import { hrefFor, navigate, projectHref } from './router.js';
@@ -10,6 +11,7 @@ import { cycleTheme } from './theme.js';
 import { showKeys, inThePast } from './keys.js';
 
 const MAX_SHOWN = 50;
+const SEARCH_DELAY_MS = 120; // typing pauses this long before the server is asked
 
 /** The views the header links to ([route name, label]): the palette offers the same pages. */
 function views() {
@@ -24,13 +26,51 @@ function choices(ctx) {
     { kind: 'Action', label: 'Switch theme (system, light, dark)', run: cycleTheme },
     { kind: 'Action', label: 'Keyboard shortcuts', run: showKeys },
   ].filter(Boolean);
-  const projects = (ctx.board ? boardCards(ctx.board) : []).map((card) => ({
-    kind: 'Project',
-    label: card.title,
-    id: card.id,
-    run: () => navigate(projectHref(card.id)),
-  }));
-  return [...actions, ...projects];
+  return [...actions, ...(ctx.board ? boardCards(ctx.board) : []).map(projectChoice)];
+}
+
+function projectChoice(card) {
+  return { kind: 'Project', label: card.title, id: card.id, run: () => navigate(projectHref(card.id)) };
+}
+
+/** Does the page hold only some of the board's cards (lanes come a page at a time)? */
+function partial(board) {
+  return (board?.lanes || []).some((lane) => (lane.count ?? lane.projects.length) > lane.projects.length);
+}
+
+/**
+ * The projects the page has not loaded (a big board's done lane, say) are found by the
+ * server's search once typing pauses; they join the matches of what the page holds.
+ */
+function searchServer(state) {
+  clearTimeout(state.timer);
+  const q = state.input.value.trim();
+  if (q.length < 2 || !partial(state.ctx?.board)) return;
+  state.timer = setTimeout(async () => {
+    let found;
+    try {
+      found = await api.boardSearch({ q });
+    } catch {
+      return; // the matches of the loaded cards stay
+    }
+    if (!state.dialog.open || state.input.value.trim() !== q) return; // a later query asks again
+    const known = new Set(state.all.map((item) => item.id).filter(Boolean));
+    const extra = boardCards(found).filter((card) => !known.has(card.id)).map(projectChoice);
+    if (!extra.length) return;
+    const chosen = state.items[state.active];
+    state.all = [...state.all, ...extra];
+    show(state);
+    keepChoice(state, chosen);
+  }, SEARCH_DELAY_MS);
+}
+
+/** After the matches change, the option that was highlighted stays highlighted. */
+function keepChoice(state, chosen) {
+  const again = state.items.findIndex((item) => item.label === chosen?.label && item.id === chosen?.id);
+  if (again > 0) {
+    state.active = again;
+    highlight(state);
+  }
 }
 
 /**
@@ -86,8 +126,11 @@ function build() {
   const list = h('ul', { id: 'palette-list', class: 'palette-list', role: 'listbox', 'aria-label': 'Matches' });
   const dialog = h('dialog', { id: 'palette', class: 'dialog palette', 'aria-label': 'Command palette', 'aria-modal': 'true' }, input, list);
   document.body.append(dialog);
-  const state = { dialog, input, list, items: [], active: 0, all: [], back: null };
-  input.addEventListener('input', () => show(state));
+  const state = { dialog, input, list, items: [], active: 0, all: [], back: null, ctx: null, timer: null };
+  input.addEventListener('input', () => {
+    show(state);
+    searchServer(state);
+  });
   input.addEventListener('keydown', (e) => onKey(state, e));
   list.addEventListener('click', (e) => {
     const option = e.target.closest('[role="option"]');
@@ -160,13 +203,11 @@ function choose(state, index) {
 export function refreshPalette(ctx) {
   if (!palette?.dialog.open) return;
   const chosen = palette.items[palette.active];
-  palette.all = choices(ctx);
+  const held = new Set(boardCards(ctx.board).map((card) => card.id));
+  const found = palette.all.filter((item) => item.kind === 'Project' && !held.has(item.id)); // from the server
+  palette.all = [...choices(ctx), ...found];
   show(palette);
-  const again = palette.items.findIndex((item) => item.label === chosen?.label && item.id === chosen?.id);
-  if (again > 0) {
-    palette.active = again;
-    highlight(palette);
-  }
+  keepChoice(palette, chosen);
 }
 
 /** Opens the palette over the current page (a second Ctrl-K while it is open does nothing). */
@@ -175,6 +216,7 @@ export function openPalette(ctx) {
   if (palette.dialog.open) return;
   if (document.querySelector('dialog[open]')) return; // another dialog is in the way
   palette.back = document.activeElement;
+  palette.ctx = ctx;
   palette.all = choices(ctx);
   palette.input.value = '';
   palette.dialog.showModal();

@@ -361,6 +361,27 @@ def test_show_more_pages_a_lane_and_search_finds_what_is_not_loaded(
     assert page.problems == []
 
 
+def test_the_palette_finds_a_project_the_page_has_not_loaded(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    """Ctrl-K on a board whose lane is not all loaded: the server's search adds the rest."""
+    _many(board_path, 130)
+    pg = page.page
+    backlog = pg.locator("section.lane-backlog")
+    expect(backlog.locator("article.card")).to_have_count(100)
+    shown = set(
+        backlog.locator("article.card").evaluate_all("els => els.map(e => e.dataset.project)")
+    )
+    missing = next(f"p{i:04d}" for i in range(130) if f"p{i:04d}" not in shown)
+    pg.keyboard.press("Control+K")
+    pg.fill("#palette-input", f"Project {int(missing[1:])}")
+    option = pg.locator(f'#palette-list [role="option"][data-project="{missing}"]')
+    expect(option).to_have_count(1)
+    option.click()
+    pg.wait_for_url(f"**/#/project/{missing}")
+    assert page.problems == []
+
+
 def test_the_page_offers_only_the_moves_the_rules_allow(
     every_lane: Running, page: Opened, board_path: Path
 ) -> None:
