@@ -62,6 +62,10 @@ bench: dev
 	$(BIN)/python tests/bench/bench_db_restart.py
 	$(BIN)/python tests/bench/bench_mcp.py
 	$(BIN)/python tests/bench/bench_notify.py
+	$(BIN)/python tests/bench/bench_board_scale.py
+	$(BIN)/python tests/bench/bench_time_travel.py
+	$(BIN)/python tests/bench/bench_integrate.py
+	$(BIN)/python tests/bench/bench_diff_viewer.py
 
 # The demo: a board of its own (in ~/.local/state/mc/demo, or BOARD=DIR) run by the
 # built-in demo agent, the web board on http://127.0.0.1:$(PORT) (open the login link
