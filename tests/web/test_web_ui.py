@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from mc.board import actions
 from mc.board.board import Board
@@ -157,6 +157,11 @@ def test_the_detail_form_edits_the_project(web: Running, page: Opened, board_pat
     text = (board_path / "backlog" / "alpha.yaml").read_text()
     assert "title: New title" in text and "Line one\n  Line two" in text
     assert _last_action(board_path) == "edit"
+    # A change from elsewhere reloads the (untouched) form; what it said stays said.
+    with Board.open(board_path) as board:
+        actions.edit(board, "alpha", {"owner": "carol"})
+    expect(pg.locator("#project-form input[name=owner]")).to_have_value("carol")
+    assert pg.locator("#project-form .form-status").text_content() == "Saved."
     assert page.problems == []
 
 

@@ -26,13 +26,20 @@ export function createEditPanel(page) {
 }
 
 function updateForm(edit) {
-  if (!edit.form || !edit.dirty) rebuildForm(edit);
+  if (!edit.form || !edit.dirty) rebuildForm(edit, { keepStatus: true });
   else if (edit.page.project.etag !== edit.form.dataset.etag) edit.stale.hidden = false;
 }
 
-function rebuildForm(edit) {
+/**
+ * A fresh form from page.project. `keepStatus`: what the form last said ("Saved.", "No
+ * changes.") stays said — the project reloads on every live change (the save's own commit
+ * among them), and a reload must not take the answer away before the person reads it.
+ */
+function rebuildForm(edit, { keepStatus = false } = {}) {
   const { page } = edit;
+  const said = keepStatus ? edit.form?.querySelector('.form-status')?.textContent : '';
   const form = buildProjectForm(page.project, { editable: page.canWrite && page.project.lane !== 'done' });
+  if (said) form.querySelector('.form-status').textContent = said;
   edit.form = form;
   edit.snapshot = readProjectForm(form);
   edit.dirty = false;
