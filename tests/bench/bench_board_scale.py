@@ -42,7 +42,9 @@ from mc.board.board import Board  # noqa: E402
 from mc.mirror import db  # noqa: E402
 from mc.mirror.auth import create_login_link, create_token  # noqa: E402
 from mc.mirror.sync import Syncer  # noqa: E402
+from tests.bench.bench_browser import WATCH as WATCH_MOVE  # noqa: E402
 from tests.bench.common import bench_database, machine, sh, summary, web_process  # noqa: E402
+from tests.bench.common import make_board as make_backlog  # noqa: E402
 from tests.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 BACKLOG = 5000
@@ -56,18 +58,6 @@ DRAWN = """() => {
     if (ok()) { window.__drawn = performance.now(); obs.disconnect(); }
   });
   obs.observe(document, {childList: true, subtree: true});
-}"""
-
-WATCH_MOVE = """pid => {
-  window.__seen = null;
-  const sel = `[data-lane="up-next"] [data-project="${pid}"]`;
-  const obs = new MutationObserver(() => {
-    if (window.__seen === null && document.querySelector(sel)) {
-      window.__seen = Date.now();
-      obs.disconnect();
-    }
-  });
-  obs.observe(document.body, {childList: true, subtree: true, attributes: true});
 }"""
 
 SEARCH = """([word, pid]) => new Promise(resolve => {
@@ -111,16 +101,7 @@ DROP = """pid => new Promise(resolve => {
 
 def make_board(folder: Path, url: str) -> Path:
     """5,000 backlog projects in one commit, synced; 5,000 done rows seeded after."""
-    from mc.board.init import init
-
-    init(folder)
-    for i in range(BACKLOG):
-        (folder / "backlog" / f"p{i:05d}.yaml").write_text(
-            f"title: Project {i} w{i:05d}b\narchetype: coder\npriority: {1 + i % 4}\n"
-            "description: |\n  Something worth doing.\nlabels: [bench]\n"
-        )
-    sh("git", "add", "-A", cwd=folder)
-    sh("git", "commit", "-q", "--no-verify", "-m", f"{BACKLOG} projects", cwd=folder)
+    make_backlog(folder, BACKLOG, "Project {i} w{i:05d}b")  # a word only one project has
     with Board.open(folder) as board, db.connect(url) as conn:
         Syncer(board).sync(conn)
         conn.commit()

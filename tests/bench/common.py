@@ -33,12 +33,13 @@ def sh(
     return proc.stdout
 
 
-def make_board(folder: Path, projects: int) -> Path:
-    """A board made by mc init, with ``projects`` projects in the backlog (one commit)."""
+def make_board(folder: Path, projects: int, title: str = "Project {i}") -> Path:
+    """A board made by mc init, with ``projects`` projects in the backlog (one commit);
+    ``title`` is formatted with each project's number ``i``."""
     init(folder)
     for i in range(projects):
         (folder / "backlog" / f"p{i:05d}.yaml").write_text(
-            f"title: Project {i}\narchetype: coder\npriority: {1 + i % 4}\n"
+            f"title: {title.format(i=i)}\narchetype: coder\npriority: {1 + i % 4}\n"
             "description: |\n  Something worth doing.\nlabels: [bench]\n"
         )
     sh("git", "add", "-A", cwd=folder)

@@ -339,18 +339,24 @@ def test_a_version_gap_or_a_dropped_stream_makes_the_page_refetch(
     assert page.problems == []
 
 
-def test_show_more_pages_a_lane_and_search_finds_what_is_not_loaded(
-    web: Running, page: Opened, board_path: Path
-) -> None:
+def _a_card_not_loaded(page: Opened, board_path: Path) -> tuple[Any, Any, str]:
+    """130 backlog projects, the page showing the lane's first 100: the page, the lane,
+    and the id of a project it has not loaded."""
     _many(board_path, 130)
     pg = page.page
     backlog = pg.locator("section.lane-backlog")
     expect(backlog.locator("article.card")).to_have_count(100)
-    assert (backlog.locator(".lane-count").text_content() or "").strip() == "130"
     shown = set(
         backlog.locator("article.card").evaluate_all("els => els.map(e => e.dataset.project)")
     )
-    missing = next(f"p{i:04d}" for i in range(130) if f"p{i:04d}" not in shown)
+    return pg, backlog, next(f"p{i:04d}" for i in range(130) if f"p{i:04d}" not in shown)
+
+
+def test_show_more_pages_a_lane_and_search_finds_what_is_not_loaded(
+    web: Running, page: Opened, board_path: Path
+) -> None:
+    pg, backlog, missing = _a_card_not_loaded(page, board_path)
+    assert (backlog.locator(".lane-count").text_content() or "").strip() == "130"
     pg.fill("input[name=q]", f"Project {int(missing[1:])}")
     expect(pg.locator(_card(missing, "backlog"))).to_be_visible()
     pg.fill("input[name=q]", "")
@@ -365,14 +371,7 @@ def test_the_palette_finds_a_project_the_page_has_not_loaded(
     web: Running, page: Opened, board_path: Path
 ) -> None:
     """Ctrl-K on a board whose lane is not all loaded: the server's search adds the rest."""
-    _many(board_path, 130)
-    pg = page.page
-    backlog = pg.locator("section.lane-backlog")
-    expect(backlog.locator("article.card")).to_have_count(100)
-    shown = set(
-        backlog.locator("article.card").evaluate_all("els => els.map(e => e.dataset.project)")
-    )
-    missing = next(f"p{i:04d}" for i in range(130) if f"p{i:04d}" not in shown)
+    pg, _backlog, missing = _a_card_not_loaded(page, board_path)
     pg.keyboard.press("Control+K")
     pg.fill("#palette-input", f"Project {int(missing[1:])}")
     option = pg.locator(f'#palette-list [role="option"][data-project="{missing}"]')
