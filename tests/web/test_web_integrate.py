@@ -33,6 +33,10 @@ def test_the_panel_says_it_merges_cleanly_and_approve_merges(
     assert state.get_attribute("data-state") == "clean"
     assert state.text_content() == "Merges cleanly into main"
     pg.click("[data-action=approve]")
+    # The confirm step names the exact commit the approval binds, and what happens to it.
+    said = pg.locator(".approve-confirm [data-role=approve-integration]").text_content() or ""
+    assert f"commit {reviewed[:12]} on mc/clean" in said
+    assert "merge the reviewed commit into main" in said
     pg.click("[data-action=approve-confirm]")
     wait_for_file(board_path / "done" / "clean.yaml")
     assert head(ws) == reviewed and (ws / "b.py").read_text() == "b\n"

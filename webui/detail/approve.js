@@ -4,6 +4,7 @@
 
 import { h, copyText } from '../dom.js';
 import { reviewOf } from './summary.js';
+import { modeText } from './integrate.js';
 
 /**
  * The approve part of a project in Review. `approval` is the Actions panel's state:
@@ -55,7 +56,9 @@ function approveConfirm(page, { onApprove, onCancel }) {
       h('code', null, p.id),
       ' from Review to Done. It covers exactly ',
       covers,
-      '. Done is final: nothing in it can change afterwards.',
+      '. ',
+      integrationSentence(page),
+      'Done is final: nothing in it can change afterwards.',
     ),
     h(
       'div',
@@ -63,5 +66,18 @@ function approveConfirm(page, { onApprove, onCancel }) {
       h('button', { type: 'button', class: 'btn btn-primary', dataset: { action: 'approve-confirm' }, onclick: onApprove }, 'Sign and approve'),
       h('button', { type: 'button', class: 'btn', dataset: { action: 'approve-cancel' }, onclick: onCancel }, 'Cancel'),
     ),
+  );
+}
+
+/** For coder work: the exact commit the approval binds, and what approving does with it. */
+function integrationSentence(page) {
+  const found = page.integration;
+  if (!found?.reviewed_head) return null;
+  return h(
+    'span',
+    { dataset: { role: 'approve-integration' } },
+    'That is commit ',
+    h('code', null, found.reviewed_head.slice(0, 12)),
+    ` on mc/${page.id}; approving will ${modeText(found)}. `,
   );
 }

@@ -17,12 +17,15 @@ export function createIntegratePanel(page) {
     const run = p?.data?.run;
     const shown = p?.lane === 'review' && Boolean(p.data?.workspace) && Boolean(run?.head);
     el.hidden = !shown;
+    page.integration = null;
     if (!shown) return;
     const ticket = ++asked; // a later update wins over a slower earlier answer
     fill(body, h('p', { class: 'muted' }, 'Checking the branch against its base…'));
     try {
       const found = await api.projectIntegration(page.id);
-      if (ticket === asked) fill(body, ...describe(page, found, error));
+      if (ticket !== asked) return;
+      page.integration = found; // the approve step names the commit and what happens to it
+      fill(body, ...describe(page, found, error));
     } catch (err) {
       if (ticket === asked) fill(body, h('p', { class: 'form-error' }, errorText(err)));
     }
@@ -50,7 +53,8 @@ function describe(page, found, error) {
   return [h('p', { class: 'muted', dataset: { state: 'unknown' } }, found.reason || 'Nothing to integrate.')];
 }
 
-function modeText(found) {
+/** What approving does with the reviewed commit, in words (also said by the approve step). */
+export function modeText(found) {
   return (
     {
       merge: `merge the reviewed commit into ${found.base}`,
