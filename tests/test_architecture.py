@@ -20,7 +20,7 @@ from pathlib import Path
 import mc
 
 PACKAGE = Path(mc.__file__).parent
-SHARED = {"mc", "mc.errors", "mc.resources", "mc.settings"}  # every layer may use these
+SHARED = {"mc", "mc.errors", "mc.locks", "mc.resources", "mc.settings"}  # every layer may use these
 LAYERS = ["mc.board", "mc.mirror", "mc.pipeline", "mc.machine"]
 ADAPTERS = ["mc.web", "mc.cli", "mc.mcp"]
 

@@ -12,7 +12,6 @@ branch, the transition's own files are then brought up to date in it, so
 from __future__ import annotations
 
 import contextvars
-import fcntl
 import os
 import random
 import time
@@ -350,13 +349,10 @@ class Store:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One writer at a time per repository on this machine (the ref CAS covers the rest)."""
-        path = self.repo.common_path("mc-store.lock")
-        with open(path, "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        from mc.locks import exclusive
+
+        with exclusive(Path(self.repo.common_path("mc-store.lock")), 0o644):
+            yield
 
 
 def apply_pending(repo: Repo, old: str, new: str, env: dict[str, str] | None = None) -> bool:

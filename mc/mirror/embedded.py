@@ -313,15 +313,10 @@ class Cluster:
 
     @contextlib.contextmanager
     def _starting(self) -> Iterator[None]:
-        import fcntl
+        from mc.locks import exclusive
 
-        path = Path(f"{self.root}.lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # a start takes a few seconds at most
+        with exclusive(Path(f"{self.root}.lock")):  # a start takes a few seconds at most
             yield
-        finally:
-            os.close(fd)
 
     def _start(self, timeout: int) -> None:
         self.init()

@@ -11,19 +11,17 @@ for review and integration.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from mc.board.git import Repo, find_repo
 from mc.board.git.repo import clone_bare
 from mc.errors import InvalidInput
+from mc.locks import exclusive
 
 # Transports a workspace URL may use (git's protocol.allow is set to match, in
 # mc.board.git.repo.SAFE_TRANSPORTS): never ext:: or another command-running helper.
@@ -130,7 +128,7 @@ def open_workspace(spec: str, *, fetch: bool = True) -> Workspace:
     target = mirror_path(url)
     locks = cache_root().parent / "locks"
     locks.mkdir(exist_ok=True, mode=0o700)
-    with _locked(locks / f"{target.name}.lock"):
+    with exclusive(locks / f"{target.name}.lock"):
         if not (target / "HEAD").is_file():
             shutil.rmtree(target, ignore_errors=True)  # a clone killed halfway
             repo = clone_bare(url, target)
@@ -140,15 +138,3 @@ def open_workspace(spec: str, *, fetch: bool = True) -> Workspace:
         if fetch:
             repo.fetch_refs(url, list(_FETCH))
     return Workspace(repo, url)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One process at a time clones or fetches a mirror (several workers share the
-    cache); flock is released by the kernel if the holder is killed."""
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
