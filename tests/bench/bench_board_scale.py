@@ -43,7 +43,7 @@ from mc.mirror import db  # noqa: E402
 from mc.mirror.auth import create_login_link, create_token  # noqa: E402
 from mc.mirror.sync import Syncer  # noqa: E402
 from tests.bench.bench_browser import WATCH as WATCH_MOVE  # noqa: E402
-from tests.bench.common import bench_database, machine, sh, summary, web_process  # noqa: E402
+from tests.bench.common import bench_database, login, machine, sh, summary, web_process  # noqa: E402
 from tests.bench.common import make_board as make_backlog  # noqa: E402
 from tests.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
@@ -304,19 +304,10 @@ def main() -> None:
 
 def login_cookies(browser: Browser, origin: str, secret: str) -> list[Any]:
     """Signs in through the one-time link (waiting for the server to come up)."""
-    login = browser.new_context()
-    page = login.new_page()
-    deadline = time.time() + 60
-    while True:
-        try:
-            page.goto(f"{origin}/login?token={secret}")
-            break
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
-    cookies = login.cookies()
-    login.close()
+    context = browser.new_context()
+    login(context.new_page(), origin, secret)
+    cookies = context.cookies()
+    context.close()
     return cookies
 
 

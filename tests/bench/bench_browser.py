@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from mc.mirror import db  # noqa: E402
 from mc.mirror.auth import create_login_link  # noqa: E402
-from tests.bench.common import bench_database, machine, make_board, sh, summary, web_process  # noqa: E402
+from tests.bench.common import bench_database, login, machine, make_board, sh, summary, web_process  # noqa: E402
 from tests.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 WATCH = """pid => {
@@ -57,15 +57,7 @@ def figures(args: argparse.Namespace, board: Path, origin: str, secret: str) -> 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page()
-        deadline = time.time() + 60
-        while True:
-            try:
-                page.goto(f"{origin}/login?token={secret}")
-                break
-            except Exception:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.3)
+        login(page, origin, secret)
         page.wait_for_selector('#connection[data-state="live"]')
         page.wait_for_selector('[data-lane="backlog"] [data-project="p00099"]')
         for i in range(args.runs):

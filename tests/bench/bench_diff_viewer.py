@@ -28,7 +28,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from mc.mirror import db  # noqa: E402
 from mc.mirror.auth import create_login_link  # noqa: E402
-from tests.bench.common import bench_database, machine, make_board, summary, web_process  # noqa: E402
+from tests.bench.common import bench_database, login, machine, make_board, summary, web_process  # noqa: E402
 from tests.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 from tests.web.diffsetup import coder_in_review, workspace  # noqa: E402
 
@@ -81,27 +81,15 @@ def main() -> None:
             figures(args, origin, secret)
 
 
-def _login(page: object, origin: str, secret: str) -> None:
-    deadline = time.time() + 60
-    while True:
-        try:
-            page.goto(f"{origin}/login?token={secret}")  # type: ignore[attr-defined]
-            return
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def figures(args: argparse.Namespace, origin: str, secret: str) -> None:
     painted, shells, arrived, server = [], [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         context.add_init_script(WATCH)
-        login = context.new_page()
-        _login(login, origin, secret)
-        login.wait_for_selector('#connection[data-state="live"]')
+        first = context.new_page()
+        login(first, origin, secret)
+        first.wait_for_selector('#connection[data-state="live"]')
         for run in range(args.runs + 1):  # the first run warms the server's caches: not counted
             page = context.new_page()
             timings: list[float] = []

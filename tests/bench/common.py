@@ -10,9 +10,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mc.board.init import init
 
@@ -45,6 +47,20 @@ def make_board(folder: Path, projects: int, title: str = "Project {i}") -> Path:
     sh("git", "add", "-A", cwd=folder)
     sh("git", "commit", "-q", "--no-verify", "-m", f"{projects} projects", cwd=folder)
     return folder
+
+
+def login(page: Any, origin: str, secret: str) -> None:
+    """Signs ``page`` in through the one-time link, waiting (60 s at most) for the server
+    to come up."""
+    deadline = time.time() + 60
+    while True:
+        try:
+            page.goto(f"{origin}/login?token={secret}")
+            return
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def summary(samples: list[float]) -> str:
